@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/** @file memory.h  Guest-physical memory: regions, checked access, dirty logging. */
+#ifndef LIBVMM_MEMORY_H
+#define LIBVMM_MEMORY_H
+
+#include "common.h"
+
+VMM_BEGIN_DECLS
+
+/** vmm_mem_map() flag: the guest may read but not write the region (writes exit as MMIO). */
+#define VMM_MEM_READONLY 0x1u
+/** vmm_mem_map() flag: KVM records which pages the guest writes; see vmm_mem_dirty_log(). */
+#define VMM_MEM_DIRTY_LOG 0x2u
+
+/** Guest page size used for alignment and dirty bitmaps. */
+#define VMM_PAGE_SIZE 4096u
+
+/**
+ * Map a region of guest-physical memory.
+ * @param vm     The VM.
+ * @param gpa    Guest-physical start; page aligned.
+ * @param size   Bytes; page aligned, > 0; gpa + size must stay below 2^52.
+ * @param host   Caller memory (page aligned, at least size bytes, kept valid and not
+ *               freed until the region is unmapped or the VM destroyed), or NULL to
+ *               have libvmm allocate zeroed memory (memfd-backed, with inaccessible
+ *               guard pages on both sides), freed at unmap/destroy.
+ * @param flags  VMM_MEM_READONLY, VMM_MEM_DIRTY_LOG.
+ * @return 0; VMM_EINVAL (alignment, size 0, unknown flag), VMM_EOVERFLOW (range wraps
+ *         or exceeds 2^52), VMM_EEXIST (overlaps a region), VMM_E2BIG (no memory slot
+ *         left), VMM_ENOMEM (allocation failed or the VM's memory limit is reached),
+ *         VMM_ENOTSUP (read-only memory unsupported by KVM), VMM_EKVM.
+ * Must not be called while a vCPU of the VM runs.
+ */
+VMM_EXTERN int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned int flags);
+
+/**
+ * Remove the region that starts at gpa. Memory libvmm allocated is freed.
+ * @return 0; VMM_ENOENT if no region starts there.
+ * Must not be called while a vCPU of the VM runs.
+ */
+VMM_EXTERN int vmm_mem_unmap(vmm_vm *vm, uint64_t gpa);
+
+/**
+ * Copy len bytes from guest-physical memory. The range may cross regions only
+ * where they are contiguous.
+ * @return 0; VMM_EFAULT (some byte is not RAM; nothing is copied), VMM_EINVAL.
+ * Thread-safe.
+ */
+VMM_EXTERN int vmm_mem_read(vmm_vm *vm, uint64_t gpa, void *buf, size_t len);
+
+/**
+ * Copy len bytes into guest-physical memory. The host may write read-only
+ * regions (to load a ROM, for instance); pages written are not marked dirty in
+ * KVM's log. Errors and threading as vmm_mem_read().
+ */
+VMM_EXTERN int vmm_mem_write(vmm_vm *vm, uint64_t gpa, const void *buf, size_t len);
+
+/**
+ * The host address of len bytes of guest RAM at gpa, after checking that all of
+ * them lie in one region.
+ * @return 0 with *host set; VMM_EFAULT otherwise. The pointer stays valid until
+ *         the region is unmapped.
+ */
+VMM_EXTERN int vmm_mem_host_ptr(vmm_vm *vm, uint64_t gpa, uint64_t len, void **host);
+
+/**
+ * Fetch and clear KVM's dirty-page bitmap of the region that starts at gpa
+ * (mapped with VMM_MEM_DIRTY_LOG). Bit i set: page i of the region was written
+ * by the guest since the last call.
+ * @param bitmap  Receives the bitmap, 64 pages per word.
+ * @param words   Number of uint64_t in bitmap; at least ceil(pages / 64).
+ * @return 0; VMM_ENOENT (no such region), VMM_EINVAL (no dirty logging, bitmap too small),
+ *         VMM_EKVM.
+ */
+VMM_EXTERN int vmm_mem_dirty_log(vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words);
+
+VMM_END_DECLS
+
+#endif

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/** @file vm.h  Creating, running and destroying virtual machines. */
+#ifndef LIBVMM_VM_H
+#define LIBVMM_VM_H
+
+#include "common.h"
+#include "vcpu.h"
+
+VMM_BEGIN_DECLS
+
+/** vmm_vm_options.flags: create the in-kernel interrupt controller (PIC, IOAPIC, LAPIC).
+ *  With it, HLT waits in the kernel for an interrupt instead of exiting, and
+ *  devices raise ISA interrupt lines (the serial port uses line 4). */
+#define VMM_VM_IRQCHIP 0x1u
+/** vmm_vm_options.flags: create the in-kernel PIT (i8254); implies VMM_VM_IRQCHIP. */
+#define VMM_VM_PIT 0x2u
+
+/** Current version of vmm_vm_options. */
+#define VMM_VM_OPTIONS_VERSION 1
+
+/** Options for vmm_vm_create(). Initialise with VMM_VM_OPTIONS_INIT or vmm_vm_options_init(). */
+typedef struct vmm_vm_options {
+    unsigned int version; /**< VMM_VM_OPTIONS_VERSION */
+    unsigned int flags;   /**< VMM_VM_* flags; default 0 */
+    /** Upper bound on the sum of the sizes of all mapped regions, in bytes;
+     *  0 means no limit other than the host's. */
+    uint64_t memory_limit;
+} vmm_vm_options;
+
+/** Static initialiser with the defaults. */
+#define VMM_VM_OPTIONS_INIT {VMM_VM_OPTIONS_VERSION, 0, 0}
+
+/**
+ * Fill an options struct with defaults.
+ * @param opts     Struct to fill; must not be NULL.
+ * @param version  VMM_VM_OPTIONS_VERSION (the version the caller was compiled against).
+ * @return 0, VMM_EINVAL if opts is NULL, VMM_EVERSION for an unknown version.
+ */
+VMM_EXTERN int vmm_vm_options_init(vmm_vm_options *opts, unsigned int version);
+
+/**
+ * Create a VM: opens /dev/kvm and creates an empty KVM VM (no memory, no vCPUs).
+ * @param out   Receives the VM; set to NULL on failure. Must not be NULL.
+ * @param opts  Options, or NULL for the defaults.
+ * @return 0; VMM_ENODEV if /dev/kvm is absent, VMM_EPERM if it cannot be opened,
+ *         VMM_EVERSION/VMM_EINVAL for bad options, VMM_EKVM if KVM refuses.
+ * Thread-safe: any number of VMs may exist in one process.
+ */
+VMM_EXTERN int vmm_vm_create(vmm_vm **out, const vmm_vm_options *opts);
+
+/**
+ * Destroy a VM with its vCPUs, devices and libvmm-allocated memory.
+ * Caller-supplied memory is not freed. NULL is ignored. No vCPU of the VM may
+ * be running (stop and join vmm_vm_run(), or let vmm_vcpu_run() return, first).
+ */
+VMM_EXTERN void vmm_vm_destroy(vmm_vm *vm);
+
+/** Number of vCPUs created so far in the VM (0 for NULL). */
+VMM_EXTERN unsigned int vmm_vm_vcpu_count(const vmm_vm *vm);
+
+/** The vCPU with this index, or NULL if none. */
+VMM_EXTERN vmm_vcpu *vmm_vm_vcpu(vmm_vm *vm, unsigned int index);
+
+/**
+ * Callback for exits that no device claims while vmm_vm_run() runs.
+ * @return 0 to resume the vCPU (for a read, after storing the answer in exit->io.data
+ *         or exit->mmio.data), or a nonzero value to stop the whole VM; that value
+ *         is reported in vmm_run_result.status with reason VMM_EXIT_STATUS.
+ * Called on the vCPU's thread.
+ */
+typedef int (*vmm_exit_fn)(void *opaque, vmm_vcpu *vcpu, vmm_exit *exit);
+
+/** Current version of vmm_run_options. */
+#define VMM_RUN_OPTIONS_VERSION 1
+
+/** Options for vmm_vm_run(). */
+typedef struct vmm_run_options {
+    unsigned int version; /**< VMM_RUN_OPTIONS_VERSION */
+    /** Handler for unclaimed I/O and MMIO; NULL: reads return all ones, writes are
+     *  dropped, and a rate-limited warning is logged. */
+    vmm_exit_fn on_exit;
+    void *opaque;          /**< passed to on_exit */
+    uint64_t time_budget_ns; /**< wall-clock limit for the whole run; 0 = none */
+} vmm_run_options;
+
+/** Static initialiser with the defaults. */
+#define VMM_RUN_OPTIONS_INIT {VMM_RUN_OPTIONS_VERSION, NULL, NULL, 0}
+
+/** Fill run options with defaults. Same contract as vmm_vm_options_init(). */
+VMM_EXTERN int vmm_run_options_init(vmm_run_options *opts, unsigned int version);
+
+/** Outcome of vmm_vm_run(). */
+typedef struct vmm_run_result {
+    /** Why the run ended: VMM_EXIT_HLT (every vCPU halted), VMM_EXIT_STATUS (a device
+     *  such as debug-exit, or on_exit, ended it), VMM_EXIT_SHUTDOWN (triple fault),
+     *  VMM_EXIT_KICKED (vmm_vm_stop()), VMM_EXIT_TIMEOUT, VMM_EXIT_INTERNAL_ERROR,
+     *  VMM_EXIT_FAIL_ENTRY, VMM_EXIT_DEBUG, VMM_EXIT_FAULT. */
+    vmm_exit_reason reason;
+    int status;            /**< the status for VMM_EXIT_STATUS, else 0 */
+    unsigned int vcpu;     /**< index of the vCPU whose exit ended the run */
+    vmm_exit exit;         /**< that exit in full (data pointers are not valid any more) */
+} vmm_run_result;
+
+/**
+ * Run every vCPU of the VM, each on its own new thread, until every vCPU has
+ * halted, one ends the VM (shutdown, debug-exit status, internal error), the
+ * time budget expires or vmm_vm_stop() is called. Devices are served on the
+ * vCPU threads. Returns when all threads have been joined.
+ * @param vm    The VM; must have at least one vCPU.
+ * @param opts  Options or NULL for defaults.
+ * @param res   Receives the outcome; must not be NULL.
+ * @return 0 when the run ended for one of the reasons above (see res),
+ *         VMM_EINVAL, VMM_ESTATE (no vCPU, or already running), VMM_ENOMEM.
+ */
+VMM_EXTERN int vmm_vm_run(vmm_vm *vm, const vmm_run_options *opts, vmm_run_result *res);
+
+/**
+ * Ask a running vmm_vm_run() to stop: every vCPU is kicked and the run returns
+ * with reason VMM_EXIT_KICKED. Thread-safe and async-signal-unsafe; callable from
+ * any thread. If no run is in progress, the next vmm_vm_run() returns at once.
+ */
+VMM_EXTERN int vmm_vm_stop(vmm_vm *vm);
+
+VMM_END_DECLS
+
+#endif

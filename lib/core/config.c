@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* Strict parsing of device configuration objects (JSON) for built-in types. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define CONFIG_MAX_LEN (64 * 1024)
+#define CONFIG_MAX_DEPTH 8
+
+int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed,
+                   struct json_object **out)
+{
+    *out = NULL;
+    if (!json || !*json) {
+        *out = json_object_new_object();
+        return *out ? 0 : VMM_ENOMEM;
+    }
+    size_t len = strnlen(json, CONFIG_MAX_LEN + 1);
+    if (len > CONFIG_MAX_LEN) {
+        vmm_device_error(dev, "config longer than %d bytes", CONFIG_MAX_LEN);
+        return VMM_ECONFIG;
+    }
+    struct json_tokener *tok = json_tokener_new_ex(CONFIG_MAX_DEPTH);
+    if (!tok)
+        return VMM_ENOMEM;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    struct json_object *o = json_tokener_parse_ex(tok, json, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t used = (size_t)json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (!o || jerr != json_tokener_success) {
+        json_object_put(o);
+        vmm_device_error(dev, "config is not valid JSON: %s",
+                         jerr == json_tokener_continue ? "truncated"
+                                                       : json_tokener_error_desc(jerr));
+        return VMM_ECONFIG;
+    }
+    for (; used < len; used++)
+        if (!strchr(" \t\r\n", json[used])) {
+            json_object_put(o);
+            vmm_device_error(dev, "config has data after the JSON object");
+            return VMM_ECONFIG;
+        }
+    if (!json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        vmm_device_error(dev, "config must be a JSON object");
+        return VMM_ECONFIG;
+    }
+    json_object_object_foreach(o, key, val)
+    {
+        bool ok = strcmp(key, "id") == 0 || strcmp(key, "type") == 0;
+        for (const char *const *a = allowed; !ok && a && *a; a++)
+            ok = strcmp(key, *a) == 0;
+        if (!ok) {
+            vmm_device_error(dev, "config.%s: unknown key", key);
+            json_object_put(o);
+            return VMM_ECONFIG;
+        }
+        if (strcmp(key, "id") == 0) {
+            const char *id = json_object_get_string(val);
+            size_t n = strlen(id);
+            if (!json_object_is_type(val, json_type_string) || n == 0 || n >= sizeof dev->id) {
+                vmm_device_error(dev, "config.id: must be a string of 1-%zu characters",
+                                 sizeof dev->id - 1);
+                json_object_put(o);
+                return VMM_ECONFIG;
+            }
+            memcpy(dev->id, id, n + 1);
+        }
+    }
+    *out = o;
+    return 0;
+}
+
+int vmm__cfg_u64(vmm_device *dev, struct json_object *o, const char *key, uint64_t min,
+                 uint64_t max, uint64_t dflt, uint64_t *out)
+{
+    struct json_object *v;
+    *out = dflt;
+    if (!json_object_object_get_ex(o, key, &v))
+        return 0;
+    if (!json_object_is_type(v, json_type_int)) {
+        vmm_device_error(dev, "config.%s: must be an integer", key);
+        return VMM_ECONFIG;
+    }
+    /* json-c keeps integers as int64 or uint64; negative and huge values both
+     * land outside [min, max]. */
+    errno = 0;
+    int64_t s = json_object_get_int64(v);
+    uint64_t u = json_object_get_uint64(v);
+    if (s < 0 || errno == ERANGE || u < min || u > max) {
+        vmm_device_error(dev, "config.%s: must be in %llu..%llu", key, (unsigned long long)min,
+                         (unsigned long long)max);
+        return VMM_ECONFIG;
+    }
+    *out = u;
+    return 1;
+}
+
+void vmm__cfg_free(struct json_object *o)
+{
+    json_object_put(o);
+}

@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: MIT */
+/* Device type registry, device instances, and the calls devices make. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- registry ---- */
+
+struct type_entry {
+    const vmm_device_ops *ops;
+    bool builtin;
+    struct type_entry *next;
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct type_entry *types;
+static bool builtins_done;
+
+static bool valid_name(const char *name)
+{
+    size_t n = 0;
+    for (; name[n]; n++) {
+        char c = name[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return n >= 1 && n <= 31;
+}
+
+static struct type_entry *find_locked(const char *name)
+{
+    for (struct type_entry *t = types; t; t = t->next)
+        if (strcmp(t->ops->name, name) == 0)
+            return t;
+    return NULL;
+}
+
+static int add_locked(const vmm_device_ops *ops, bool builtin)
+{
+    if (find_locked(ops->name))
+        return vmm__err(VMM_EEXIST, "device type \"%s\" is already registered", ops->name);
+    struct type_entry *t = malloc(sizeof *t);
+    if (!t)
+        return vmm__err(VMM_ENOMEM, "device type registry: out of memory");
+    *t = (struct type_entry){ops, builtin, types};
+    types = t;
+    return 0;
+}
+
+/* Built-ins are added on first use rather than from constructors, so that the
+ * library has no start-up side effects. Caller holds registry_lock. */
+static void ensure_builtins_locked(void)
+{
+    if (builtins_done)
+        return;
+    builtins_done = true;
+    add_locked(&vmm__serial_ops, true);
+    add_locked(&vmm__debug_exit_ops, true);
+}
+
+int vmm_device_register(const vmm_device_ops *ops)
+{
+    if (!ops)
+        return vmm__err(VMM_EINVAL, "vmm_device_register: ops is NULL");
+    if (ops->version != VMM_DEVICE_OPS_VERSION)
+        return vmm__err(VMM_EVERSION, "vmm_device_register: ops version %u unknown (expected %u)",
+                        ops->version, VMM_DEVICE_OPS_VERSION);
+    if (!ops->name || !valid_name(ops->name))
+        return vmm__err(VMM_EINVAL, "vmm_device_register: name must be 1-31 of [a-z0-9_-]");
+    if (!ops->create || !ops->read || !ops->write)
+        return vmm__err(VMM_EINVAL, "vmm_device_register: \"%s\" lacks create, read or write",
+                        ops->name);
+    pthread_mutex_lock(&registry_lock);
+    ensure_builtins_locked();
+    int rc = add_locked(ops, false);
+    pthread_mutex_unlock(&registry_lock);
+    return rc;
+}
+
+int vmm_device_unregister(const char *name)
+{
+    if (!name)
+        return vmm__err(VMM_EINVAL, "vmm_device_unregister: name is NULL");
+    pthread_mutex_lock(&registry_lock);
+    ensure_builtins_locked();
+    int rc = 0;
+    struct type_entry **pp = &types;
+    while (*pp && strcmp((*pp)->ops->name, name) != 0)
+        pp = &(*pp)->next;
+    if (!*pp) {
+        rc = vmm__err(VMM_ENOENT, "device type \"%s\" is not registered", name);
+    } else if ((*pp)->builtin) {
+        rc = vmm__err(VMM_EPERM, "device type \"%s\" is built in", name);
+    } else {
+        struct type_entry *t = *pp;
+        *pp = t->next;
+        free(t);
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return rc;
+}
+
+const vmm_device_ops *vmm_device_find_type(const char *name)
+{
+    if (!name)
+        return NULL;
+    pthread_mutex_lock(&registry_lock);
+    ensure_builtins_locked();
+    struct type_entry *t = find_locked(name);
+    const vmm_device_ops *ops = t ? t->ops : NULL;
+    pthread_mutex_unlock(&registry_lock);
+    return ops;
+}
+
+/* ---- instances ---- */
+
+int vmm__device_new(const char *type, const char *config_json, const struct vmm__devhost *host,
+                    void *host_ctx, const char *default_id, vmm_device **out)
+{
+    *out = NULL;
+    const vmm_device_ops *ops = vmm_device_find_type(type);
+    if (!ops)
+        return vmm__err(VMM_ENOENT, "no device type \"%s\"", type);
+    vmm_device *dev = calloc(1, sizeof *dev);
+    if (!dev)
+        return vmm__err(VMM_ENOMEM, "device %s: out of memory", type);
+    dev->ops = ops;
+    dev->host = host;
+    dev->host_ctx = host_ctx;
+    pthread_mutex_init(&dev->lock, NULL);
+    snprintf(dev->id, sizeof dev->id, "%s", default_id ? default_id : ops->name);
+    vmm_error_clear();
+    int rc = ops->create(dev, config_json, &dev->state);
+    if (rc < 0) {
+        if (host && host->release)
+            host->release(host_ctx, dev);
+        if (dev->error[0])
+            vmm__err(rc, "device %s: %s", dev->id, dev->error);
+        else if (vmm_error_last()->code == 0)
+            vmm__err(rc, "device %s: create failed: %s", dev->id, vmm_strerror(rc));
+        pthread_mutex_destroy(&dev->lock);
+        free(dev);
+        return rc;
+    }
+    *out = dev;
+    return 0;
+}
+
+void vmm__device_free(vmm_device *dev)
+{
+    if (!dev)
+        return;
+    if (dev->ops->destroy)
+        dev->ops->destroy(dev->state);
+    pthread_mutex_destroy(&dev->lock);
+    free(dev);
+}
+
+int vmm__device_access(vmm_device *dev, unsigned int range, uint64_t offset, void *data,
+                       unsigned int size, bool write)
+{
+    pthread_mutex_lock(&dev->lock);
+    int rc = write ? dev->ops->write(dev->state, range, offset, data, size)
+                   : dev->ops->read(dev->state, range, offset, data, size);
+    if (rc < 0) {
+        if (!write)
+            memset(data, 0xff, size);
+        /* Under the device lock: the rate limiter is per device. */
+        vmm_device_log_limited(dev, VMM_LOG_WARN,
+                               "%s of %u bytes at range %u offset 0x%llx failed: %s",
+                               write ? "write" : "read", size, range, (unsigned long long)offset,
+                               vmm_strerror(rc));
+    }
+    pthread_mutex_unlock(&dev->lock);
+    return rc;
+}
+
+/* The host a VM gives its devices. */
+static int vm_mem_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+    return vmm__mem_access(ctx, gpa, buf, len, false, true);
+}
+
+static int vm_mem_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+    return vmm__mem_access(ctx, gpa, (void *)buf, len, true, true);
+}
+
+static int vm_set_irq(void *ctx, unsigned int line, int level)
+{
+    vmm_vm *vm = ctx;
+    if (!(vm->flags & VMM_VM_IRQCHIP))
+        return VMM_ENOTSUP;
+    return vmm__hv_irq_line(vm->vm_fd, line, level);
+}
+
+static int vm_claim(void *ctx, vmm_device *dev, vmm_space space, uint64_t base, uint64_t len,
+                    unsigned int index)
+{
+    vmm_vm *vm = ctx;
+    if (space == VMM_SPACE_PIO)
+        return vmm__bus_add(&vm->pio, base, len, dev, index);
+    pthread_rwlock_rdlock(&vm->mem_lock);
+    bool ram = vmm__mem_overlaps(vm, base, len);
+    pthread_rwlock_unlock(&vm->mem_lock);
+    if (ram)
+        return vmm__err(VMM_EEXIST, "MMIO range 0x%llx+0x%llx overlaps guest RAM",
+                        (unsigned long long)base, (unsigned long long)len);
+    return vmm__bus_add(&vm->mmio, base, len, dev, index);
+}
+
+static void vm_release(void *ctx, vmm_device *dev)
+{
+    vmm_vm *vm = ctx;
+    vmm__bus_remove_device(&vm->pio, dev);
+    vmm__bus_remove_device(&vm->mmio, dev);
+}
+
+static const struct vmm__devhost vm_host = {vm_mem_read, vm_mem_write, vm_set_irq, vm_claim,
+                                            vm_release};
+
+int vmm_device_attach(vmm_vm *vm, const char *type, const char *config_json, vmm_device **out)
+{
+    if (out)
+        *out = NULL;
+    if (!vm || !type)
+        return vmm__err(VMM_EINVAL, "vmm_device_attach: NULL argument");
+    if (atomic_load(&vm->in_run))
+        return vmm__err(VMM_EBUSY, "vmm_device_attach: the VM is running");
+    char id[32];
+    snprintf(id, sizeof id, "%s%u", type, vm->ndevices);
+    vmm_device *dev;
+    int rc = vmm__device_new(type, config_json, &vm_host, vm, id, &dev);
+    if (rc < 0)
+        return rc;
+    dev->next = vm->devices;
+    vm->devices = dev;
+    vm->ndevices++;
+    if (out)
+        *out = dev;
+    return 0;
+}
+
+int vmm_device_reset(vmm_device *dev)
+{
+    if (!dev)
+        return vmm__err(VMM_EINVAL, "vmm_device_reset: dev is NULL");
+    pthread_mutex_lock(&dev->lock);
+    if (dev->ops->reset)
+        dev->ops->reset(dev->state);
+    pthread_mutex_unlock(&dev->lock);
+    return 0;
+}
+
+int vmm_device_save(vmm_device *dev, void *buf, size_t cap, size_t *len)
+{
+    if (!dev || !len)
+        return vmm__err(VMM_EINVAL, "vmm_device_save: NULL argument");
+    if (!dev->ops->save)
+        return vmm__err(VMM_ENOSYS, "device %s cannot save its state", dev->id);
+    pthread_mutex_lock(&dev->lock);
+    int rc = dev->ops->save(dev->state, buf, cap, len);
+    pthread_mutex_unlock(&dev->lock);
+    if (rc < 0 && vmm_error_last()->code != rc)
+        vmm__err(rc, "device %s: save failed", dev->id);
+    return rc;
+}
+
+int vmm_device_load(vmm_device *dev, const void *buf, size_t len)
+{
+    if (!dev || (!buf && len))
+        return vmm__err(VMM_EINVAL, "vmm_device_load: NULL argument");
+    if (!dev->ops->load)
+        return vmm__err(VMM_ENOSYS, "device %s cannot load state", dev->id);
+    dev->error[0] = 0;
+    pthread_mutex_lock(&dev->lock);
+    int rc = dev->ops->load(dev->state, buf, len);
+    pthread_mutex_unlock(&dev->lock);
+    if (rc < 0)
+        vmm__err(rc, "device %s: load: %s", dev->id, dev->error[0] ? dev->error : vmm_strerror(rc));
+    return rc;
+}
+
+const char *vmm_device_id(const vmm_device *dev)
+{
+    return dev ? dev->id : NULL;
+}
+
+const vmm_device_ops *vmm_device_type(const vmm_device *dev)
+{
+    return dev ? dev->ops : NULL;
+}
+
+void *vmm_device_state(const vmm_device *dev)
+{
+    return dev ? dev->state : NULL;
+}
+
+/* ---- calls made by devices ---- */
+
+int vmm_device_claim(vmm_device *dev, vmm_space space, uint64_t base, uint64_t len)
+{
+    if (!dev || (space != VMM_SPACE_PIO && space != VMM_SPACE_MMIO))
+        return vmm__err(VMM_EINVAL, "vmm_device_claim: bad argument");
+    if (len == 0 || base + len - 1 < base)
+        return vmm__err(VMM_EINVAL, "device %s: range 0x%llx+0x%llx is empty or wraps", dev->id,
+                        (unsigned long long)base, (unsigned long long)len);
+    if (space == VMM_SPACE_PIO && (base > 0xffff || len > 0x10000 - base))
+        return vmm__err(VMM_EINVAL, "device %s: ports 0x%llx+0x%llx beyond 0xffff", dev->id,
+                        (unsigned long long)base, (unsigned long long)len);
+    if (dev->nranges == VMM__DEVICE_MAX_RANGES)
+        return vmm__err(VMM_E2BIG, "device %s: more than %d ranges", dev->id,
+                        VMM__DEVICE_MAX_RANGES);
+    unsigned int index = dev->nranges;
+    if (dev->host && dev->host->claim) {
+        int rc = dev->host->claim(dev->host_ctx, dev, space, base, len, index);
+        if (rc < 0) {
+            vmm__err_prefix("device %s", dev->id);
+            return rc;
+        }
+    }
+    dev->ranges[index].space = space;
+    dev->ranges[index].base = base;
+    dev->ranges[index].len = len;
+    dev->nranges++;
+    return 0;
+}
+
+int vmm_device_set_irq(vmm_device *dev, unsigned int line, int level)
+{
+    if (!dev)
+        return VMM_EINVAL;
+    if (line > 23)
+        return vmm__err(VMM_ERANGE, "device %s: interrupt line %u out of range", dev->id, line);
+    if (!dev->host || !dev->host->set_irq)
+        return VMM_ENOTSUP;
+    return dev->host->set_irq(dev->host_ctx, line, level);
+}
+
+int vmm_device_mem_read(vmm_device *dev, uint64_t gpa, void *buf, size_t len)
+{
+    if (!dev || !dev->host || !dev->host->mem_read)
+        return VMM_EFAULT;
+    return dev->host->mem_read(dev->host_ctx, gpa, buf, len);
+}
+
+int vmm_device_mem_write(vmm_device *dev, uint64_t gpa, const void *buf, size_t len)
+{
+    if (!dev || !dev->host || !dev->host->mem_write)
+        return VMM_EFAULT;
+    return dev->host->mem_write(dev->host_ctx, gpa, buf, len);
+}
+
+void vmm_device_log(vmm_device *dev, vmm_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmm__logv(level, dev ? dev->id : "device", fmt, ap);
+    va_end(ap);
+}
+
+void vmm_device_log_limited(vmm_device *dev, vmm_log_level level, const char *fmt, ...)
+{
+    if (!dev || !vmm__log_enabled(level))
+        return;
+    uint64_t suppressed;
+    if (!vmm__ratelimit_ok(&dev->rl, &suppressed))
+        return;
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (suppressed)
+        vmm__log(level, dev->id, "%s (%llu similar messages suppressed)", msg,
+                 (unsigned long long)suppressed);
+    else
+        vmm__log(level, dev->id, "%s", msg);
+}
+
+void vmm_device_error(vmm_device *dev, const char *fmt, ...)
+{
+    if (!dev)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dev->error, sizeof dev->error, fmt, ap);
+    va_end(ap);
+}

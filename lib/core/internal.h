@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal declarations shared by the library's layers (never installed). */
+#ifndef LIBVMM_INTERNAL_H
+#define LIBVMM_INTERNAL_H
+
+#include <libvmm/vmm.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "../hv/kvm.h"
+
+#define VMM__HIDDEN __attribute__((visibility("hidden")))
+#define VMM__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- errors and logging (error.c, log.c) ---- */
+/* Record an error for vmm_error_last() and return code. */
+VMM__HIDDEN int vmm__err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefix the current thread's last error message with a context string. */
+VMM__HIDDEN void vmm__err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+VMM__HIDDEN void vmm__log(vmm_log_level level, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+VMM__HIDDEN void vmm__logv(vmm_log_level level, const char *component, const char *fmt,
+                           va_list ap);
+VMM__HIDDEN bool vmm__log_enabled(vmm_log_level level);
+VMM__HIDDEN uint64_t vmm__now_ns(void);
+
+/* A per-object rate limit for guest-triggerable messages: a burst per second. */
+struct vmm__ratelimit {
+    uint64_t window_start;
+    unsigned int in_window;
+    uint64_t suppressed;
+};
+/* True if a message may be emitted now; *suppressed receives the count dropped before it. */
+VMM__HIDDEN bool vmm__ratelimit_ok(struct vmm__ratelimit *rl, uint64_t *suppressed);
+
+/* Versioned options: copy the caller's struct (of its version's size) over defaults. */
+VMM__HIDDEN int vmm__options_copy(void *dst, size_t dst_size, const void *src,
+                                  const size_t *sizes_by_version, unsigned int max_version,
+                                  const char *what);
+
+/* ---- memory (memory.c) ---- */
+struct vmm__region {
+    uint64_t gpa, size;
+    uint8_t *host;
+    unsigned int flags;
+    unsigned int slot;
+    bool owned;      /* libvmm allocated it */
+    void *map_base;  /* start of the reservation including guard pages */
+    size_t map_len;
+    int memfd;
+};
+
+/* Checked translation: the host pointer for [gpa, gpa+len) when it lies in one
+ * region, else NULL. Caller holds vm->mem_lock. */
+VMM__HIDDEN const struct vmm__region *vmm__mem_find(const vmm_vm *vm, uint64_t gpa, uint64_t len);
+/* True if [gpa, gpa+len) overlaps any RAM region. Caller holds mem_lock. */
+VMM__HIDDEN bool vmm__mem_overlaps(const vmm_vm *vm, uint64_t gpa, uint64_t len);
+/* Copy guest memory; for_device: refuse writes to read-only regions. */
+VMM__HIDDEN int vmm__mem_access(vmm_vm *vm, uint64_t gpa, void *buf, size_t len, bool write,
+                                bool for_device);
+VMM__HIDDEN void vmm__mem_free_all(vmm_vm *vm);
+
+/* ---- I/O bus and dispatch (bus.c) ---- */
+struct vmm__range {
+    uint64_t base, len;
+    vmm_device *dev;
+    unsigned int index; /* the device's range number */
+};
+struct vmm__bus {
+    struct vmm__range *r; /* sorted by base, disjoint */
+    size_t n, cap;
+};
+VMM__HIDDEN int vmm__bus_add(struct vmm__bus *bus, uint64_t base, uint64_t len, vmm_device *dev,
+                             unsigned int index);
+VMM__HIDDEN const struct vmm__range *vmm__bus_find(const struct vmm__bus *bus, uint64_t addr,
+                                                   uint64_t len);
+VMM__HIDDEN void vmm__bus_remove_device(struct vmm__bus *bus, const vmm_device *dev);
+VMM__HIDDEN void vmm__bus_free(struct vmm__bus *bus);
+/* Serve an IO or MMIO exit from the buses. Returns true if a device claimed it
+ * (the access is complete), false if it must go to the caller. */
+VMM__HIDDEN bool vmm__dispatch(const struct vmm__bus *pio, const struct vmm__bus *mmio,
+                               vmm_exit *exit);
+/* Whether a device asked to stop the run during dispatch on this thread; clears it. */
+VMM__HIDDEN bool vmm__dispatch_take_stop(int *status);
+
+/* ---- devices (device.c) ---- */
+/* What a device reaches outside itself; a VM provides one, unit tests a fake. */
+struct vmm__devhost {
+    int (*mem_read)(void *ctx, uint64_t gpa, void *buf, size_t len);
+    int (*mem_write)(void *ctx, uint64_t gpa, const void *buf, size_t len);
+    int (*set_irq)(void *ctx, unsigned int line, int level);
+    /* Register a claimed range; may refuse (overlap). */
+    int (*claim)(void *ctx, vmm_device *dev, vmm_space space, uint64_t base, uint64_t len,
+                 unsigned int index);
+    /* Forget every range of dev (its create() failed after claiming). */
+    void (*release)(void *ctx, vmm_device *dev);
+};
+
+#define VMM__DEVICE_MAX_RANGES 16
+struct vmm_device {
+    const vmm_device_ops *ops;
+    void *state;
+    char id[32];
+    const struct vmm__devhost *host;
+    void *host_ctx;
+    pthread_mutex_t lock;
+    unsigned int nranges;
+    struct {
+        vmm_space space;
+        uint64_t base, len;
+    } ranges[VMM__DEVICE_MAX_RANGES];
+    struct vmm__ratelimit rl;
+    char error[160]; /* set by vmm_device_error() during create/load */
+    vmm_device *next;
+};
+
+/* Create a device with an explicit host (detached from any VM when host_ctx is
+ * not a VM); used by vmm_device_attach() and by unit tests. */
+VMM__HIDDEN int vmm__device_new(const char *type, const char *config_json,
+                                const struct vmm__devhost *host, void *host_ctx,
+                                const char *default_id, vmm_device **out);
+VMM__HIDDEN void vmm__device_free(vmm_device *dev);
+/* Access a device as the bus does (takes its lock). */
+VMM__HIDDEN int vmm__device_access(vmm_device *dev, unsigned int range, uint64_t offset,
+                                   void *data, unsigned int size, bool write);
+VMM__HIDDEN void vmm__devices_register_builtins(void);
+
+/* Built-in device types. */
+extern VMM__HIDDEN const vmm_device_ops vmm__serial_ops;
+extern VMM__HIDDEN const vmm_device_ops vmm__debug_exit_ops;
+
+/* ---- JSON configuration helpers for device types (config.c) ---- */
+struct json_object;
+/* Parse a device config (NULL/empty -> empty object). Keys outside `allowed`
+ * (NULL-terminated; "id" is always allowed) are refused. */
+VMM__HIDDEN int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed,
+                               struct json_object **out);
+/* Integer key in [min, max]; absent -> *out = dflt, returns 0; present -> 1. */
+VMM__HIDDEN int vmm__cfg_u64(vmm_device *dev, struct json_object *o, const char *key,
+                             uint64_t min, uint64_t max, uint64_t dflt, uint64_t *out);
+VMM__HIDDEN void vmm__cfg_free(struct json_object *o);
+
+/* ---- VM and vCPU ---- */
+#define VMM__MAX_VCPUS 256
+
+struct vmm_vcpu {
+    vmm_vm *vm;
+    unsigned int index;
+    struct vmm__hv_vcpu hv;
+    atomic_bool running;
+    atomic_bool kick;
+    pthread_mutex_t kick_lock; /* orders kick's signal against the runner leaving */
+    pid_t tid;                 /* runner's thread id while running */
+    pid_t sigmask_tid;         /* thread KVM_SET_SIGNAL_MASK was computed for */
+    uint64_t budget_ns;
+    timer_t timer;
+    pid_t timer_tid; /* 0: no timer */
+    bool io_pending; /* last exit was an unclaimed read: next run completes it */
+};
+
+struct vmm_vm {
+    int kvm_fd, vm_fd;
+    unsigned int flags;
+    uint64_t memory_limit, mapped_bytes;
+    unsigned int max_slots;
+    bool cap_readonly_mem, cap_immediate_exit;
+    int run_size;
+    pthread_rwlock_t mem_lock;
+    struct vmm__region *regions; /* sorted by gpa */
+    size_t nregions, regions_cap;
+    struct vmm__bus pio, mmio;
+    vmm_device *devices;
+    unsigned int ndevices;
+    vmm_vcpu *vcpus[VMM__MAX_VCPUS];
+    unsigned int nvcpus, max_vcpus;
+    atomic_bool stop;
+    atomic_bool in_run;
+};
+
+/* Run with an absolute CLOCK_MONOTONIC deadline (0 = none). */
+VMM__HIDDEN int vmm__vcpu_run_until(vmm_vcpu *vcpu, vmm_exit *exit, uint64_t deadline_ns);
+VMM__HIDDEN void vmm__vcpu_free(vmm_vcpu *vcpu);
+
+/* ---- x86 paging walk (paging_x86_64.c), over a reader callback ---- */
+struct vmm__paging_state {
+    uint64_t cr0, cr3, cr4, efer;
+};
+typedef int (*vmm__phys_read_fn)(void *ctx, uint64_t gpa, uint64_t *val, size_t size);
+VMM__HIDDEN int vmm__x86_translate(const struct vmm__paging_state *ps, uint64_t gva, bool write,
+                                   bool user, vmm__phys_read_fn rd, void *ctx, uint64_t *gpa);
+
+#endif

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/* Guest-physical memory map: regions, checked translation and copies, dirty log. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define PAGE VMM_PAGE_SIZE
+#define GPA_LIMIT (1ull << 52) /* the architectural maximum physical address width */
+
+/* Index of the first region whose end is above gpa (regions are sorted, disjoint). */
+static size_t lower_bound(const vmm_vm *vm, uint64_t gpa)
+{
+    size_t lo = 0, hi = vm->nregions;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct vmm__region *r = &vm->regions[mid];
+        if (r->gpa + r->size <= gpa)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+const struct vmm__region *vmm__mem_find(const vmm_vm *vm, uint64_t gpa, uint64_t len)
+{
+    size_t i = lower_bound(vm, gpa);
+    if (i == vm->nregions)
+        return NULL;
+    const struct vmm__region *r = &vm->regions[i];
+    if (gpa < r->gpa || len > r->size || gpa - r->gpa > r->size - len)
+        return NULL;
+    return r;
+}
+
+bool vmm__mem_overlaps(const vmm_vm *vm, uint64_t gpa, uint64_t len)
+{
+    size_t i = lower_bound(vm, gpa);
+    return i < vm->nregions && vm->regions[i].gpa < gpa + len;
+}
+
+/* Walk [gpa, gpa+len) region by region; with copy false only validate. */
+static int walk(vmm_vm *vm, uint64_t gpa, uint8_t *buf, size_t len, bool write, bool for_device,
+                bool copy)
+{
+    while (len) {
+        size_t i = lower_bound(vm, gpa);
+        const struct vmm__region *r = i < vm->nregions ? &vm->regions[i] : NULL;
+        if (!r || gpa < r->gpa)
+            return vmm__err(VMM_EFAULT, "guest address 0x%llx is not RAM",
+                            (unsigned long long)gpa);
+        if (write && for_device && (r->flags & VMM_MEM_READONLY))
+            return vmm__err(VMM_EFAULT, "guest address 0x%llx is read-only",
+                            (unsigned long long)gpa);
+        uint64_t off = gpa - r->gpa;
+        size_t n = r->size - off < len ? (size_t)(r->size - off) : len;
+        if (copy) {
+            if (write)
+                memcpy(r->host + off, buf, n);
+            else
+                memcpy(buf, r->host + off, n);
+        }
+        buf += n;
+        gpa += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int vmm__mem_access(vmm_vm *vm, uint64_t gpa, void *buf, size_t len, bool write, bool for_device)
+{
+    if (len && gpa + len - 1 < gpa)
+        return vmm__err(VMM_EFAULT, "guest range 0x%llx+%zu wraps around",
+                        (unsigned long long)gpa, len);
+    pthread_rwlock_rdlock(&vm->mem_lock);
+    int rc = walk(vm, gpa, buf, len, write, for_device, false);
+    if (rc == 0)
+        rc = walk(vm, gpa, buf, len, write, for_device, true);
+    pthread_rwlock_unlock(&vm->mem_lock);
+    return rc;
+}
+
+int vmm_mem_read(vmm_vm *vm, uint64_t gpa, void *buf, size_t len)
+{
+    if (!vm || (!buf && len))
+        return vmm__err(VMM_EINVAL, "vmm_mem_read: NULL argument");
+    return vmm__mem_access(vm, gpa, buf, len, false, false);
+}
+
+int vmm_mem_write(vmm_vm *vm, uint64_t gpa, const void *buf, size_t len)
+{
+    if (!vm || (!buf && len))
+        return vmm__err(VMM_EINVAL, "vmm_mem_write: NULL argument");
+    return vmm__mem_access(vm, gpa, (void *)buf, len, true, false);
+}
+
+int vmm_mem_host_ptr(vmm_vm *vm, uint64_t gpa, uint64_t len, void **host)
+{
+    if (!vm || !host)
+        return vmm__err(VMM_EINVAL, "vmm_mem_host_ptr: NULL argument");
+    pthread_rwlock_rdlock(&vm->mem_lock);
+    const struct vmm__region *r = vmm__mem_find(vm, gpa, len);
+    *host = r ? r->host + (gpa - r->gpa) : NULL;
+    pthread_rwlock_unlock(&vm->mem_lock);
+    if (!r)
+        return vmm__err(VMM_EFAULT, "guest range 0x%llx+0x%llx is not inside one RAM region",
+                        (unsigned long long)gpa, (unsigned long long)len);
+    return 0;
+}
+
+/* libvmm-owned RAM: a memfd mapped shared between two inaccessible guard pages. */
+static int alloc_ram(struct vmm__region *r, uint64_t size)
+{
+    int fd = memfd_create("libvmm-guest-ram", MFD_CLOEXEC);
+    if (fd < 0)
+        return vmm__err(VMM_ENOMEM, "memfd_create: %s", strerror(errno));
+    if (ftruncate(fd, (off_t)size) < 0) {
+        int e = errno;
+        close(fd);
+        return vmm__err(VMM_ENOMEM, "guest RAM of %llu bytes: %s", (unsigned long long)size,
+                        strerror(e));
+    }
+    size_t total = (size_t)size + 2 * PAGE;
+    void *base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) {
+        int e = errno;
+        close(fd);
+        return vmm__err(VMM_ENOMEM, "reserve guest RAM: %s", strerror(e));
+    }
+    void *ram = mmap((uint8_t *)base + PAGE, (size_t)size, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_FIXED, fd, 0);
+    if (ram == MAP_FAILED) {
+        int e = errno;
+        munmap(base, total);
+        close(fd);
+        return vmm__err(VMM_ENOMEM, "map guest RAM: %s", strerror(e));
+    }
+    r->host = ram;
+    r->map_base = base;
+    r->map_len = total;
+    r->memfd = fd;
+    r->owned = true;
+    return 0;
+}
+
+static void free_region(struct vmm__region *r)
+{
+    if (r->owned) {
+        munmap(r->map_base, r->map_len);
+        close(r->memfd);
+    }
+}
+
+static unsigned int free_slot(const vmm_vm *vm)
+{
+    /* Slots are small integers; pick the lowest unused one. */
+    for (unsigned int s = 0;; s++) {
+        bool used = false;
+        for (size_t i = 0; i < vm->nregions && !used; i++)
+            used = vm->regions[i].slot == s;
+        if (!used)
+            return s;
+    }
+}
+
+int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned int flags)
+{
+    if (!vm)
+        return vmm__err(VMM_EINVAL, "vmm_mem_map: vm is NULL");
+    if (flags & ~(VMM_MEM_READONLY | VMM_MEM_DIRTY_LOG))
+        return vmm__err(VMM_EINVAL, "vmm_mem_map: unknown flags 0x%x", flags);
+    if (size == 0)
+        return vmm__err(VMM_EINVAL, "vmm_mem_map: size is 0");
+    if ((gpa | size) & (PAGE - 1))
+        return vmm__err(VMM_EINVAL, "vmm_mem_map: gpa 0x%llx or size 0x%llx not page aligned",
+                        (unsigned long long)gpa, (unsigned long long)size);
+    if ((uintptr_t)host & (PAGE - 1))
+        return vmm__err(VMM_EINVAL, "vmm_mem_map: host pointer %p not page aligned", host);
+    if (gpa >= GPA_LIMIT || size > GPA_LIMIT - gpa)
+        return vmm__err(VMM_EOVERFLOW, "vmm_mem_map: [0x%llx, +0x%llx) beyond 2^52",
+                        (unsigned long long)gpa, (unsigned long long)size);
+    if (size > SIZE_MAX - 2 * PAGE)
+        return vmm__err(VMM_EOVERFLOW, "vmm_mem_map: size too large for this host");
+    if ((flags & VMM_MEM_READONLY) && !vm->cap_readonly_mem)
+        return vmm__err(VMM_ENOTSUP, "vmm_mem_map: KVM lacks read-only memory");
+    if (atomic_load(&vm->in_run))
+        return vmm__err(VMM_EBUSY, "vmm_mem_map: the VM is running");
+    if (vm->memory_limit && (size > vm->memory_limit || vm->mapped_bytes > vm->memory_limit - size))
+        return vmm__err(VMM_ENOMEM, "vmm_mem_map: would exceed the VM's memory limit of %llu bytes",
+                        (unsigned long long)vm->memory_limit);
+
+    pthread_rwlock_wrlock(&vm->mem_lock);
+    int rc = 0;
+    size_t i = lower_bound(vm, gpa);
+    if (i < vm->nregions && vm->regions[i].gpa < gpa + size) {
+        const struct vmm__region *o = &vm->regions[i];
+        rc = vmm__err(VMM_EEXIST, "vmm_mem_map: [0x%llx, 0x%llx) overlaps region [0x%llx, 0x%llx)",
+                      (unsigned long long)gpa, (unsigned long long)(gpa + size),
+                      (unsigned long long)o->gpa, (unsigned long long)(o->gpa + o->size));
+        goto out;
+    }
+    for (size_t k = 0; k < vm->mmio.n; k++) {
+        const struct vmm__range *m = &vm->mmio.r[k];
+        if (m->base < gpa + size && gpa < m->base + m->len) {
+            rc = vmm__err(VMM_EEXIST, "vmm_mem_map: overlaps MMIO range at 0x%llx",
+                          (unsigned long long)m->base);
+            goto out;
+        }
+    }
+    if (vm->nregions >= vm->max_slots) {
+        rc = vmm__err(VMM_E2BIG, "vmm_mem_map: all %u memory slots in use", vm->max_slots);
+        goto out;
+    }
+    if (vm->nregions == vm->regions_cap) {
+        size_t cap = vm->regions_cap ? vm->regions_cap * 2 : 8;
+        struct vmm__region *n = realloc(vm->regions, cap * sizeof *n);
+        if (!n) {
+            rc = vmm__err(VMM_ENOMEM, "vmm_mem_map: out of memory");
+            goto out;
+        }
+        vm->regions = n;
+        vm->regions_cap = cap;
+    }
+    struct vmm__region r = {.gpa = gpa, .size = size, .host = host, .flags = flags,
+                            .slot = free_slot(vm), .memfd = -1};
+    if (!host && (rc = alloc_ram(&r, size)) < 0)
+        goto out;
+    rc = vmm__hv_set_memslot(vm->vm_fd, r.slot, gpa, size, r.host, flags & VMM_MEM_READONLY,
+                             flags & VMM_MEM_DIRTY_LOG);
+    if (rc < 0) {
+        free_region(&r);
+        goto out;
+    }
+    memmove(&vm->regions[i + 1], &vm->regions[i], (vm->nregions - i) * sizeof r);
+    vm->regions[i] = r;
+    vm->nregions++;
+    vm->mapped_bytes += size;
+out:
+    pthread_rwlock_unlock(&vm->mem_lock);
+    return rc;
+}
+
+int vmm_mem_unmap(vmm_vm *vm, uint64_t gpa)
+{
+    if (!vm)
+        return vmm__err(VMM_EINVAL, "vmm_mem_unmap: vm is NULL");
+    if (atomic_load(&vm->in_run))
+        return vmm__err(VMM_EBUSY, "vmm_mem_unmap: the VM is running");
+    pthread_rwlock_wrlock(&vm->mem_lock);
+    int rc;
+    size_t i = lower_bound(vm, gpa);
+    if (i == vm->nregions || vm->regions[i].gpa != gpa) {
+        rc = vmm__err(VMM_ENOENT, "vmm_mem_unmap: no region starts at 0x%llx",
+                      (unsigned long long)gpa);
+        goto out;
+    }
+    struct vmm__region *r = &vm->regions[i];
+    rc = vmm__hv_set_memslot(vm->vm_fd, r->slot, r->gpa, 0, r->host, false, false);
+    if (rc < 0)
+        goto out;
+    vm->mapped_bytes -= r->size;
+    free_region(r);
+    memmove(r, r + 1, (vm->nregions - i - 1) * sizeof *r);
+    vm->nregions--;
+out:
+    pthread_rwlock_unlock(&vm->mem_lock);
+    return rc;
+}
+
+int vmm_mem_dirty_log(vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words)
+{
+    if (!vm || !bitmap)
+        return vmm__err(VMM_EINVAL, "vmm_mem_dirty_log: NULL argument");
+    pthread_rwlock_rdlock(&vm->mem_lock);
+    int rc;
+    size_t i = lower_bound(vm, gpa);
+    if (i == vm->nregions || vm->regions[i].gpa != gpa) {
+        rc = vmm__err(VMM_ENOENT, "vmm_mem_dirty_log: no region starts at 0x%llx",
+                      (unsigned long long)gpa);
+        goto out;
+    }
+    const struct vmm__region *r = &vm->regions[i];
+    uint64_t pages = r->size / PAGE;
+    if (!(r->flags & VMM_MEM_DIRTY_LOG)) {
+        rc = vmm__err(VMM_EINVAL, "vmm_mem_dirty_log: region 0x%llx has no dirty logging",
+                      (unsigned long long)gpa);
+        goto out;
+    }
+    if (words < (pages + 63) / 64) {
+        rc = vmm__err(VMM_EINVAL, "vmm_mem_dirty_log: bitmap of %zu words, need %llu", words,
+                      (unsigned long long)((pages + 63) / 64));
+        goto out;
+    }
+    rc = vmm__hv_dirty_log(vm->vm_fd, r->slot, bitmap);
+out:
+    pthread_rwlock_unlock(&vm->mem_lock);
+    return rc;
+}
+
+void vmm__mem_free_all(vmm_vm *vm)
+{
+    for (size_t i = 0; i < vm->nregions; i++)
+        free_region(&vm->regions[i]);
+    free(vm->regions);
+    vm->regions = NULL;
+    vm->nregions = vm->regions_cap = 0;
+}

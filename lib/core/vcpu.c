@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: MIT */
+/* vCPUs: creation, register access, the run loop, kicks and time budgets. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* The signal that interrupts KVM_RUN. It is blocked in every thread that runs
+ * a vCPU and unblocked only inside KVM_RUN through KVM_SET_SIGNAL_MASK, so it
+ * never needs a handler: KVM_RUN returns -EINTR and the signal stays pending
+ * until the run loop consumes it with sigtimedwait(). */
+#define KICK_SIGNAL (SIGRTMAX - 1)
+
+static _Thread_local bool kick_blocked;
+
+static pid_t self_tid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+int vmm_vcpu_create(vmm_vcpu **out, vmm_vm *vm, unsigned int index)
+{
+    if (!out || !vm)
+        return vmm__err(VMM_EINVAL, "vmm_vcpu_create: NULL argument");
+    *out = NULL;
+    if (index >= vm->max_vcpus)
+        return vmm__err(VMM_ERANGE, "vmm_vcpu_create: index %u >= maximum %u", index,
+                        vm->max_vcpus);
+    if (vm->vcpus[index])
+        return vmm__err(VMM_EEXIST, "vmm_vcpu_create: vCPU %u exists", index);
+    if (atomic_load(&vm->in_run))
+        return vmm__err(VMM_EBUSY, "vmm_vcpu_create: the VM is running");
+    vmm_vcpu *v = calloc(1, sizeof *v);
+    if (!v)
+        return vmm__err(VMM_ENOMEM, "vmm_vcpu_create: out of memory");
+    v->vm = vm;
+    v->index = index;
+    v->hv.fd = -1;
+    pthread_mutex_init(&v->kick_lock, NULL);
+    int rc = vmm__hv_vcpu_create(vm->vm_fd, index, vm->run_size, &v->hv);
+    if (rc == 0)
+        rc = vmm__hv_set_cpuid(&v->hv, vm->kvm_fd, NULL, 0, index);
+    if (rc < 0) {
+        vmm__vcpu_free(v);
+        return rc;
+    }
+    vm->vcpus[index] = v;
+    vm->nvcpus++;
+    *out = v;
+    return 0;
+}
+
+void vmm__vcpu_free(vmm_vcpu *v)
+{
+    if (!v)
+        return;
+    if (v->timer_tid)
+        timer_delete(v->timer);
+    vmm__hv_vcpu_close(&v->hv);
+    pthread_mutex_destroy(&v->kick_lock);
+    free(v);
+}
+
+unsigned int vmm_vcpu_index(const vmm_vcpu *v)
+{
+    return v ? v->index : 0;
+}
+
+vmm_vm *vmm_vcpu_vm(vmm_vcpu *v)
+{
+    return v ? v->vm : NULL;
+}
+
+/* Register access is refused while the vCPU runs: KVM would serialise it
+ * behind KVM_RUN, blocking the caller for as long as the guest runs. */
+#define CHECK_IDLE(v, p, fn)                                                                   \
+    do {                                                                                       \
+        if (!(v) || !(p))                                                                      \
+            return vmm__err(VMM_EINVAL, fn ": NULL argument");                                 \
+        if (atomic_load(&(v)->running) && (v)->tid != self_tid())                              \
+            return vmm__err(VMM_EBUSY, fn ": vCPU %u is running", (v)->index);                 \
+    } while (0)
+
+int vmm_vcpu_get_regs(vmm_vcpu *v, vmm_regs *r)
+{
+    CHECK_IDLE(v, r, "vmm_vcpu_get_regs");
+    return vmm__hv_get_regs(&v->hv, r);
+}
+
+int vmm_vcpu_set_regs(vmm_vcpu *v, const vmm_regs *r)
+{
+    CHECK_IDLE(v, r, "vmm_vcpu_set_regs");
+    return vmm__hv_set_regs(&v->hv, r);
+}
+
+int vmm_vcpu_get_sregs(vmm_vcpu *v, vmm_sregs *s)
+{
+    CHECK_IDLE(v, s, "vmm_vcpu_get_sregs");
+    return vmm__hv_get_sregs(&v->hv, s);
+}
+
+int vmm_vcpu_set_sregs(vmm_vcpu *v, const vmm_sregs *s)
+{
+    CHECK_IDLE(v, s, "vmm_vcpu_set_sregs");
+    return vmm__hv_set_sregs(&v->hv, s);
+}
+
+int vmm_vcpu_get_fpu(vmm_vcpu *v, vmm_fpu *f)
+{
+    CHECK_IDLE(v, f, "vmm_vcpu_get_fpu");
+    return vmm__hv_get_fpu(&v->hv, f);
+}
+
+int vmm_vcpu_set_fpu(vmm_vcpu *v, const vmm_fpu *f)
+{
+    CHECK_IDLE(v, f, "vmm_vcpu_set_fpu");
+    return vmm__hv_set_fpu(&v->hv, f);
+}
+
+int vmm_vcpu_get_msrs(vmm_vcpu *v, vmm_msr *msrs, size_t n)
+{
+    CHECK_IDLE(v, msrs, "vmm_vcpu_get_msrs");
+    if (n == 0 || n > 256)
+        return vmm__err(VMM_EINVAL, "vmm_vcpu_get_msrs: count %zu not in 1..256", n);
+    return vmm__hv_msrs(&v->hv, msrs, n, false);
+}
+
+int vmm_vcpu_set_msrs(vmm_vcpu *v, const vmm_msr *msrs, size_t n)
+{
+    CHECK_IDLE(v, msrs, "vmm_vcpu_set_msrs");
+    if (n == 0 || n > 256)
+        return vmm__err(VMM_EINVAL, "vmm_vcpu_set_msrs: count %zu not in 1..256", n);
+    return vmm__hv_msrs(&v->hv, (vmm_msr *)msrs, n, true);
+}
+
+int vmm_x86_set_cpuid(vmm_vcpu *v, const vmm_cpuid_entry *e, size_t n)
+{
+    if (!v || (e && (n == 0 || n > 256)))
+        return vmm__err(VMM_EINVAL, "vmm_x86_set_cpuid: bad argument");
+    if (atomic_load(&v->running))
+        return vmm__err(VMM_EBUSY, "vmm_x86_set_cpuid: vCPU %u is running", v->index);
+    return vmm__hv_set_cpuid(&v->hv, v->vm->kvm_fd, e, n, v->index);
+}
+
+int vmm_vcpu_set_time_budget(vmm_vcpu *v, uint64_t ns)
+{
+    if (!v)
+        return vmm__err(VMM_EINVAL, "vmm_vcpu_set_time_budget: vcpu is NULL");
+    if (atomic_load(&v->running))
+        return vmm__err(VMM_EBUSY, "vmm_vcpu_set_time_budget: vCPU %u is running", v->index);
+    v->budget_ns = ns;
+    return 0;
+}
+
+int vmm_vcpu_kick(vmm_vcpu *v)
+{
+    if (!v)
+        return vmm__err(VMM_EINVAL, "vmm_vcpu_kick: vcpu is NULL");
+    atomic_store(&v->kick, true);
+    /* Covers a runner about to enter KVM_RUN: KVM checks this flag at entry. */
+    vmm__hv_set_immediate_exit(&v->hv, true);
+    /* Covers a runner inside KVM_RUN. kick_lock keeps the thread id valid: the
+     * runner clears `running` under it before leaving vmm_vcpu_run(). */
+    pthread_mutex_lock(&v->kick_lock);
+    if (atomic_load(&v->running))
+        syscall(SYS_tgkill, getpid(), v->tid, KICK_SIGNAL);
+    pthread_mutex_unlock(&v->kick_lock);
+    return 0;
+}
+
+/* Prepare the calling thread: block the kick signal outside KVM_RUN, and give
+ * KVM the thread's mask minus the kick signal to use inside it. */
+static int prepare_thread(vmm_vcpu *v, pid_t tid)
+{
+    sigset_t set;
+    if (!kick_blocked) {
+        sigemptyset(&set);
+        sigaddset(&set, KICK_SIGNAL);
+        if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+            return vmm__err(VMM_EINVAL, "vmm_vcpu_run: cannot block the kick signal");
+        kick_blocked = true;
+    }
+    if (v->sigmask_tid != tid) {
+        pthread_sigmask(SIG_BLOCK, NULL, &set);
+        sigdelset(&set, KICK_SIGNAL);
+        int rc = vmm__hv_set_signal_mask(&v->hv, &set);
+        if (rc < 0)
+            return rc;
+        v->sigmask_tid = tid;
+    }
+    return 0;
+}
+
+static int arm_timer(vmm_vcpu *v, pid_t tid, uint64_t deadline)
+{
+    if (v->timer_tid != tid) {
+        if (v->timer_tid)
+            timer_delete(v->timer);
+        v->timer_tid = 0;
+        struct sigevent sev;
+        memset(&sev, 0, sizeof sev);
+        sev.sigev_notify = SIGEV_THREAD_ID;
+        sev.sigev_signo = KICK_SIGNAL;
+        sev._sigev_un._tid = tid;
+        if (timer_create(CLOCK_MONOTONIC, &sev, &v->timer) < 0)
+            return vmm__err(VMM_ENOMEM, "vmm_vcpu_run: timer_create: %s", strerror(errno));
+        v->timer_tid = tid;
+    }
+    struct itimerspec its = {{0, 0}, {(time_t)(deadline / 1000000000ull),
+                                      (long)(deadline % 1000000000ull)}};
+    if (timer_settime(v->timer, TIMER_ABSTIME, &its, NULL) < 0)
+        return vmm__err(VMM_EINVAL, "vmm_vcpu_run: timer_settime: %s", strerror(errno));
+    return 0;
+}
+
+static void disarm_timer(vmm_vcpu *v)
+{
+    struct itimerspec its = {{0, 0}, {0, 0}};
+    timer_settime(v->timer, 0, &its, NULL);
+}
+
+static void drain_kick_signal(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, KICK_SIGNAL);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) > 0)
+        ;
+}
+
+/* Fill in the instruction bytes of an internal error from guest memory when KVM
+ * did not supply them (best effort: the guest's page tables may be bogus). */
+static void describe_internal_error(vmm_vcpu *v, vmm_exit *x)
+{
+    vmm_regs r;
+    vmm_sregs s;
+    if (vmm__hv_get_regs(&v->hv, &r) < 0 || vmm__hv_get_sregs(&v->hv, &s) < 0)
+        return;
+    x->internal.rip = r.rip;
+    if (x->internal.insn_len)
+        return;
+    uint64_t linear = s.cs.base + r.rip;
+    uint8_t buf[15];
+    size_t got = 0;
+    for (; got < sizeof buf; got++)
+        if (vmm_vcpu_read_virt(v, linear + got, &buf[got], 1) < 0)
+            break;
+    memcpy(x->internal.insn, buf, got);
+    x->internal.insn_len = (uint8_t)got;
+    vmm_error_clear();
+}
+
+int vmm__vcpu_run_until(vmm_vcpu *v, vmm_exit *x, uint64_t deadline)
+{
+    pid_t tid = self_tid();
+    memset(x, 0, sizeof *x);
+    bool expected = false;
+    if (!atomic_compare_exchange_strong(&v->running, &expected, true))
+        return vmm__err(VMM_EBUSY, "vmm_vcpu_run: vCPU %u is already running", v->index);
+    pthread_mutex_lock(&v->kick_lock);
+    v->tid = tid;
+    pthread_mutex_unlock(&v->kick_lock);
+
+    int rc = prepare_thread(v, tid);
+    if (rc == 0 && deadline)
+        rc = arm_timer(v, tid, deadline);
+    while (rc == 0) {
+        if (atomic_load(&v->kick) && !v->io_pending) {
+            atomic_store(&v->kick, false);
+            vmm__hv_set_immediate_exit(&v->hv, false);
+            drain_kick_signal();
+            memset(x, 0, sizeof *x);
+            x->reason = VMM_EXIT_KICKED;
+            break;
+        }
+        int r = vmm__hv_run(&v->hv);
+        v->io_pending = false;
+        if (r == -EINTR || r == -EAGAIN) {
+            /* Interrupted by a kick, the budget timer, or another signal; with
+             * immediate_exit set KVM has completed any pending I/O first. */
+            drain_kick_signal();
+            if (atomic_load(&v->kick))
+                continue; /* reported at the top of the loop */
+            if (deadline && vmm__now_ns() >= deadline) {
+                memset(x, 0, sizeof *x);
+                x->reason = VMM_EXIT_TIMEOUT;
+                break;
+            }
+            continue;
+        }
+        if (r < 0) {
+            rc = vmm__err(VMM_EKVM, "KVM_RUN on vCPU %u: %s", v->index, strerror(-r));
+            break;
+        }
+        vmm__hv_exit_decode(v->hv.run, x);
+        if (x->reason == VMM_EXIT_IO || x->reason == VMM_EXIT_MMIO) {
+            if (vmm__dispatch(&v->vm->pio, &v->vm->mmio, x)) {
+                int status;
+                if (vmm__dispatch_take_stop(&status)) {
+                    /* Finish the access before returning, so a later run resumes
+                     * after the instruction: that happens on the next KVM_RUN. */
+                    v->io_pending = true;
+                    memset(x, 0, sizeof *x);
+                    x->reason = VMM_EXIT_STATUS;
+                    x->status.code = status;
+                    break;
+                }
+                continue;
+            }
+            /* Unclaimed: the caller answers reads in place before the next run. */
+            v->io_pending = true;
+            break;
+        }
+        if (x->reason == VMM_EXIT_KICKED)
+            continue;
+        if (x->reason == VMM_EXIT_INTERNAL_ERROR || x->reason == VMM_EXIT_FAIL_ENTRY)
+            describe_internal_error(v, x);
+        break;
+    }
+    if (deadline && v->timer_tid)
+        disarm_timer(v);
+    pthread_mutex_lock(&v->kick_lock);
+    atomic_store(&v->running, false);
+    pthread_mutex_unlock(&v->kick_lock);
+    return rc;
+}
+
+int vmm_vcpu_run(vmm_vcpu *v, vmm_exit *x)
+{
+    if (!v || !x)
+        return vmm__err(VMM_EINVAL, "vmm_vcpu_run: NULL argument");
+    uint64_t deadline = v->budget_ns ? vmm__now_ns() + v->budget_ns : 0;
+    return vmm__vcpu_run_until(v, x, deadline);
+}
+
+const char *vmm_exit_reason_name(vmm_exit_reason r)
+{
+    static const char *const names[] = {
+        "NONE",  "HLT",   "IO",    "MMIO",           "SHUTDOWN",   "DEBUG",       "KICKED",
+        "TIMEOUT", "FAULT", "INTERNAL_ERROR", "STATUS", "FAIL_ENTRY", "SYSTEM_EVENT"};
+    return (unsigned int)r < VMM__ARRAY_LEN(names) ? names[r] : "UNKNOWN";
+}
+
+/* ---- guest-virtual access ---- */
+
+static int phys_read(void *ctx, uint64_t gpa, uint64_t *val, size_t size)
+{
+    *val = 0;
+    return vmm__mem_access(ctx, gpa, val, size, false, false);
+}
+
+int vmm_vcpu_translate(vmm_vcpu *v, uint64_t gva, int write, int user, uint64_t *gpa)
+{
+    if (!v || !gpa)
+        return vmm__err(VMM_EINVAL, "vmm_vcpu_translate: NULL argument");
+    vmm_sregs s;
+    int rc = vmm_vcpu_get_sregs(v, &s);
+    if (rc < 0)
+        return rc;
+    struct vmm__paging_state ps = {s.cr0, s.cr3, s.cr4, s.efer};
+    return vmm__x86_translate(&ps, gva, write, user, phys_read, v->vm, gpa);
+}
+
+static int virt_copy(vmm_vcpu *v, uint64_t gva, uint8_t *buf, size_t len, bool write)
+{
+    vmm_sregs s;
+    int rc = vmm_vcpu_get_sregs(v, &s);
+    if (rc < 0)
+        return rc;
+    struct vmm__paging_state ps = {s.cr0, s.cr3, s.cr4, s.efer};
+    /* Translate every page first so a failing write leaves memory untouched. */
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t a = gva;
+        size_t left = len;
+        uint8_t *p = buf;
+        while (left) {
+            size_t n = VMM_PAGE_SIZE - (a & (VMM_PAGE_SIZE - 1));
+            if (n > left)
+                n = left;
+            uint64_t gpa;
+            rc = vmm__x86_translate(&ps, a, write, false, phys_read, v->vm, &gpa);
+            if (rc == 0 && pass == 0) {
+                pthread_rwlock_rdlock(&v->vm->mem_lock);
+                bool ram = vmm__mem_find(v->vm, gpa, n) != NULL;
+                pthread_rwlock_unlock(&v->vm->mem_lock);
+                if (!ram)
+                    rc = vmm__err(VMM_EFAULT, "guest virtual 0x%llx maps to 0x%llx, not RAM",
+                                  (unsigned long long)a, (unsigned long long)gpa);
+            }
+            if (rc == 0 && pass == 1)
+                rc = vmm__mem_access(v->vm, gpa, p, n, write, false);
+            if (rc < 0)
+                return rc;
+            a += n;
+            p += n;
+            left -= n;
+        }
+    }
+    return 0;
+}
+
+int vmm_vcpu_read_virt(vmm_vcpu *v, uint64_t gva, void *buf, size_t len)
+{
+    if (!v || (!buf && len))
+        return vmm__err(VMM_EINVAL, "vmm_vcpu_read_virt: NULL argument");
+    return virt_copy(v, gva, buf, len, false);
+}
+
+int vmm_vcpu_write_virt(vmm_vcpu *v, uint64_t gva, const void *buf, size_t len)
+{
+    if (!v || (!buf && len))
+        return vmm__err(VMM_EINVAL, "vmm_vcpu_write_virt: NULL argument");
+    return virt_copy(v, gva, (void *)buf, len, true);
+}

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/* VM lifecycle and the threaded vmm_vm_run(). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static const size_t vm_options_sizes[] = {0, sizeof(vmm_vm_options)};
+static const size_t run_options_sizes[] = {0, sizeof(vmm_run_options)};
+
+int vmm_vm_options_init(vmm_vm_options *opts, unsigned int version)
+{
+    if (!opts)
+        return vmm__err(VMM_EINVAL, "vmm_vm_options_init: opts is NULL");
+    if (version == 0 || version > VMM_VM_OPTIONS_VERSION)
+        return vmm__err(VMM_EVERSION, "vmm_vm_options_init: version %u unknown", version);
+    vmm_vm_options d = VMM_VM_OPTIONS_INIT;
+    memcpy(opts, &d, vm_options_sizes[version]);
+    opts->version = version;
+    return 0;
+}
+
+int vmm_run_options_init(vmm_run_options *opts, unsigned int version)
+{
+    if (!opts)
+        return vmm__err(VMM_EINVAL, "vmm_run_options_init: opts is NULL");
+    if (version == 0 || version > VMM_RUN_OPTIONS_VERSION)
+        return vmm__err(VMM_EVERSION, "vmm_run_options_init: version %u unknown", version);
+    vmm_run_options d = VMM_RUN_OPTIONS_INIT;
+    memcpy(opts, &d, run_options_sizes[version]);
+    opts->version = version;
+    return 0;
+}
+
+int vmm_vm_create(vmm_vm **out, const vmm_vm_options *opts)
+{
+    if (!out)
+        return vmm__err(VMM_EINVAL, "vmm_vm_create: out is NULL");
+    *out = NULL;
+    vmm_vm_options o = VMM_VM_OPTIONS_INIT;
+    int rc;
+    if (opts && (rc = vmm__options_copy(&o, sizeof o, opts, vm_options_sizes,
+                                        VMM_VM_OPTIONS_VERSION, "vmm_vm_options")) < 0)
+        return rc;
+    if (o.flags & ~(VMM_VM_IRQCHIP | VMM_VM_PIT))
+        return vmm__err(VMM_EINVAL, "vmm_vm_create: unknown flags 0x%x", o.flags);
+    if (o.flags & VMM_VM_PIT)
+        o.flags |= VMM_VM_IRQCHIP;
+
+    vmm_vm *vm = calloc(1, sizeof *vm);
+    if (!vm)
+        return vmm__err(VMM_ENOMEM, "vmm_vm_create: out of memory");
+    vm->kvm_fd = vm->vm_fd = -1;
+    vm->flags = o.flags;
+    vm->memory_limit = o.memory_limit;
+    pthread_rwlock_init(&vm->mem_lock, NULL);
+
+    if ((rc = vmm__hv_open(&vm->kvm_fd)) < 0)
+        goto fail;
+    vm->cap_readonly_mem = vmm__hv_check_extension(vm->kvm_fd, 82 /* KVM_CAP_READONLY_MEM */) > 0;
+    vm->cap_immediate_exit = vmm__hv_check_extension(vm->kvm_fd, 136 /* KVM_CAP_IMMEDIATE_EXIT */) > 0;
+    if (!vm->cap_immediate_exit) {
+        rc = vmm__err(VMM_ENOTSUP, "vmm_vm_create: KVM lacks KVM_CAP_IMMEDIATE_EXIT (Linux >= 4.11)");
+        goto fail;
+    }
+    int slots = vmm__hv_check_extension(vm->kvm_fd, 10 /* KVM_CAP_NR_MEMSLOTS */);
+    vm->max_slots = slots > 0 ? (unsigned int)slots : 32;
+    int maxv = vmm__hv_check_extension(vm->kvm_fd, 66 /* KVM_CAP_MAX_VCPUS */);
+    vm->max_vcpus = maxv > 0 ? (unsigned int)maxv : 1;
+    if (vm->max_vcpus > VMM__MAX_VCPUS)
+        vm->max_vcpus = VMM__MAX_VCPUS;
+    if ((rc = vmm__hv_vm_create(vm->kvm_fd, &vm->vm_fd, &vm->run_size)) < 0)
+        goto fail;
+    if ((vm->flags & VMM_VM_IRQCHIP) &&
+        (rc = vmm__hv_irqchip_create(vm->vm_fd, vm->flags & VMM_VM_PIT)) < 0)
+        goto fail;
+    *out = vm;
+    return 0;
+fail:
+    vmm_vm_destroy(vm);
+    return rc;
+}
+
+void vmm_vm_destroy(vmm_vm *vm)
+{
+    if (!vm)
+        return;
+    for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
+        vmm__vcpu_free(vm->vcpus[i]);
+    vmm_device *d = vm->devices;
+    while (d) {
+        vmm_device *next = d->next;
+        vmm__device_free(d);
+        d = next;
+    }
+    vmm__bus_free(&vm->pio);
+    vmm__bus_free(&vm->mmio);
+    /* Close the VM before unmapping its memory so KVM drops its references first. */
+    if (vm->vm_fd >= 0)
+        close(vm->vm_fd);
+    if (vm->kvm_fd >= 0)
+        close(vm->kvm_fd);
+    vmm__mem_free_all(vm);
+    pthread_rwlock_destroy(&vm->mem_lock);
+    free(vm);
+}
+
+unsigned int vmm_vm_vcpu_count(const vmm_vm *vm)
+{
+    return vm ? vm->nvcpus : 0;
+}
+
+vmm_vcpu *vmm_vm_vcpu(vmm_vm *vm, unsigned int index)
+{
+    return vm && index < VMM__MAX_VCPUS ? vm->vcpus[index] : NULL;
+}
+
+int vmm_vm_stop(vmm_vm *vm)
+{
+    if (!vm)
+        return vmm__err(VMM_EINVAL, "vmm_vm_stop: vm is NULL");
+    atomic_store(&vm->stop, true);
+    for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
+        if (vm->vcpus[i])
+            vmm_vcpu_kick(vm->vcpus[i]);
+    return 0;
+}
+
+/* ---- vmm_vm_run ---- */
+
+struct run_shared {
+    vmm_vm *vm;
+    const vmm_run_options *opts;
+    uint64_t deadline;
+    pthread_mutex_t lock;
+    bool done;               /* a terminating exit was recorded */
+    unsigned int halted;     /* vCPUs that halted */
+    unsigned int nthreads;
+    vmm_run_result result;
+    int error;               /* a failing vmm_vcpu_run */
+    char error_msg[256];
+};
+
+struct run_thread {
+    struct run_shared *sh;
+    vmm_vcpu *vcpu;
+    pthread_t thread;
+};
+
+static void finish(struct run_shared *sh, vmm_vcpu *v, const vmm_exit *x, vmm_exit_reason why,
+                   int status)
+{
+    pthread_mutex_lock(&sh->lock);
+    bool first = !sh->done;
+    if (first) {
+        sh->done = true;
+        sh->result.reason = why;
+        sh->result.status = status;
+        sh->result.vcpu = v->index;
+        sh->result.exit = *x;
+        sh->result.exit.io.data = NULL;
+        sh->result.exit.mmio.data = NULL;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    if (first) /* stop the other vCPUs */
+        for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
+            if (sh->vm->vcpus[i] && sh->vm->vcpus[i] != v)
+                vmm_vcpu_kick(sh->vm->vcpus[i]);
+}
+
+static void *run_thread(void *arg)
+{
+    struct run_thread *t = arg;
+    struct run_shared *sh = t->sh;
+    vmm_vcpu *v = t->vcpu;
+    vmm_exit x;
+    static struct vmm__ratelimit unclaimed_rl; /* shared; only approximate under races */
+    for (;;) {
+        if (atomic_load(&sh->vm->stop)) {
+            memset(&x, 0, sizeof x);
+            x.reason = VMM_EXIT_KICKED;
+            finish(sh, v, &x, VMM_EXIT_KICKED, 0);
+            break;
+        }
+        int rc = vmm__vcpu_run_until(v, &x, sh->deadline);
+        if (rc < 0) {
+            pthread_mutex_lock(&sh->lock);
+            if (!sh->error) {
+                sh->error = rc;
+                snprintf(sh->error_msg, sizeof sh->error_msg, "vCPU %u: %s", v->index,
+                         vmm_error_last()->message);
+            }
+            pthread_mutex_unlock(&sh->lock);
+            finish(sh, v, &x, VMM_EXIT_INTERNAL_ERROR, 0);
+            break;
+        }
+        if (x.reason == VMM_EXIT_IO || x.reason == VMM_EXIT_MMIO) {
+            int st = 0;
+            if (sh->opts->on_exit) {
+                st = sh->opts->on_exit(sh->opts->opaque, v, &x);
+            } else {
+                bool io = x.reason == VMM_EXIT_IO;
+                bool wr = io ? x.io.is_write : x.mmio.is_write;
+                if (!wr) {
+                    size_t n = io ? (size_t)x.io.size * x.io.count : x.mmio.size;
+                    memset(io ? x.io.data : x.mmio.data, 0xff, n);
+                }
+                uint64_t supp;
+                pthread_mutex_lock(&sh->lock);
+                bool ok = vmm__ratelimit_ok(&unclaimed_rl, &supp);
+                pthread_mutex_unlock(&sh->lock);
+                if (ok)
+                    vmm__log(VMM_LOG_WARN, "vm", "vCPU %u: unclaimed %s %s at 0x%llx", v->index,
+                             io ? "port" : "MMIO", wr ? "write" : "read",
+                             (unsigned long long)(io ? x.io.port : x.mmio.addr));
+            }
+            if (st) {
+                finish(sh, v, &x, VMM_EXIT_STATUS, st);
+                break;
+            }
+            continue;
+        }
+        if (x.reason == VMM_EXIT_HLT) {
+            pthread_mutex_lock(&sh->lock);
+            bool all = ++sh->halted == sh->nthreads;
+            pthread_mutex_unlock(&sh->lock);
+            if (all)
+                finish(sh, v, &x, VMM_EXIT_HLT, 0);
+            break;
+        }
+        if (x.reason == VMM_EXIT_KICKED && !atomic_load(&sh->vm->stop)) {
+            pthread_mutex_lock(&sh->lock);
+            bool done = sh->done;
+            pthread_mutex_unlock(&sh->lock);
+            if (done)
+                break;
+            continue; /* a stray kick (e.g. from the embedder): keep going */
+        }
+        finish(sh, v, &x, x.reason, x.reason == VMM_EXIT_STATUS ? x.status.code : 0);
+        break;
+    }
+    return NULL;
+}
+
+int vmm_vm_run(vmm_vm *vm, const vmm_run_options *opts, vmm_run_result *res)
+{
+    if (!vm || !res)
+        return vmm__err(VMM_EINVAL, "vmm_vm_run: NULL argument");
+    vmm_run_options o = VMM_RUN_OPTIONS_INIT;
+    int rc;
+    if (opts && (rc = vmm__options_copy(&o, sizeof o, opts, run_options_sizes,
+                                        VMM_RUN_OPTIONS_VERSION, "vmm_run_options")) < 0)
+        return rc;
+    if (vm->nvcpus == 0)
+        return vmm__err(VMM_ESTATE, "vmm_vm_run: the VM has no vCPU");
+    bool expected = false;
+    if (!atomic_compare_exchange_strong(&vm->in_run, &expected, true))
+        return vmm__err(VMM_ESTATE, "vmm_vm_run: already running");
+
+    struct run_shared sh = {.vm = vm, .opts = &o};
+    pthread_mutex_init(&sh.lock, NULL);
+    sh.deadline = o.time_budget_ns ? vmm__now_ns() + o.time_budget_ns : 0;
+    struct run_thread *th = calloc(vm->nvcpus, sizeof *th);
+    if (!th) {
+        atomic_store(&vm->in_run, false);
+        pthread_mutex_destroy(&sh.lock);
+        return vmm__err(VMM_ENOMEM, "vmm_vm_run: out of memory");
+    }
+    unsigned int started = 0;
+    sh.nthreads = vm->nvcpus;
+    for (unsigned int i = 0; i < VMM__MAX_VCPUS && started < vm->nvcpus; i++) {
+        if (!vm->vcpus[i])
+            continue;
+        th[started] = (struct run_thread){&sh, vm->vcpus[i], 0};
+        int e = pthread_create(&th[started].thread, NULL, run_thread, &th[started]);
+        if (e) {
+            rc = vmm__err(VMM_ENOMEM, "vmm_vm_run: pthread_create: %s", strerror(e));
+            pthread_mutex_lock(&sh.lock);
+            sh.nthreads = started;
+            pthread_mutex_unlock(&sh.lock);
+            vmm_vm_stop(vm);
+            break;
+        }
+        started++;
+    }
+    for (unsigned int i = 0; i < started; i++)
+        pthread_join(th[i].thread, NULL);
+    free(th);
+    /* Kicks sent to end this run must not end the caller's next vmm_vcpu_run(). */
+    for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
+        if (vm->vcpus[i]) {
+            atomic_store(&vm->vcpus[i]->kick, false);
+            vmm__hv_set_immediate_exit(&vm->vcpus[i]->hv, false);
+        }
+    atomic_store(&vm->stop, false);
+    atomic_store(&vm->in_run, false);
+    if (rc == 0 && sh.error)
+        rc = vmm__err(sh.error, "vmm_vm_run: %s", sh.error_msg);
+    if (rc == 0)
+        *res = sh.result;
+    pthread_mutex_destroy(&sh.lock);
+    return rc;
+}

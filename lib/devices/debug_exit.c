@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/* debug-exit: a register whose write ends the run with the written value, the
+ * way test guests and fuzz targets report a result. */
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/internal.h"
+
+struct debug_exit {
+    vmm_device *dev;
+    unsigned int size;
+};
+
+static int dx_read(void *state, unsigned int range, uint64_t off, void *data, unsigned int size)
+{
+    (void)state;
+    (void)range;
+    (void)off;
+    memset(data, 0, size);
+    return 0;
+}
+
+static int dx_write(void *state, unsigned int range, uint64_t off, const void *data,
+                    unsigned int size)
+{
+    struct debug_exit *d = state;
+    (void)range;
+    (void)off;
+    uint32_t v = 0;
+    memcpy(&v, data, size < 4 ? size : 4);
+    if (d->size < 4)
+        v &= (1u << (8 * d->size)) - 1;
+    vmm_device_stop(d->dev, (int)v);
+    return 0;
+}
+
+static const char *const dx_keys[] = {"port", "mmio", "size", NULL};
+
+static int dx_create(vmm_device *dev, const char *config, void **state)
+{
+    struct json_object *cfg;
+    int rc = vmm__cfg_parse(dev, config, dx_keys, &cfg);
+    if (rc < 0)
+        return rc;
+    uint64_t port, mmio, size;
+    int has_port, has_mmio;
+    if ((has_port = vmm__cfg_u64(dev, cfg, "port", 0, 0xfffc, 0xf4, &port)) < 0 ||
+        (has_mmio = vmm__cfg_u64(dev, cfg, "mmio", 0, UINT64_MAX - 8, 0, &mmio)) < 0 ||
+        (rc = vmm__cfg_u64(dev, cfg, "size", 1, 4, 4, &size)) < 0) {
+        vmm__cfg_free(cfg);
+        return VMM_ECONFIG;
+    }
+    vmm__cfg_free(cfg);
+    if (has_port && has_mmio) {
+        vmm_device_error(dev, "config: give \"port\" or \"mmio\", not both");
+        return VMM_ECONFIG;
+    }
+    if (size == 3) {
+        vmm_device_error(dev, "config.size: must be 1, 2 or 4");
+        return VMM_ECONFIG;
+    }
+    struct debug_exit *d = calloc(1, sizeof *d);
+    if (!d)
+        return VMM_ENOMEM;
+    d->dev = dev;
+    d->size = (unsigned int)size;
+    rc = has_mmio ? vmm_device_claim(dev, VMM_SPACE_MMIO, mmio, size)
+                  : vmm_device_claim(dev, VMM_SPACE_PIO, port, size);
+    if (rc < 0) {
+        free(d);
+        return rc;
+    }
+    *state = d;
+    return 0;
+}
+
+static int dx_save(void *state, void *buf, size_t cap, size_t *len)
+{
+    (void)state;
+    (void)buf;
+    (void)cap;
+    *len = 0; /* stateless */
+    return 0;
+}
+
+static int dx_load(void *state, const void *buf, size_t len)
+{
+    (void)state;
+    (void)buf;
+    return len == 0 ? 0 : VMM_EINVAL;
+}
+
+const vmm_device_ops vmm__debug_exit_ops = {
+    .version = VMM_DEVICE_OPS_VERSION,
+    .name = "debug-exit",
+    .create = dx_create,
+    .read = dx_read,
+    .write = dx_write,
+    .save = dx_save,
+    .load = dx_load,
+    .destroy = free,
+};
