@@ -151,10 +151,9 @@ struct vmm_vcpu {
     vmm_vm *vm;
     unsigned int index;
     struct vmm__hv_vcpu hv;
-    atomic_bool running;
+    atomic_int runner;         /* thread id of the thread in vmm_vcpu_run(), 0 if none */
     atomic_bool kick;
     pthread_mutex_t kick_lock; /* orders kick's signal against the runner leaving */
-    pid_t tid;                 /* runner's thread id while running */
     pid_t sigmask_tid;         /* thread KVM_SET_SIGNAL_MASK was computed for */
     uint64_t budget_ns;
     timer_t timer;
@@ -172,6 +171,7 @@ struct vmm_vm {
     pthread_rwlock_t mem_lock;
     struct vmm__region *regions; /* sorted by gpa */
     size_t nregions, regions_cap;
+    uint64_t *slot_used; /* bitmap of KVM slot numbers in use, max_slots bits */
     struct vmm__bus pio, mmio;
     vmm_device *devices;
     unsigned int ndevices;

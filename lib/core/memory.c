@@ -155,16 +155,20 @@ static void free_region(struct vmm__region *r)
     }
 }
 
-static unsigned int free_slot(const vmm_vm *vm)
+/* The lowest free KVM slot number, marked used; the caller checked one is free. */
+static unsigned int take_slot(vmm_vm *vm)
 {
-    /* Slots are small integers; pick the lowest unused one. */
-    for (unsigned int s = 0;; s++) {
-        bool used = false;
-        for (size_t i = 0; i < vm->nregions && !used; i++)
-            used = vm->regions[i].slot == s;
-        if (!used)
-            return s;
-    }
+    for (unsigned int w = 0;; w++)
+        if (~vm->slot_used[w]) {
+            unsigned int bit = (unsigned int)__builtin_ctzll(~vm->slot_used[w]);
+            vm->slot_used[w] |= 1ull << bit;
+            return w * 64 + bit;
+        }
+}
+
+static void put_slot(vmm_vm *vm, unsigned int slot)
+{
+    vm->slot_used[slot / 64] &= ~(1ull << (slot % 64));
 }
 
 int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned int flags)
@@ -215,6 +219,11 @@ int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned in
         rc = vmm__err(VMM_E2BIG, "vmm_mem_map: all %u memory slots in use", vm->max_slots);
         goto out;
     }
+    if (!vm->slot_used &&
+        !(vm->slot_used = calloc((vm->max_slots + 63) / 64, sizeof *vm->slot_used))) {
+        rc = vmm__err(VMM_ENOMEM, "vmm_mem_map: out of memory");
+        goto out;
+    }
     if (vm->nregions == vm->regions_cap) {
         size_t cap = vm->regions_cap ? vm->regions_cap * 2 : 8;
         struct vmm__region *n = realloc(vm->regions, cap * sizeof *n);
@@ -226,12 +235,15 @@ int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned in
         vm->regions_cap = cap;
     }
     struct vmm__region r = {.gpa = gpa, .size = size, .host = host, .flags = flags,
-                            .slot = free_slot(vm), .memfd = -1};
-    if (!host && (rc = alloc_ram(&r, size)) < 0)
+                            .slot = take_slot(vm), .memfd = -1};
+    if (!host && (rc = alloc_ram(&r, size)) < 0) {
+        put_slot(vm, r.slot);
         goto out;
+    }
     rc = vmm__hv_set_memslot(vm->vm_fd, r.slot, gpa, size, r.host, flags & VMM_MEM_READONLY,
                              flags & VMM_MEM_DIRTY_LOG);
     if (rc < 0) {
+        put_slot(vm, r.slot);
         free_region(&r);
         goto out;
     }
@@ -263,6 +275,7 @@ int vmm_mem_unmap(vmm_vm *vm, uint64_t gpa)
     if (rc < 0)
         goto out;
     vm->mapped_bytes -= r->size;
+    put_slot(vm, r->slot);
     free_region(r);
     memmove(r, r + 1, (vm->nregions - i - 1) * sizeof *r);
     vm->nregions--;
@@ -306,6 +319,8 @@ void vmm__mem_free_all(vmm_vm *vm)
     for (size_t i = 0; i < vm->nregions; i++)
         free_region(&vm->regions[i]);
     free(vm->regions);
+    free(vm->slot_used);
+    vm->slot_used = NULL;
     vm->regions = NULL;
     vm->nregions = vm->regions_cap = 0;
 }

@@ -16,10 +16,14 @@
 #define KICK_SIGNAL (SIGRTMAX - 1)
 
 static _Thread_local bool kick_blocked;
+static _Thread_local pid_t cached_tid;
 
+/* The calling thread's id, cached: vmm_vcpu_run() needs it on every call. */
 static pid_t self_tid(void)
 {
-    return (pid_t)syscall(SYS_gettid);
+    if (!cached_tid)
+        cached_tid = (pid_t)syscall(SYS_gettid);
+    return cached_tid;
 }
 
 int vmm_vcpu_create(vmm_vcpu **out, vmm_vm *vm, unsigned int index)
@@ -81,7 +85,8 @@ vmm_vm *vmm_vcpu_vm(vmm_vcpu *v)
     do {                                                                                       \
         if (!(v) || !(p))                                                                      \
             return vmm__err(VMM_EINVAL, fn ": NULL argument");                                 \
-        if (atomic_load(&(v)->running) && (v)->tid != self_tid())                              \
+        pid_t runner_ = atomic_load(&(v)->runner);                                           \
+        if (runner_ && runner_ != self_tid())                                                  \
             return vmm__err(VMM_EBUSY, fn ": vCPU %u is running", (v)->index);                 \
     } while (0)
 
@@ -141,7 +146,7 @@ int vmm_x86_set_cpuid(vmm_vcpu *v, const vmm_cpuid_entry *e, size_t n)
 {
     if (!v || (e && (n == 0 || n > 256)))
         return vmm__err(VMM_EINVAL, "vmm_x86_set_cpuid: bad argument");
-    if (atomic_load(&v->running))
+    if (atomic_load(&v->runner))
         return vmm__err(VMM_EBUSY, "vmm_x86_set_cpuid: vCPU %u is running", v->index);
     return vmm__hv_set_cpuid(&v->hv, v->vm->kvm_fd, e, n, v->index);
 }
@@ -150,7 +155,7 @@ int vmm_vcpu_set_time_budget(vmm_vcpu *v, uint64_t ns)
 {
     if (!v)
         return vmm__err(VMM_EINVAL, "vmm_vcpu_set_time_budget: vcpu is NULL");
-    if (atomic_load(&v->running))
+    if (atomic_load(&v->runner))
         return vmm__err(VMM_EBUSY, "vmm_vcpu_set_time_budget: vCPU %u is running", v->index);
     v->budget_ns = ns;
     return 0;
@@ -164,10 +169,12 @@ int vmm_vcpu_kick(vmm_vcpu *v)
     /* Covers a runner about to enter KVM_RUN: KVM checks this flag at entry. */
     vmm__hv_set_immediate_exit(&v->hv, true);
     /* Covers a runner inside KVM_RUN. kick_lock keeps the thread id valid: the
-     * runner clears `running` under it before leaving vmm_vcpu_run(). */
+     * runner clears `runner` under it before leaving vmm_vcpu_run(), so the
+     * thread cannot be gone (and its id reused) while we signal it. */
     pthread_mutex_lock(&v->kick_lock);
-    if (atomic_load(&v->running))
-        syscall(SYS_tgkill, getpid(), v->tid, KICK_SIGNAL);
+    pid_t tid = atomic_load(&v->runner);
+    if (tid)
+        syscall(SYS_tgkill, getpid(), tid, KICK_SIGNAL);
     pthread_mutex_unlock(&v->kick_lock);
     return 0;
 }
@@ -259,12 +266,9 @@ int vmm__vcpu_run_until(vmm_vcpu *v, vmm_exit *x, uint64_t deadline)
 {
     pid_t tid = self_tid();
     memset(x, 0, sizeof *x);
-    bool expected = false;
-    if (!atomic_compare_exchange_strong(&v->running, &expected, true))
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&v->runner, &expected, tid))
         return vmm__err(VMM_EBUSY, "vmm_vcpu_run: vCPU %u is already running", v->index);
-    pthread_mutex_lock(&v->kick_lock);
-    v->tid = tid;
-    pthread_mutex_unlock(&v->kick_lock);
 
     int rc = prepare_thread(v, tid);
     if (rc == 0 && deadline)
@@ -325,7 +329,7 @@ int vmm__vcpu_run_until(vmm_vcpu *v, vmm_exit *x, uint64_t deadline)
     if (deadline && v->timer_tid)
         disarm_timer(v);
     pthread_mutex_lock(&v->kick_lock);
-    atomic_store(&v->running, false);
+    atomic_store(&v->runner, 0);
     pthread_mutex_unlock(&v->kick_lock);
     return rc;
 }

@@ -41,7 +41,7 @@ int vmm_vm_create(vmm_vm **out, const vmm_vm_options *opts)
         return vmm__err(VMM_EINVAL, "vmm_vm_create: out is NULL");
     *out = NULL;
     vmm_vm_options o = VMM_VM_OPTIONS_INIT;
-    int rc;
+    int rc = 0;
     if (opts && (rc = vmm__options_copy(&o, sizeof o, opts, vm_options_sizes,
                                         VMM_VM_OPTIONS_VERSION, "vmm_vm_options")) < 0)
         return rc;
@@ -250,7 +250,7 @@ int vmm_vm_run(vmm_vm *vm, const vmm_run_options *opts, vmm_run_result *res)
     if (!vm || !res)
         return vmm__err(VMM_EINVAL, "vmm_vm_run: NULL argument");
     vmm_run_options o = VMM_RUN_OPTIONS_INIT;
-    int rc;
+    int rc = 0;
     if (opts && (rc = vmm__options_copy(&o, sizeof o, opts, run_options_sizes,
                                         VMM_RUN_OPTIONS_VERSION, "vmm_run_options")) < 0)
         return rc;

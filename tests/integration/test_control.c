@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/* Kicks from other threads, time budgets, vmm_vm_run/vmm_vm_stop, two VMs at once. */
+#include <pthread.h>
+#include <time.h>
+
+#include "kvm_test.h"
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct kicker {
+    vmm_vcpu *vcpu;
+    vmm_vm *vm; /* when set, vmm_vm_stop instead of a kick */
+    unsigned int delay_ms;
+};
+
+static void *kick_later(void *arg)
+{
+    struct kicker *k = arg;
+    struct timespec d = {0, (long)k->delay_ms * 1000000L};
+    nanosleep(&d, NULL);
+    if (k->vm)
+        vmm_vm_stop(k->vm);
+    else
+        vmm_vcpu_kick(k->vcpu);
+    return NULL;
+}
+
+/* A CPL3 spin loop never exits on its own; a kick from another thread ends the run. */
+static void test_kick_from_thread(void **state)
+{
+    (void)state;
+    struct tvm t;
+    tvm_start(&t, "spin_cpl3", VMM_X86_LONG, 3);
+    for (int round = 0; round < 3; round++) {
+        struct kicker k = {t.vcpu, NULL, 50};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, kick_later, &k), 0);
+        vmm_exit x = tvm_run(&t);
+        pthread_join(th, NULL);
+        assert_int_equal(x.reason, VMM_EXIT_KICKED);
+        /* The guest really ran: its counter register advanced. */
+        vmm_regs r;
+        assert_int_equal(vmm_vcpu_get_regs(t.vcpu, &r), 0);
+        assert_true(r.rax > 0);
+    }
+    /* A kick while not running makes the next run return at once. */
+    assert_int_equal(vmm_vcpu_kick(t.vcpu), 0);
+    vmm_exit x = tvm_run(&t);
+    assert_int_equal(x.reason, VMM_EXIT_KICKED);
+    tvm_stop(&t);
+}
+
+/* A time budget stops a guest that never exits with TIMEOUT; it can be resumed. */
+static void test_time_budget(void **state)
+{
+    (void)state;
+    struct tvm t;
+    tvm_start(&t, "spin_cpl3", VMM_X86_LONG, 3);
+    assert_int_equal(vmm_vcpu_set_time_budget(t.vcpu, 100 * 1000000ull), 0);
+    uint64_t t0 = now_ns();
+    vmm_exit x = tvm_run(&t);
+    uint64_t el = now_ns() - t0;
+    assert_int_equal(x.reason, VMM_EXIT_TIMEOUT);
+    assert_true(el >= 100 * 1000000ull); /* never before the budget */
+    vmm_regs r1, r2;
+    assert_int_equal(vmm_vcpu_get_regs(t.vcpu, &r1), 0);
+    x = tvm_run(&t);
+    assert_int_equal(x.reason, VMM_EXIT_TIMEOUT);
+    assert_int_equal(vmm_vcpu_get_regs(t.vcpu, &r2), 0);
+    assert_true(r2.rax > r1.rax); /* resumed where it stopped */
+    /* Budget removed: a kick is now the only way out. */
+    assert_int_equal(vmm_vcpu_set_time_budget(t.vcpu, 0), 0);
+    struct kicker k = {t.vcpu, NULL, 50};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, kick_later, &k), 0);
+    x = tvm_run(&t);
+    pthread_join(th, NULL);
+    assert_int_equal(x.reason, VMM_EXIT_KICKED);
+    tvm_stop(&t);
+}
+
+/* vmm_vm_run ends with the guest's debug-exit status. */
+static void test_vm_run_status(void **state)
+{
+    (void)state;
+    struct tvm t;
+    tvm_start(&t, "hello_long", VMM_X86_LONG, 0);
+    vmm_run_result res;
+    assert_int_equal(vmm_vm_run(t.vm, NULL, &res), 0);
+    assert_int_equal(res.reason, VMM_EXIT_STATUS);
+    assert_int_equal(res.status, 0x40);
+    assert_string_equal(t.out.data, "Hello from long mode\n");
+    tvm_stop(&t);
+}
+
+/* vmm_vm_run ends with HLT when every vCPU halts (no irqchip). */
+static void test_vm_run_halt(void **state)
+{
+    (void)state;
+    struct tvm t;
+    tvm_start(&t, NULL, VMM_X86_LONG, 0);
+    static const uint8_t hlt[] = {0xf4};
+    assert_int_equal(vmm_mem_write(t.vm, GUEST_LOAD, hlt, 1), 0);
+    vmm_run_result res;
+    assert_int_equal(vmm_vm_run(t.vm, NULL, &res), 0);
+    assert_int_equal(res.reason, VMM_EXIT_HLT);
+    tvm_stop(&t);
+}
+
+/* vmm_vm_stop from another thread, and the run's own time budget. */
+static void test_vm_run_stop_and_budget(void **state)
+{
+    (void)state;
+    struct tvm t;
+    tvm_start(&t, "spin_cpl3", VMM_X86_LONG, 3);
+    struct kicker k = {NULL, t.vm, 50};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, kick_later, &k), 0);
+    vmm_run_result res;
+    assert_int_equal(vmm_vm_run(t.vm, NULL, &res), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(res.reason, VMM_EXIT_KICKED);
+
+    vmm_run_options o = VMM_RUN_OPTIONS_INIT;
+    o.time_budget_ns = 100 * 1000000ull;
+    assert_int_equal(vmm_vm_run(t.vm, &o, &res), 0);
+    assert_int_equal(res.reason, VMM_EXIT_TIMEOUT);
+
+    /* The stop's kicks do not leak into a later vmm_vcpu_run. */
+    assert_int_equal(vmm_vcpu_set_time_budget(t.vcpu, 20 * 1000000ull), 0);
+    vmm_exit x = tvm_run(&t);
+    assert_int_equal(x.reason, VMM_EXIT_TIMEOUT);
+    tvm_stop(&t);
+}
+
+static int answer_unclaimed(void *opaque, vmm_vcpu *vcpu, vmm_exit *x)
+{
+    int *count = opaque;
+    (void)vcpu;
+    (*count)++;
+    if (x->reason == VMM_EXIT_IO && !x->io.is_write)
+        memset(x->io.data, 0x11, (size_t)x->io.size * x->io.count);
+    if (x->reason == VMM_EXIT_MMIO && !x->mmio.is_write)
+        memset(x->mmio.data, 0x22, x->mmio.size);
+    return 0;
+}
+
+/* vmm_vm_run hands unclaimed exits to on_exit and resumes the guest. */
+static void test_vm_run_on_exit(void **state)
+{
+    (void)state;
+    struct tvm t;
+    tvm_start(&t, "unclaimed", VMM_X86_LONG, 0);
+    int count = 0;
+    vmm_run_options o = VMM_RUN_OPTIONS_INIT;
+    o.on_exit = answer_unclaimed;
+    o.opaque = &count;
+    vmm_run_result res;
+    assert_int_equal(vmm_vm_run(t.vm, &o, &res), 0);
+    assert_int_equal(res.reason, VMM_EXIT_STATUS);
+    assert_int_equal(res.status, 0x99);
+    assert_true(count >= 7); /* 2 IO + 4 MMIO + at least one string-I/O exit */
+    tvm_stop(&t);
+}
+
+/* Two VMs in one process, run at the same time on two threads, keep their
+ * memory and devices apart. */
+struct vm_thread {
+    struct tvm t;
+    const char *guest;
+    vmm_x86_mode mode;
+    vmm_run_result res;
+    int rc;
+};
+
+static void *run_vm_thread(void *arg)
+{
+    struct vm_thread *v = arg;
+    v->rc = vmm_vm_run(v->t.vm, NULL, &v->res);
+    return NULL;
+}
+
+static void test_two_vms(void **state)
+{
+    (void)state;
+    struct vm_thread a = {.guest = "hello_long", .mode = VMM_X86_LONG};
+    struct vm_thread b = {.guest = "hello_prot", .mode = VMM_X86_PROTECTED};
+    tvm_start(&a.t, a.guest, a.mode, 0);
+    tvm_start(&b.t, b.guest, b.mode, 0);
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, run_vm_thread, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, run_vm_thread, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(b.rc, 0);
+    assert_int_equal(a.res.status, 0x40);
+    assert_int_equal(b.res.status, 0x20);
+    assert_string_equal(a.t.out.data, "Hello from long mode\n");
+    assert_string_equal(b.t.out.data, "Hello from protected mode\n");
+    /* Memory is separate: a write into one VM is not seen by the other. */
+    uint32_t v = 0xabcdef01, r = 0;
+    assert_int_equal(vmm_mem_write(a.t.vm, 0x100000, &v, 4), 0);
+    assert_int_equal(vmm_mem_read(b.t.vm, 0x100000, &r, 4), 0);
+    assert_int_equal(r, 0);
+    tvm_stop(&a.t);
+    tvm_stop(&b.t);
+}
+
+/* Two vCPUs in one VM under vmm_vm_run: both halt. */
+static void test_two_vcpus_halt(void **state)
+{
+    (void)state;
+    struct tvm t;
+    tvm_start(&t, NULL, VMM_X86_LONG, 0);
+    static const uint8_t hlt[] = {0xf4};
+    assert_int_equal(vmm_mem_write(t.vm, GUEST_LOAD, hlt, 1), 0);
+    vmm_vcpu *v1, *dup;
+    assert_int_equal(vmm_vcpu_create(&v1, t.vm, 1), 0);
+    assert_int_equal(vmm_vcpu_create(&dup, t.vm, 1), VMM_EEXIST);
+    assert_null(dup);
+    vmm_x86_setup_options o = VMM_X86_SETUP_OPTIONS_INIT;
+    o.entry = GUEST_LOAD;
+    assert_int_equal(vmm_x86_setup(v1, &o), 0);
+    assert_int_equal(vmm_vm_vcpu_count(t.vm), 2);
+    vmm_run_result res;
+    assert_int_equal(vmm_vm_run(t.vm, NULL, &res), 0);
+    assert_int_equal(res.reason, VMM_EXIT_HLT);
+    tvm_stop(&t);
+}
+
+/* Creating and destroying many VMs leaks no file descriptors. */
+static void test_no_fd_leak(void **state)
+{
+    (void)state;
+    int before = count_open_fds();
+    for (int i = 0; i < 20; i++) {
+        struct tvm t;
+        tvm_start(&t, "hello_long", VMM_X86_LONG, 0);
+        vmm_vcpu_set_time_budget(t.vcpu, 1000000000ull); /* creates the timer */
+        vmm_exit x = tvm_run(&t);
+        assert_int_equal(x.reason, VMM_EXIT_STATUS);
+        tvm_stop(&t);
+    }
+    assert_int_equal(count_open_fds(), before);
+}
+
+int main(void)
+{
+    require_kvm("test_control");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kick_from_thread),
+        cmocka_unit_test(test_time_budget),
+        cmocka_unit_test(test_vm_run_status),
+        cmocka_unit_test(test_vm_run_halt),
+        cmocka_unit_test(test_vm_run_stop_and_budget),
+        cmocka_unit_test(test_vm_run_on_exit),
+        cmocka_unit_test(test_two_vms),
+        cmocka_unit_test(test_two_vcpus_halt),
+        cmocka_unit_test(test_no_fd_leak),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
