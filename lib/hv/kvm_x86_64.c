@@ -349,6 +349,12 @@ int vmm__hv_get_fpu(struct vmm__hv_vcpu *v, vmm_fpu *f)
     f->last_dp = k.last_dp;
     memcpy(f->xmm, k.xmm, sizeof f->xmm);
     f->mxcsr = k.mxcsr;
+    /* KVM_GET_FPU leaves mxcsr out (KVM_SET_FPU does set it); the legacy area of
+     * the XSAVE image has it at byte 24. */
+    struct kvm_xsave *x = malloc(sizeof *x);
+    if (x && ioctl(v->fd, KVM_GET_XSAVE, x) == 0)
+        memcpy(&f->mxcsr, (const uint8_t *)x->region + 24, sizeof f->mxcsr);
+    free(x);
     return 0;
 }
 
@@ -367,7 +373,32 @@ int vmm__hv_set_fpu(struct vmm__hv_vcpu *v, const vmm_fpu *f)
     k.mxcsr = f->mxcsr;
     if (ioctl(v->fd, KVM_SET_FPU, &k) < 0)
         return kvm_fail("KVM_SET_FPU");
-    return 0;
+    /* KVM_SET_FPU does not load mxcsr on every kernel. Where XSAVE is
+     * available, write the whole legacy area (FXSAVE layout: fcw 0, fsw 2, ftw 4,
+     * fop 6, rip 8, rdp 16, mxcsr 24, st0-7 32, xmm0-15 160) into the XSAVE image
+     * and mark x87 and SSE present in XSTATE_BV (byte 512): without those bits
+     * KVM treats the components as being in their initial state. */
+    struct kvm_xsave *x = malloc(sizeof *x);
+    if (!x)
+        return vmm__err(VMM_ENOMEM, "XSAVE buffer: out of memory");
+    int rc = 0;
+    if (ioctl(v->fd, KVM_GET_XSAVE, x) == 0) {
+        uint8_t *r = (uint8_t *)x->region;
+        memcpy(r + 0, &f->fcw, 2);
+        memcpy(r + 2, &f->fsw, 2);
+        r[4] = f->ftwx;
+        memcpy(r + 6, &f->last_opcode, 2);
+        memcpy(r + 8, &f->last_ip, 8);
+        memcpy(r + 16, &f->last_dp, 8);
+        memcpy(r + 24, &f->mxcsr, 4);
+        memcpy(r + 32, f->fpr, sizeof f->fpr);
+        memcpy(r + 160, f->xmm, sizeof f->xmm);
+        r[512] |= 3;
+        if (ioctl(v->fd, KVM_SET_XSAVE, x) < 0)
+            rc = kvm_fail("KVM_SET_XSAVE");
+    }
+    free(x);
+    return rc;
 }
 
 int vmm__hv_msrs(struct vmm__hv_vcpu *v, vmm_msr *msrs, size_t n, bool set)
