@@ -39,7 +39,7 @@
 
 #include "../guest/compute.h"
 
-#define SKIP_CODE   77
+#define SKIP_CODE 77
 
 /* Exit code when KVM is unusable: skip, or fail when LIBVMM_REQUIRE_KVM=1. */
 static int no_kvm_code(void)

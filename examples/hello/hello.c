@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define RAM_SIZE (2u << 20)
-#define ENTRY 0x10000u
+#define ENTRY    0x10000u
 
 /* The guest, 64-bit code at ENTRY (the bytes of `as` output):
  *     lea   msg(%rip), %rsi     ; msg follows the code

@@ -132,7 +132,8 @@ VMM_EXTERN int vmm_device_set_irq(vmm_device *dev, unsigned int line, int level)
 /** Read guest-physical memory (checked; never beyond RAM). @return 0 or VMM_EFAULT. */
 VMM_EXTERN int vmm_device_mem_read(vmm_device *dev, uint64_t gpa, void *buf, size_t len);
 
-/** Write guest-physical memory (checked; read-only regions are refused). @return 0 or VMM_EFAULT. */
+/** Write guest-physical memory (checked; read-only regions are refused). @return 0 or VMM_EFAULT.
+ */
 VMM_EXTERN int vmm_device_mem_write(vmm_device *dev, uint64_t gpa, const void *buf, size_t len);
 
 /**

@@ -14,25 +14,25 @@ VMM_BEGIN_DECLS
  */
 typedef enum vmm_error_code {
     VMM_OK = 0,
-    VMM_EPERM = -1,        /**< operation not permitted (e.g. /dev/kvm not accessible) */
-    VMM_ENOENT = -2,       /**< no such file, device type, region or object */
-    VMM_EIO = -5,          /**< I/O error talking to the host (file, fd) */
-    VMM_E2BIG = -7,        /**< too many items (regions, vCPUs, devices) */
-    VMM_ENOMEM = -12,      /**< out of memory, or a memory limit was reached */
-    VMM_EFAULT = -14,      /**< guest address not backed by RAM, or not mapped by the guest */
-    VMM_EBUSY = -16,       /**< object in use (e.g. vCPU already running) */
-    VMM_EEXIST = -17,      /**< already exists (duplicate name, index, overlapping range) */
-    VMM_ENODEV = -19,      /**< /dev/kvm absent or unusable */
-    VMM_EINVAL = -22,      /**< invalid argument */
-    VMM_ERANGE = -34,      /**< value or address out of range */
-    VMM_ENOSYS = -38,      /**< not implemented */
-    VMM_EOVERFLOW = -75,   /**< arithmetic on a size or address would overflow */
-    VMM_ENOTSUP = -95,     /**< the host KVM lacks a capability this needs */
-    VMM_ETIMEDOUT = -110,  /**< a time budget expired */
-    VMM_EVERSION = -1000,  /**< an options or ops struct carries an unknown version */
-    VMM_EKVM = -1001,      /**< KVM refused an operation (message has the ioctl and errno) */
-    VMM_ECONFIG = -1002,   /**< a device or VM configuration (JSON) is malformed */
-    VMM_ESTATE = -1003     /**< object in the wrong state for this call */
+    VMM_EPERM = -1,       /**< operation not permitted (e.g. /dev/kvm not accessible) */
+    VMM_ENOENT = -2,      /**< no such file, device type, region or object */
+    VMM_EIO = -5,         /**< I/O error talking to the host (file, fd) */
+    VMM_E2BIG = -7,       /**< too many items (regions, vCPUs, devices) */
+    VMM_ENOMEM = -12,     /**< out of memory, or a memory limit was reached */
+    VMM_EFAULT = -14,     /**< guest address not backed by RAM, or not mapped by the guest */
+    VMM_EBUSY = -16,      /**< object in use (e.g. vCPU already running) */
+    VMM_EEXIST = -17,     /**< already exists (duplicate name, index, overlapping range) */
+    VMM_ENODEV = -19,     /**< /dev/kvm absent or unusable */
+    VMM_EINVAL = -22,     /**< invalid argument */
+    VMM_ERANGE = -34,     /**< value or address out of range */
+    VMM_ENOSYS = -38,     /**< not implemented */
+    VMM_EOVERFLOW = -75,  /**< arithmetic on a size or address would overflow */
+    VMM_ENOTSUP = -95,    /**< the host KVM lacks a capability this needs */
+    VMM_ETIMEDOUT = -110, /**< a time budget expired */
+    VMM_EVERSION = -1000, /**< an options or ops struct carries an unknown version */
+    VMM_EKVM = -1001,     /**< KVM refused an operation (message has the ioctl and errno) */
+    VMM_ECONFIG = -1002,  /**< a device or VM configuration (JSON) is malformed */
+    VMM_ESTATE = -1003    /**< object in the wrong state for this call */
 } vmm_error_code;
 
 /** The last error recorded on the calling thread. */

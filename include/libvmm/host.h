@@ -10,9 +10,9 @@ VMM_BEGIN_DECLS
 /** How the host virtualises guest page tables. */
 typedef enum vmm_paging {
     VMM_PAGING_UNKNOWN = 0,
-    VMM_PAGING_EPT = 1,    /**< Intel VMX with extended page tables */
-    VMM_PAGING_NPT = 2,    /**< AMD SVM with nested page tables */
-    VMM_PAGING_SHADOW = 3  /**< shadow paging (PVM, or VMX/SVM with EPT/NPT off) */
+    VMM_PAGING_EPT = 1,   /**< Intel VMX with extended page tables */
+    VMM_PAGING_NPT = 2,   /**< AMD SVM with nested page tables */
+    VMM_PAGING_SHADOW = 3 /**< shadow paging (PVM, or VMX/SVM with EPT/NPT off) */
 } vmm_paging;
 
 /** vmm_host_info.caps bits: KVM capabilities libvmm uses. */
@@ -25,20 +25,20 @@ typedef enum vmm_paging {
 #define VMM_CAP_XSAVE          (1u << 6)
 #define VMM_CAP_DEBUGREGS      (1u << 7)
 #define VMM_CAP_VCPU_EVENTS    (1u << 8)
-#define VMM_CAP_DIRTY_LOG      (1u << 9)  /**< KVM_GET_DIRTY_LOG (always on x86) */
+#define VMM_CAP_DIRTY_LOG      (1u << 9) /**< KVM_GET_DIRTY_LOG (always on x86) */
 #define VMM_CAP_GUEST_DEBUG    (1u << 10)
 #define VMM_CAP_TSC_DEADLINE   (1u << 11)
 
 /** Facts about the host's KVM. */
 typedef struct vmm_host_info {
-    int api_version;           /**< KVM_GET_API_VERSION (12) */
-    unsigned int caps;         /**< VMM_CAP_* bits present */
-    unsigned int max_vcpus;    /**< KVM_CAP_MAX_VCPUS */
+    int api_version;                /**< KVM_GET_API_VERSION (12) */
+    unsigned int caps;              /**< VMM_CAP_* bits present */
+    unsigned int max_vcpus;         /**< KVM_CAP_MAX_VCPUS */
     unsigned int recommended_vcpus; /**< KVM_CAP_NR_VCPUS */
-    unsigned int max_memslots; /**< KVM_CAP_NR_MEMSLOTS */
+    unsigned int max_memslots;      /**< KVM_CAP_NR_MEMSLOTS */
     vmm_paging paging;
-    int pvm;                   /**< 1 if KVM runs on the PVM backend (guest CPL0 emulated) */
-    char backend[32];          /**< "kvm_intel", "kvm_amd", "kvm_pvm" or "unknown" */
+    int pvm;          /**< 1 if KVM runs on the PVM backend (guest CPL0 emulated) */
+    char backend[32]; /**< "kvm_intel", "kvm_amd", "kvm_pvm" or "unknown" */
 } vmm_host_info;
 
 /**

@@ -44,9 +44,9 @@ VMM_EXTERN int vmm_serial_input(vmm_device *dev, const void *buf, size_t len);
 
 /** Counters of a serial device. */
 typedef struct vmm_serial_stats {
-    uint64_t tx_bytes;      /**< bytes the guest transmitted */
-    uint64_t tx_dropped;    /**< bytes lost because the fd would block or failed */
-    uint64_t rx_bytes;      /**< bytes the guest read */
+    uint64_t tx_bytes;   /**< bytes the guest transmitted */
+    uint64_t tx_dropped; /**< bytes lost because the fd would block or failed */
+    uint64_t rx_bytes;   /**< bytes the guest read */
 } vmm_serial_stats;
 
 /** Read the counters. @return 0 or VMM_EINVAL. Thread-safe. */

@@ -17,11 +17,11 @@ typedef struct vmm_regs {
 /** A segment register with its hidden descriptor cache. */
 typedef struct vmm_segment {
     uint64_t base;
-    uint32_t limit;    /**< byte-granular limit (already scaled when g is set) */
+    uint32_t limit; /**< byte-granular limit (already scaled when g is set) */
     uint16_t selector;
-    uint8_t type;      /**< descriptor type field (4 bits) */
+    uint8_t type; /**< descriptor type field (4 bits) */
     uint8_t present, dpl, db, s, l, g, avl;
-    uint8_t unusable;  /**< 1: the segment is not usable (null) */
+    uint8_t unusable; /**< 1: the segment is not usable (null) */
 } vmm_segment;
 
 /** A descriptor table register (GDTR, IDTR). */
@@ -41,7 +41,7 @@ typedef struct vmm_sregs {
 typedef struct vmm_fpu {
     uint8_t fpr[8][16]; /**< ST0-ST7, 80 bits used of each */
     uint16_t fcw, fsw;
-    uint8_t ftwx;       /**< abridged tag word */
+    uint8_t ftwx; /**< abridged tag word */
     uint16_t last_opcode;
     uint64_t last_ip, last_dp;
     uint8_t xmm[16][16];
@@ -57,18 +57,19 @@ typedef struct vmm_msr {
 /** Why vmm_vcpu_run() returned. */
 typedef enum vmm_exit_reason {
     VMM_EXIT_NONE = 0,
-    VMM_EXIT_HLT = 1,            /**< the guest executed HLT (no in-kernel irqchip) */
-    VMM_EXIT_IO = 2,             /**< port I/O no device claims; see vmm_exit.io */
-    VMM_EXIT_MMIO = 3,           /**< an access outside RAM no device claims; see vmm_exit.mmio */
-    VMM_EXIT_SHUTDOWN = 4,       /**< triple fault or shutdown; the vCPU state is undefined */
-    VMM_EXIT_DEBUG = 5,          /**< a debug exception (guest debugging enabled); see .debug */
-    VMM_EXIT_KICKED = 6,         /**< vmm_vcpu_kick() or vmm_vm_stop() */
-    VMM_EXIT_TIMEOUT = 7,        /**< the time budget expired */
-    VMM_EXIT_FAULT = 8,          /**< a guest exception reported by a guest runtime; see .fault */
-    VMM_EXIT_INTERNAL_ERROR = 9, /**< KVM could not continue (e.g. emulation failure); see .internal */
-    VMM_EXIT_STATUS = 10,        /**< a device (e.g. debug-exit) ended the run; see .status */
-    VMM_EXIT_FAIL_ENTRY = 11,    /**< the CPU refused to enter the guest (invalid state) */
-    VMM_EXIT_SYSTEM_EVENT = 12   /**< reset or crash request from the guest; see .system_event */
+    VMM_EXIT_HLT = 1,      /**< the guest executed HLT (no in-kernel irqchip) */
+    VMM_EXIT_IO = 2,       /**< port I/O no device claims; see vmm_exit.io */
+    VMM_EXIT_MMIO = 3,     /**< an access outside RAM no device claims; see vmm_exit.mmio */
+    VMM_EXIT_SHUTDOWN = 4, /**< triple fault or shutdown; the vCPU state is undefined */
+    VMM_EXIT_DEBUG = 5,    /**< a debug exception (guest debugging enabled); see .debug */
+    VMM_EXIT_KICKED = 6,   /**< vmm_vcpu_kick() or vmm_vm_stop() */
+    VMM_EXIT_TIMEOUT = 7,  /**< the time budget expired */
+    VMM_EXIT_FAULT = 8,    /**< a guest exception reported by a guest runtime; see .fault */
+    VMM_EXIT_INTERNAL_ERROR =
+        9,                    /**< KVM could not continue (e.g. emulation failure); see .internal */
+    VMM_EXIT_STATUS = 10,     /**< a device (e.g. debug-exit) ended the run; see .status */
+    VMM_EXIT_FAIL_ENTRY = 11, /**< the CPU refused to enter the guest (invalid state) */
+    VMM_EXIT_SYSTEM_EVENT = 12 /**< reset or crash request from the guest; see .system_event */
 } vmm_exit_reason;
 
 /** An exit: the reason plus the payload that belongs to it. */
@@ -78,20 +79,20 @@ typedef struct vmm_exit {
      *  data; they reach the guest on the next vmm_vcpu_run() of this vCPU. */
     struct {
         uint16_t port;
-        uint8_t size;      /**< 1, 2 or 4 */
+        uint8_t size; /**< 1, 2 or 4 */
         uint8_t is_write;
-        uint32_t count;    /**< > 1 for REP INS/OUTS */
-        uint8_t *data;     /**< count*size bytes inside the vCPU's run area; valid until the next run */
+        uint32_t count; /**< > 1 for REP INS/OUTS */
+        uint8_t *data; /**< count*size bytes inside the vCPU's run area; valid until the next run */
     } io;
     /** VMM_EXIT_MMIO; same read protocol as io. */
     struct {
-        uint64_t addr;     /**< guest-physical address */
-        uint8_t size;      /**< 1, 2, 4 or 8 */
+        uint64_t addr; /**< guest-physical address */
+        uint8_t size;  /**< 1, 2, 4 or 8 */
         uint8_t is_write;
-        uint8_t *data;     /**< size bytes; valid until the next run */
+        uint8_t *data; /**< size bytes; valid until the next run */
     } mmio;
     struct {
-        int32_t code;      /**< the value the guest (or a device) reported */
+        int32_t code; /**< the value the guest (or a device) reported */
     } status;
     struct {
         uint32_t exception; /**< vector (1 = #DB, 3 = #BP) */
@@ -99,20 +100,20 @@ typedef struct vmm_exit {
         uint64_t dr6, dr7;
     } debug;
     struct {
-        uint32_t vector;    /**< exception vector (14 = #PF, 6 = #UD, 0 = #DE, ...) */
+        uint32_t vector; /**< exception vector (14 = #PF, 6 = #UD, 0 = #DE, ...) */
         uint32_t error_code;
-        uint64_t address;   /**< faulting address (CR2 for #PF), else the instruction address */
+        uint64_t address; /**< faulting address (CR2 for #PF), else the instruction address */
         uint64_t rip;
     } fault;
     struct {
-        uint32_t suberror;   /**< KVM_INTERNAL_ERROR_* (1 = emulation failure) */
-        uint64_t rip;        /**< guest RIP when the error was reported */
-        uint8_t insn_len;    /**< number of valid bytes in insn (0 if unknown) */
-        uint8_t insn[16];    /**< the instruction bytes at rip, read from guest memory */
-        uint64_t hw_reason;  /**< FAIL_ENTRY: hardware entry failure reason */
+        uint32_t suberror;  /**< KVM_INTERNAL_ERROR_* (1 = emulation failure) */
+        uint64_t rip;       /**< guest RIP when the error was reported */
+        uint8_t insn_len;   /**< number of valid bytes in insn (0 if unknown) */
+        uint8_t insn[16];   /**< the instruction bytes at rip, read from guest memory */
+        uint64_t hw_reason; /**< FAIL_ENTRY: hardware entry failure reason */
     } internal;
     struct {
-        uint32_t type;      /**< KVM_SYSTEM_EVENT_* (1 shutdown, 2 reset, 3 crash) */
+        uint32_t type; /**< KVM_SYSTEM_EVENT_* (1 shutdown, 2 reset, 3 crash) */
     } system_event;
 } vmm_exit;
 
@@ -194,8 +195,7 @@ VMM_EXTERN int vmm_vcpu_set_time_budget(vmm_vcpu *vcpu, uint64_t ns);
  * @param user   Nonzero: the page must be accessible at CPL3.
  * @return 0 with *gpa set; VMM_EFAULT if not mapped or not permitted, VMM_EINVAL.
  */
-VMM_EXTERN int vmm_vcpu_translate(vmm_vcpu *vcpu, uint64_t gva, int write, int user,
-                                  uint64_t *gpa);
+VMM_EXTERN int vmm_vcpu_translate(vmm_vcpu *vcpu, uint64_t gva, int write, int user, uint64_t *gpa);
 
 /** Read len bytes at guest-virtual address gva (through the guest's page tables).
  *  @return 0; VMM_EFAULT (a page is not mapped, or not backed by RAM), VMM_EINVAL. */

@@ -28,7 +28,10 @@ typedef struct vmm_vm_options {
 } vmm_vm_options;
 
 /** Static initialiser with the defaults. */
-#define VMM_VM_OPTIONS_INIT {VMM_VM_OPTIONS_VERSION, 0, 0}
+#define VMM_VM_OPTIONS_INIT                                                                        \
+    {                                                                                              \
+        VMM_VM_OPTIONS_VERSION, 0, 0                                                               \
+    }
 
 /**
  * Fill an options struct with defaults.
@@ -79,12 +82,15 @@ typedef struct vmm_run_options {
     /** Handler for unclaimed I/O and MMIO; NULL: reads return all ones, writes are
      *  dropped, and a rate-limited warning is logged. */
     vmm_exit_fn on_exit;
-    void *opaque;          /**< passed to on_exit */
+    void *opaque;            /**< passed to on_exit */
     uint64_t time_budget_ns; /**< wall-clock limit for the whole run; 0 = none */
 } vmm_run_options;
 
 /** Static initialiser with the defaults. */
-#define VMM_RUN_OPTIONS_INIT {VMM_RUN_OPTIONS_VERSION, NULL, NULL, 0}
+#define VMM_RUN_OPTIONS_INIT                                                                       \
+    {                                                                                              \
+        VMM_RUN_OPTIONS_VERSION, NULL, NULL, 0                                                     \
+    }
 
 /** Fill run options with defaults. Same contract as vmm_vm_options_init(). */
 VMM_EXTERN int vmm_run_options_init(vmm_run_options *opts, unsigned int version);
@@ -96,9 +102,9 @@ typedef struct vmm_run_result {
      *  VMM_EXIT_KICKED (vmm_vm_stop()), VMM_EXIT_TIMEOUT, VMM_EXIT_INTERNAL_ERROR,
      *  VMM_EXIT_FAIL_ENTRY, VMM_EXIT_DEBUG, VMM_EXIT_FAULT. */
     vmm_exit_reason reason;
-    int status;            /**< the status for VMM_EXIT_STATUS, else 0 */
-    unsigned int vcpu;     /**< index of the vCPU whose exit ended the run */
-    vmm_exit exit;         /**< that exit in full (data pointers are not valid any more) */
+    int status;        /**< the status for VMM_EXIT_STATUS, else 0 */
+    unsigned int vcpu; /**< index of the vCPU whose exit ended the run */
+    vmm_exit exit;     /**< that exit in full (data pointers are not valid any more) */
 } vmm_run_result;
 
 /**

@@ -39,7 +39,11 @@ typedef struct vmm_x86_setup_options {
 } vmm_x86_setup_options;
 
 /** Static initialiser with the defaults. */
-#define VMM_X86_SETUP_OPTIONS_INIT {VMM_X86_SETUP_OPTIONS_VERSION, VMM_X86_LONG, 0, 0, 0, VMM_X86_TABLES_DEFAULT, 0x100000000ull}
+#define VMM_X86_SETUP_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        VMM_X86_SETUP_OPTIONS_VERSION, VMM_X86_LONG, 0, 0, 0, VMM_X86_TABLES_DEFAULT,              \
+            0x100000000ull                                                                         \
+    }
 
 /** Fill set-up options with defaults. Same contract as vmm_vm_options_init(). */
 VMM_EXTERN int vmm_x86_setup_options_init(vmm_x86_setup_options *opts, unsigned int version);
@@ -57,13 +61,13 @@ VMM_EXTERN int vmm_x86_setup_options_init(vmm_x86_setup_options *opts, unsigned 
 VMM_EXTERN int vmm_x86_setup(vmm_vcpu *vcpu, const vmm_x86_setup_options *opts);
 
 /** GDT selectors written by vmm_x86_setup() (RPL 0; OR 3 for user selectors). */
-#define VMM_X86_SEL_CODE64 0x08u
-#define VMM_X86_SEL_CODE32 0x10u
-#define VMM_X86_SEL_DATA   0x18u
-#define VMM_X86_SEL_UDATA  0x20u /**< user data, DPL 3 (before user code, as SYSRET expects) */
+#define VMM_X86_SEL_CODE64  0x08u
+#define VMM_X86_SEL_CODE32  0x10u
+#define VMM_X86_SEL_DATA    0x18u
+#define VMM_X86_SEL_UDATA   0x20u /**< user data, DPL 3 (before user code, as SYSRET expects) */
 #define VMM_X86_SEL_UCODE64 0x28u
 #define VMM_X86_SEL_UCODE32 0x30u
-#define VMM_X86_SEL_TSS    0x38u
+#define VMM_X86_SEL_TSS     0x38u
 
 /** One CPUID leaf, as given to vmm_x86_set_cpuid(). */
 typedef struct vmm_cpuid_entry {

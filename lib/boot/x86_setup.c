@@ -4,50 +4,45 @@
 
 #include "../core/internal.h"
 
-#define CR0_PE (1ull << 0)
-#define CR0_MP (1ull << 1)
-#define CR0_ET (1ull << 4)
-#define CR0_NE (1ull << 5)
-#define CR0_WP (1ull << 16)
-#define CR0_PG (1ull << 31)
-#define CR4_PAE (1ull << 5)
-#define CR4_OSFXSR (1ull << 9)
+#define CR0_PE         (1ull << 0)
+#define CR0_MP         (1ull << 1)
+#define CR0_ET         (1ull << 4)
+#define CR0_NE         (1ull << 5)
+#define CR0_WP         (1ull << 16)
+#define CR0_PG         (1ull << 31)
+#define CR4_PAE        (1ull << 5)
+#define CR4_OSFXSR     (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
-#define EFER_SCE (1ull << 0)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
+#define EFER_SCE       (1ull << 0)
+#define EFER_LME       (1ull << 8)
+#define EFER_LMA       (1ull << 10)
 
 #define GIB (1ull << 30)
 /* Layout of the tables area (offsets from opts.tables). */
-#define OFF_GDT 0x000
-#define OFF_TSS 0x100
+#define OFF_GDT  0x000
+#define OFF_TSS  0x100
 #define OFF_PML4 0x1000
 #define OFF_PDPT 0x2000
-#define OFF_PD 0x3000
+#define OFF_PD   0x3000
 #define TSS_SIZE 104
 
 static const size_t setup_sizes[] = {0, sizeof(vmm_x86_setup_options)};
 
 int vmm_x86_setup_options_init(vmm_x86_setup_options *opts, unsigned int version)
 {
-    if (!opts)
-        return vmm__err(VMM_EINVAL, "vmm_x86_setup_options_init: opts is NULL");
-    if (version == 0 || version > VMM_X86_SETUP_OPTIONS_VERSION)
-        return vmm__err(VMM_EVERSION, "vmm_x86_setup_options_init: version %u unknown", version);
-    vmm_x86_setup_options d = VMM_X86_SETUP_OPTIONS_INIT;
-    memcpy(opts, &d, setup_sizes[version]);
-    opts->version = version;
-    return 0;
+    static const vmm_x86_setup_options defaults = VMM_X86_SETUP_OPTIONS_INIT;
+    return vmm__options_init(opts, version, &defaults, setup_sizes, VMM_X86_SETUP_OPTIONS_VERSION,
+                             "vmm_x86_setup_options_init");
 }
 
 /* A flat 4 GiB code/data segment descriptor. */
 static uint64_t gdt_entry(unsigned int type, unsigned int dpl, bool l, bool db)
 {
-    return 0xffffull | (0xfull << 48) |                /* limit 0xfffff */
-           ((uint64_t)(type | 0x10) << 40) |           /* S=1 and type */
-           ((uint64_t)dpl << 45) | (1ull << 47) |      /* DPL, P */
+    return 0xffffull | (0xfull << 48) |                 /* limit 0xfffff */
+           ((uint64_t)(type | 0x10) << 40) |            /* S=1 and type */
+           ((uint64_t)dpl << 45) | (1ull << 47) |       /* DPL, P */
            ((uint64_t)l << 53) | ((uint64_t)db << 54) | /* L, D/B */
-           (1ull << 55);                               /* G */
+           (1ull << 55);                                /* G */
 }
 
 static vmm_segment flat_seg(uint16_t sel, unsigned int type, unsigned int dpl, bool l, bool db)
@@ -72,12 +67,12 @@ static int write_tables(vmm_vm *vm, const vmm_x86_setup_options *o, bool long_mo
     memset(page, 0, sizeof page);
     uint64_t gdt[10] = {
         0,
-        gdt_entry(0xb, 0, true, false),  /* 0x08 code64 */
-        gdt_entry(0xb, 0, false, true),  /* 0x10 code32 */
-        gdt_entry(0x3, 0, false, true),  /* 0x18 data */
-        gdt_entry(0x3, 3, false, true),  /* 0x20 user data */
-        gdt_entry(0xb, 3, true, false),  /* 0x28 user code64 */
-        gdt_entry(0xb, 3, false, true),  /* 0x30 user code32 */
+        gdt_entry(0xb, 0, true, false), /* 0x08 code64 */
+        gdt_entry(0xb, 0, false, true), /* 0x10 code32 */
+        gdt_entry(0x3, 0, false, true), /* 0x18 data */
+        gdt_entry(0x3, 3, false, true), /* 0x20 user data */
+        gdt_entry(0xb, 3, true, false), /* 0x28 user code64 */
+        gdt_entry(0xb, 3, false, true), /* 0x30 user code32 */
     };
     /* 0x38: TSS descriptor, busy (type 0xb); 16 bytes in long mode. */
     uint64_t tss = o->tables + OFF_TSS;
@@ -143,10 +138,11 @@ int vmm_x86_setup(vmm_vcpu *v, const vmm_x86_setup_options *opts)
             return vmm__err(VMM_EINVAL, "vmm_x86_setup: tables address 0x%llx not page aligned",
                             (unsigned long long)o.tables);
         void *p;
-        uint64_t need = o.mode == VMM_X86_LONG ? OFF_PD + (o.identity_map_size / GIB) * VMM_PAGE_SIZE
-                                               : VMM_PAGE_SIZE;
-        if (o.mode == VMM_X86_LONG &&
-            (o.identity_map_size == 0 || o.identity_map_size % GIB || o.identity_map_size > 4 * GIB))
+        uint64_t need = o.mode == VMM_X86_LONG
+                            ? OFF_PD + (o.identity_map_size / GIB) * VMM_PAGE_SIZE
+                            : VMM_PAGE_SIZE;
+        if (o.mode == VMM_X86_LONG && (o.identity_map_size == 0 || o.identity_map_size % GIB ||
+                                       o.identity_map_size > 4 * GIB))
             return vmm__err(VMM_EINVAL,
                             "vmm_x86_setup: identity_map_size must be 1-4 GiB in whole GiB");
         if (vmm_mem_host_ptr(v->vm, o.tables, need, &p) < 0)

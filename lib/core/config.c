@@ -6,7 +6,7 @@
 
 #include "internal.h"
 
-#define CONFIG_MAX_LEN (64 * 1024)
+#define CONFIG_MAX_LEN   (64 * 1024)
 #define CONFIG_MAX_DEPTH 8
 
 int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed,
@@ -97,6 +97,25 @@ int vmm__cfg_u64(vmm_device *dev, struct json_object *o, const char *key, uint64
     }
     *out = u;
     return 1;
+}
+
+int vmm__cfg_place(vmm_device *dev, struct json_object *o, uint64_t default_port, uint64_t len,
+                   vmm_space *space, uint64_t *base)
+{
+    uint64_t port, mmio;
+    int has_port = vmm__cfg_u64(dev, o, "port", 0, 0x10000 - len, default_port, &port);
+    if (has_port < 0)
+        return VMM_ECONFIG;
+    int has_mmio = vmm__cfg_u64(dev, o, "mmio", 0, UINT64_MAX - len + 1, 0, &mmio);
+    if (has_mmio < 0)
+        return VMM_ECONFIG;
+    if (has_port && has_mmio) {
+        vmm_device_error(dev, "config: give \"port\" or \"mmio\", not both");
+        return VMM_ECONFIG;
+    }
+    *space = has_mmio ? VMM_SPACE_MMIO : VMM_SPACE_PIO;
+    *base = has_mmio ? mmio : port;
+    return 0;
 }
 
 void vmm__cfg_free(struct json_object *o)

@@ -168,10 +168,9 @@ int vmm__device_access(vmm_device *dev, unsigned int range, uint64_t offset, voi
         if (!write)
             memset(data, 0xff, size);
         /* Under the device lock: the rate limiter is per device. */
-        vmm_device_log_limited(dev, VMM_LOG_WARN,
-                               "%s of %u bytes at range %u offset 0x%llx failed: %s",
-                               write ? "write" : "read", size, range, (unsigned long long)offset,
-                               vmm_strerror(rc));
+        vmm_device_log_limited(
+            dev, VMM_LOG_WARN, "%s of %u bytes at range %u offset 0x%llx failed: %s",
+            write ? "write" : "read", size, range, (unsigned long long)offset, vmm_strerror(rc));
     }
     pthread_mutex_unlock(&dev->lock);
     return rc;

@@ -48,27 +48,48 @@ void vmm_error_clear(void)
 const char *vmm_strerror(int code)
 {
     switch (code) {
-    case VMM_OK: return "success";
-    case VMM_EPERM: return "operation not permitted";
-    case VMM_ENOENT: return "not found";
-    case VMM_EIO: return "I/O error";
-    case VMM_E2BIG: return "too many items";
-    case VMM_ENOMEM: return "out of memory";
-    case VMM_EFAULT: return "bad guest address";
-    case VMM_EBUSY: return "busy";
-    case VMM_EEXIST: return "already exists or overlaps";
-    case VMM_ENODEV: return "KVM not available";
-    case VMM_EINVAL: return "invalid argument";
-    case VMM_ERANGE: return "out of range";
-    case VMM_ENOSYS: return "not implemented";
-    case VMM_EOVERFLOW: return "value overflows";
-    case VMM_ENOTSUP: return "not supported by the host";
-    case VMM_ETIMEDOUT: return "timed out";
-    case VMM_EVERSION: return "unknown struct version";
-    case VMM_EKVM: return "KVM error";
-    case VMM_ECONFIG: return "bad configuration";
-    case VMM_ESTATE: return "wrong state";
-    default: return "unknown error";
+    case VMM_OK:
+        return "success";
+    case VMM_EPERM:
+        return "operation not permitted";
+    case VMM_ENOENT:
+        return "not found";
+    case VMM_EIO:
+        return "I/O error";
+    case VMM_E2BIG:
+        return "too many items";
+    case VMM_ENOMEM:
+        return "out of memory";
+    case VMM_EFAULT:
+        return "bad guest address";
+    case VMM_EBUSY:
+        return "busy";
+    case VMM_EEXIST:
+        return "already exists or overlaps";
+    case VMM_ENODEV:
+        return "KVM not available";
+    case VMM_EINVAL:
+        return "invalid argument";
+    case VMM_ERANGE:
+        return "out of range";
+    case VMM_ENOSYS:
+        return "not implemented";
+    case VMM_EOVERFLOW:
+        return "value overflows";
+    case VMM_ENOTSUP:
+        return "not supported by the host";
+    case VMM_ETIMEDOUT:
+        return "timed out";
+    case VMM_EVERSION:
+        return "unknown struct version";
+    case VMM_EKVM:
+        return "KVM error";
+    case VMM_ECONFIG:
+        return "bad configuration";
+    case VMM_ESTATE:
+        return "wrong state";
+    default:
+        return "unknown error";
     }
 }
 
@@ -81,6 +102,19 @@ const char *vmm_version(int *major, int *minor, int *patch)
     if (patch)
         *patch = VMM_VERSION_PATCH;
     return VMM_VERSION_STRING;
+}
+
+int vmm__options_init(void *opts, unsigned int version, const void *defaults,
+                      const size_t *sizes_by_version, unsigned int max_version, const char *what)
+{
+    if (!opts)
+        return vmm__err(VMM_EINVAL, "%s: opts is NULL", what);
+    if (version == 0 || version > max_version)
+        return vmm__err(VMM_EVERSION, "%s: version %u unknown (this library knows 1..%u)", what,
+                        version, max_version);
+    memcpy(opts, defaults, sizes_by_version[version]);
+    memcpy(opts, &version, sizeof version); /* every options struct starts with it */
+    return 0;
 }
 
 int vmm__options_copy(void *dst, size_t dst_size, const void *src, const size_t *sizes_by_version,

@@ -19,9 +19,13 @@ int vmm_host_info_get(vmm_host_info *info)
 const char *vmm_paging_name(vmm_paging p)
 {
     switch (p) {
-    case VMM_PAGING_EPT: return "EPT";
-    case VMM_PAGING_NPT: return "NPT";
-    case VMM_PAGING_SHADOW: return "shadow";
-    default: return "unknown";
+    case VMM_PAGING_EPT:
+        return "EPT";
+    case VMM_PAGING_NPT:
+        return "NPT";
+    case VMM_PAGING_SHADOW:
+        return "shadow";
+    default:
+        return "unknown";
     }
 }

@@ -13,7 +13,7 @@
 
 #include "../hv/kvm.h"
 
-#define VMM__HIDDEN __attribute__((visibility("hidden")))
+#define VMM__HIDDEN       __attribute__((visibility("hidden")))
 #define VMM__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- errors and logging (error.c, log.c) ---- */
@@ -23,8 +23,7 @@ VMM__HIDDEN int vmm__err(int code, const char *fmt, ...) __attribute__((format(p
 VMM__HIDDEN void vmm__err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 VMM__HIDDEN void vmm__log(vmm_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-VMM__HIDDEN void vmm__logv(vmm_log_level level, const char *component, const char *fmt,
-                           va_list ap);
+VMM__HIDDEN void vmm__logv(vmm_log_level level, const char *component, const char *fmt, va_list ap);
 VMM__HIDDEN bool vmm__log_enabled(vmm_log_level level);
 VMM__HIDDEN uint64_t vmm__now_ns(void);
 
@@ -37,6 +36,10 @@ struct vmm__ratelimit {
 /* True if a message may be emitted now; *suppressed receives the count dropped before it. */
 VMM__HIDDEN bool vmm__ratelimit_ok(struct vmm__ratelimit *rl, uint64_t *suppressed);
 
+/* Versioned options: fill the caller's struct of the given version with defaults. */
+VMM__HIDDEN int vmm__options_init(void *opts, unsigned int version, const void *defaults,
+                                  const size_t *sizes_by_version, unsigned int max_version,
+                                  const char *what);
 /* Versioned options: copy the caller's struct (of its version's size) over defaults. */
 VMM__HIDDEN int vmm__options_copy(void *dst, size_t dst_size, const void *src,
                                   const size_t *sizes_by_version, unsigned int max_version,
@@ -48,8 +51,8 @@ struct vmm__region {
     uint8_t *host;
     unsigned int flags;
     unsigned int slot;
-    bool owned;      /* libvmm allocated it */
-    void *map_base;  /* start of the reservation including guard pages */
+    bool owned;     /* libvmm allocated it */
+    void *map_base; /* start of the reservation including guard pages */
     size_t map_len;
     int memfd;
 };
@@ -125,8 +128,8 @@ VMM__HIDDEN int vmm__device_new(const char *type, const char *config_json,
                                 const char *default_id, vmm_device **out);
 VMM__HIDDEN void vmm__device_free(vmm_device *dev);
 /* Access a device as the bus does (takes its lock). */
-VMM__HIDDEN int vmm__device_access(vmm_device *dev, unsigned int range, uint64_t offset,
-                                   void *data, unsigned int size, bool write);
+VMM__HIDDEN int vmm__device_access(vmm_device *dev, unsigned int range, uint64_t offset, void *data,
+                                   unsigned int size, bool write);
 VMM__HIDDEN void vmm__devices_register_builtins(void);
 
 /* Built-in device types. */
@@ -140,8 +143,12 @@ struct json_object;
 VMM__HIDDEN int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed,
                                struct json_object **out);
 /* Integer key in [min, max]; absent -> *out = dflt, returns 0; present -> 1. */
-VMM__HIDDEN int vmm__cfg_u64(vmm_device *dev, struct json_object *o, const char *key,
-                             uint64_t min, uint64_t max, uint64_t dflt, uint64_t *out);
+VMM__HIDDEN int vmm__cfg_u64(vmm_device *dev, struct json_object *o, const char *key, uint64_t min,
+                             uint64_t max, uint64_t dflt, uint64_t *out);
+/* Where a device's len bytes of registers live: "port" (default default_port)
+ * or "mmio", not both. */
+VMM__HIDDEN int vmm__cfg_place(vmm_device *dev, struct json_object *o, uint64_t default_port,
+                               uint64_t len, vmm_space *space, uint64_t *base);
 VMM__HIDDEN void vmm__cfg_free(struct json_object *o);
 
 /* ---- VM and vCPU ---- */
@@ -151,7 +158,7 @@ struct vmm_vcpu {
     vmm_vm *vm;
     unsigned int index;
     struct vmm__hv_vcpu hv;
-    atomic_int runner;         /* thread id of the thread in vmm_vcpu_run(), 0 if none */
+    atomic_int runner; /* thread id of the thread in vmm_vcpu_run(), 0 if none */
     atomic_bool kick;
     pthread_mutex_t kick_lock; /* orders kick's signal against the runner leaving */
     pid_t sigmask_tid;         /* thread KVM_SET_SIGNAL_MASK was computed for */

@@ -53,7 +53,7 @@ uint64_t vmm__now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-#define RATELIMIT_BURST 10
+#define RATELIMIT_BURST     10
 #define RATELIMIT_WINDOW_NS 1000000000ull
 
 bool vmm__ratelimit_ok(struct vmm__ratelimit *rl, uint64_t *suppressed)

@@ -8,7 +8,7 @@
 
 #include "internal.h"
 
-#define PAGE VMM_PAGE_SIZE
+#define PAGE      VMM_PAGE_SIZE
 #define GPA_LIMIT (1ull << 52) /* the architectural maximum physical address width */
 
 /* Index of the first region whose end is above gpa (regions are sorted, disjoint). */
@@ -51,8 +51,7 @@ static int walk(vmm_vm *vm, uint64_t gpa, uint8_t *buf, size_t len, bool write, 
         size_t i = lower_bound(vm, gpa);
         const struct vmm__region *r = i < vm->nregions ? &vm->regions[i] : NULL;
         if (!r || gpa < r->gpa)
-            return vmm__err(VMM_EFAULT, "guest address 0x%llx is not RAM",
-                            (unsigned long long)gpa);
+            return vmm__err(VMM_EFAULT, "guest address 0x%llx is not RAM", (unsigned long long)gpa);
         if (write && for_device && (r->flags & VMM_MEM_READONLY))
             return vmm__err(VMM_EFAULT, "guest address 0x%llx is read-only",
                             (unsigned long long)gpa);
@@ -74,8 +73,8 @@ static int walk(vmm_vm *vm, uint64_t gpa, uint8_t *buf, size_t len, bool write, 
 int vmm__mem_access(vmm_vm *vm, uint64_t gpa, void *buf, size_t len, bool write, bool for_device)
 {
     if (len && gpa + len - 1 < gpa)
-        return vmm__err(VMM_EFAULT, "guest range 0x%llx+%zu wraps around",
-                        (unsigned long long)gpa, len);
+        return vmm__err(VMM_EFAULT, "guest range 0x%llx+%zu wraps around", (unsigned long long)gpa,
+                        len);
     pthread_rwlock_rdlock(&vm->mem_lock);
     int rc = walk(vm, gpa, buf, len, write, for_device, false);
     if (rc == 0)
@@ -234,8 +233,8 @@ int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned in
         vm->regions = n;
         vm->regions_cap = cap;
     }
-    struct vmm__region r = {.gpa = gpa, .size = size, .host = host, .flags = flags,
-                            .slot = take_slot(vm), .memfd = -1};
+    struct vmm__region r = {
+        .gpa = gpa, .size = size, .host = host, .flags = flags, .slot = take_slot(vm), .memfd = -1};
     if (!host && (rc = alloc_ram(&r, size)) < 0) {
         put_slot(vm, r.slot);
         goto out;

@@ -2,17 +2,17 @@
 /* Software walk of x86 guest page tables (SDM vol. 3, chapter 4 "Paging"). */
 #include "internal.h"
 
-#define CR0_PG (1ull << 31)
-#define CR0_WP (1ull << 16)
-#define CR4_PSE (1ull << 4)
-#define CR4_PAE (1ull << 5)
+#define CR0_PG   (1ull << 31)
+#define CR0_WP   (1ull << 16)
+#define CR4_PSE  (1ull << 4)
+#define CR4_PAE  (1ull << 5)
 #define CR4_LA57 (1ull << 12)
 #define EFER_LMA (1ull << 10)
 
-#define PTE_P (1ull << 0)
-#define PTE_W (1ull << 1)
-#define PTE_U (1ull << 2)
-#define PTE_PS (1ull << 7)
+#define PTE_P     (1ull << 0)
+#define PTE_W     (1ull << 1)
+#define PTE_U     (1ull << 2)
+#define PTE_PS    (1ull << 7)
 #define ADDR_MASK 0x000ffffffffff000ull /* bits 51:12 */
 
 static int fault(uint64_t gva, const char *why)

@@ -81,13 +81,13 @@ vmm_vm *vmm_vcpu_vm(vmm_vcpu *v)
 
 /* Register access is refused while the vCPU runs: KVM would serialise it
  * behind KVM_RUN, blocking the caller for as long as the guest runs. */
-#define CHECK_IDLE(v, p, fn)                                                                   \
-    do {                                                                                       \
-        if (!(v) || !(p))                                                                      \
-            return vmm__err(VMM_EINVAL, fn ": NULL argument");                                 \
-        pid_t runner_ = atomic_load(&(v)->runner);                                           \
-        if (runner_ && runner_ != self_tid())                                                  \
-            return vmm__err(VMM_EBUSY, fn ": vCPU %u is running", (v)->index);                 \
+#define CHECK_IDLE(v, p, fn)                                                                       \
+    do {                                                                                           \
+        if (!(v) || !(p))                                                                          \
+            return vmm__err(VMM_EINVAL, fn ": NULL argument");                                     \
+        pid_t runner_ = atomic_load(&(v)->runner);                                                 \
+        if (runner_ && runner_ != self_tid())                                                      \
+            return vmm__err(VMM_EBUSY, fn ": vCPU %u is running", (v)->index);                     \
     } while (0)
 
 int vmm_vcpu_get_regs(vmm_vcpu *v, vmm_regs *r)
@@ -217,8 +217,8 @@ static int arm_timer(vmm_vcpu *v, pid_t tid, uint64_t deadline)
             return vmm__err(VMM_ENOMEM, "vmm_vcpu_run: timer_create: %s", strerror(errno));
         v->timer_tid = tid;
     }
-    struct itimerspec its = {{0, 0}, {(time_t)(deadline / 1000000000ull),
-                                      (long)(deadline % 1000000000ull)}};
+    struct itimerspec its = {
+        {0, 0}, {(time_t)(deadline / 1000000000ull), (long)(deadline % 1000000000ull)}};
     if (timer_settime(v->timer, TIMER_ABSTIME, &its, NULL) < 0)
         return vmm__err(VMM_EINVAL, "vmm_vcpu_run: timer_settime: %s", strerror(errno));
     return 0;
@@ -345,8 +345,9 @@ int vmm_vcpu_run(vmm_vcpu *v, vmm_exit *x)
 const char *vmm_exit_reason_name(vmm_exit_reason r)
 {
     static const char *const names[] = {
-        "NONE",  "HLT",   "IO",    "MMIO",           "SHUTDOWN",   "DEBUG",       "KICKED",
-        "TIMEOUT", "FAULT", "INTERNAL_ERROR", "STATUS", "FAIL_ENTRY", "SYSTEM_EVENT"};
+        "NONE",   "HLT",        "IO",          "MMIO",  "SHUTDOWN",
+        "DEBUG",  "KICKED",     "TIMEOUT",     "FAULT", "INTERNAL_ERROR",
+        "STATUS", "FAIL_ENTRY", "SYSTEM_EVENT"};
     return (unsigned int)r < VMM__ARRAY_LEN(names) ? names[r] : "UNKNOWN";
 }
 

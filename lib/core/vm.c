@@ -13,26 +13,16 @@ static const size_t run_options_sizes[] = {0, sizeof(vmm_run_options)};
 
 int vmm_vm_options_init(vmm_vm_options *opts, unsigned int version)
 {
-    if (!opts)
-        return vmm__err(VMM_EINVAL, "vmm_vm_options_init: opts is NULL");
-    if (version == 0 || version > VMM_VM_OPTIONS_VERSION)
-        return vmm__err(VMM_EVERSION, "vmm_vm_options_init: version %u unknown", version);
-    vmm_vm_options d = VMM_VM_OPTIONS_INIT;
-    memcpy(opts, &d, vm_options_sizes[version]);
-    opts->version = version;
-    return 0;
+    static const vmm_vm_options defaults = VMM_VM_OPTIONS_INIT;
+    return vmm__options_init(opts, version, &defaults, vm_options_sizes, VMM_VM_OPTIONS_VERSION,
+                             "vmm_vm_options_init");
 }
 
 int vmm_run_options_init(vmm_run_options *opts, unsigned int version)
 {
-    if (!opts)
-        return vmm__err(VMM_EINVAL, "vmm_run_options_init: opts is NULL");
-    if (version == 0 || version > VMM_RUN_OPTIONS_VERSION)
-        return vmm__err(VMM_EVERSION, "vmm_run_options_init: version %u unknown", version);
-    vmm_run_options d = VMM_RUN_OPTIONS_INIT;
-    memcpy(opts, &d, run_options_sizes[version]);
-    opts->version = version;
-    return 0;
+    static const vmm_run_options defaults = VMM_RUN_OPTIONS_INIT;
+    return vmm__options_init(opts, version, &defaults, run_options_sizes, VMM_RUN_OPTIONS_VERSION,
+                             "vmm_run_options_init");
 }
 
 int vmm_vm_create(vmm_vm **out, const vmm_vm_options *opts)
@@ -61,9 +51,11 @@ int vmm_vm_create(vmm_vm **out, const vmm_vm_options *opts)
     if ((rc = vmm__hv_open(&vm->kvm_fd)) < 0)
         goto fail;
     vm->cap_readonly_mem = vmm__hv_check_extension(vm->kvm_fd, 82 /* KVM_CAP_READONLY_MEM */) > 0;
-    vm->cap_immediate_exit = vmm__hv_check_extension(vm->kvm_fd, 136 /* KVM_CAP_IMMEDIATE_EXIT */) > 0;
+    vm->cap_immediate_exit =
+        vmm__hv_check_extension(vm->kvm_fd, 136 /* KVM_CAP_IMMEDIATE_EXIT */) > 0;
     if (!vm->cap_immediate_exit) {
-        rc = vmm__err(VMM_ENOTSUP, "vmm_vm_create: KVM lacks KVM_CAP_IMMEDIATE_EXIT (Linux >= 4.11)");
+        rc = vmm__err(VMM_ENOTSUP,
+                      "vmm_vm_create: KVM lacks KVM_CAP_IMMEDIATE_EXIT (Linux >= 4.11)");
         goto fail;
     }
     int slots = vmm__hv_check_extension(vm->kvm_fd, 10 /* KVM_CAP_NR_MEMSLOTS */);
@@ -136,11 +128,11 @@ struct run_shared {
     const vmm_run_options *opts;
     uint64_t deadline;
     pthread_mutex_t lock;
-    bool done;               /* a terminating exit was recorded */
-    unsigned int halted;     /* vCPUs that halted */
+    bool done;           /* a terminating exit was recorded */
+    unsigned int halted; /* vCPUs that halted */
     unsigned int nthreads;
     vmm_run_result result;
-    int error;               /* a failing vmm_vcpu_run */
+    int error; /* a failing vmm_vcpu_run */
     char error_msg[256];
 };
 

@@ -43,31 +43,24 @@ static int dx_create(vmm_device *dev, const char *config, void **state)
     int rc = vmm__cfg_parse(dev, config, dx_keys, &cfg);
     if (rc < 0)
         return rc;
-    uint64_t port, mmio, size;
-    int has_port, has_mmio;
-    if ((has_port = vmm__cfg_u64(dev, cfg, "port", 0, 0xfffc, 0xf4, &port)) < 0 ||
-        (has_mmio = vmm__cfg_u64(dev, cfg, "mmio", 0, UINT64_MAX - 8, 0, &mmio)) < 0 ||
-        (rc = vmm__cfg_u64(dev, cfg, "size", 1, 4, 4, &size)) < 0) {
-        vmm__cfg_free(cfg);
-        return VMM_ECONFIG;
-    }
-    vmm__cfg_free(cfg);
-    if (has_port && has_mmio) {
-        vmm_device_error(dev, "config: give \"port\" or \"mmio\", not both");
-        return VMM_ECONFIG;
-    }
-    if (size == 3) {
+    uint64_t size, base;
+    vmm_space space;
+    rc = vmm__cfg_u64(dev, cfg, "size", 1, 4, 4, &size);
+    if (rc >= 0 && size == 3) {
         vmm_device_error(dev, "config.size: must be 1, 2 or 4");
-        return VMM_ECONFIG;
+        rc = VMM_ECONFIG;
     }
+    if (rc >= 0)
+        rc = vmm__cfg_place(dev, cfg, 0xf4, size, &space, &base);
+    vmm__cfg_free(cfg);
+    if (rc < 0)
+        return VMM_ECONFIG;
     struct debug_exit *d = calloc(1, sizeof *d);
     if (!d)
         return VMM_ENOMEM;
     d->dev = dev;
     d->size = (unsigned int)size;
-    rc = has_mmio ? vmm_device_claim(dev, VMM_SPACE_MMIO, mmio, size)
-                  : vmm_device_claim(dev, VMM_SPACE_PIO, port, size);
-    if (rc < 0) {
+    if ((rc = vmm_device_claim(dev, space, base, size)) < 0) {
         free(d);
         return rc;
     }

@@ -13,27 +13,27 @@
 /* Register offsets (DLAB selects the divisor latch at 0 and 1). */
 enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 
-#define IER_RDA 0x01  /* received data available */
-#define IER_THRE 0x02 /* transmitter holding register empty */
-#define IER_RLS 0x04  /* receiver line status */
-#define IER_MS 0x08   /* modem status */
-#define IIR_NONE 0x01
-#define IIR_MS 0x00
-#define IIR_THRE 0x02
-#define IIR_RDA 0x04
-#define IIR_RLS 0x06
-#define IIR_FIFO 0xc0
-#define FCR_ENABLE 0x01
+#define IER_RDA      0x01 /* received data available */
+#define IER_THRE     0x02 /* transmitter holding register empty */
+#define IER_RLS      0x04 /* receiver line status */
+#define IER_MS       0x08 /* modem status */
+#define IIR_NONE     0x01
+#define IIR_MS       0x00
+#define IIR_THRE     0x02
+#define IIR_RDA      0x04
+#define IIR_RLS      0x06
+#define IIR_FIFO     0xc0
+#define FCR_ENABLE   0x01
 #define FCR_CLEAR_RX 0x02
-#define LCR_DLAB 0x80
-#define MCR_LOOP 0x10
-#define LSR_DR 0x01
-#define LSR_OE 0x02
-#define LSR_THRE 0x20
-#define LSR_TEMT 0x40
-#define MSR_CTS 0x10
-#define MSR_DSR 0x20
-#define MSR_DCD 0x80
+#define LCR_DLAB     0x80
+#define MCR_LOOP     0x10
+#define LSR_DR       0x01
+#define LSR_OE       0x02
+#define LSR_THRE     0x20
+#define LSR_TEMT     0x40
+#define MSR_CTS      0x10
+#define MSR_DSR      0x20
+#define MSR_DCD      0x80
 
 #define RX_FIFO 1024
 
@@ -124,8 +124,7 @@ static void reset_regs(struct serial *s)
     s->rx_head = s->rx_count = 0;
 }
 
-static int serial_read(void *state, unsigned int range, uint64_t off, void *data,
-                       unsigned int size)
+static int serial_read(void *state, unsigned int range, uint64_t off, void *data, unsigned int size)
 {
     struct serial *s = state;
     (void)range;
@@ -165,7 +164,8 @@ static int serial_read(void *state, unsigned int range, uint64_t off, void *data
         break;
     case MSR:
         if (s->mcr & MCR_LOOP) /* loopback: modem outputs feed the inputs */
-            *v = (uint8_t)(((s->mcr & 0x0c) << 4) | ((s->mcr & 0x01) << 5) | ((s->mcr & 0x02) << 3));
+            *v =
+                (uint8_t)(((s->mcr & 0x0c) << 4) | ((s->mcr & 0x01) << 5) | ((s->mcr & 0x02) << 3));
         else
             *v = s->msr;
         s->msr &= 0xf0; /* delta bits clear on read */
@@ -242,20 +242,15 @@ static int serial_create(vmm_device *dev, const char *config, void **state)
     int rc = vmm__cfg_parse(dev, config, serial_keys, &cfg);
     if (rc < 0)
         return rc;
-    uint64_t port, mmio, irq, fd;
-    int has_port, has_mmio;
-    if ((has_port = vmm__cfg_u64(dev, cfg, "port", 0, 0xfff8, 0x3f8, &port)) < 0 ||
-        (has_mmio = vmm__cfg_u64(dev, cfg, "mmio", 0, UINT64_MAX - 8, 0, &mmio)) < 0 ||
-        (rc = vmm__cfg_u64(dev, cfg, "irq", 0, 23, 4, &irq)) < 0 ||
-        (rc = vmm__cfg_u64(dev, cfg, "fd", 0, INT32_MAX, UINT64_MAX, &fd)) < 0) {
+    uint64_t base, irq, fd;
+    vmm_space space;
+    if (vmm__cfg_place(dev, cfg, 0x3f8, 8, &space, &base) < 0 ||
+        vmm__cfg_u64(dev, cfg, "irq", 0, 23, 4, &irq) < 0 ||
+        vmm__cfg_u64(dev, cfg, "fd", 0, INT32_MAX, UINT64_MAX, &fd) < 0) {
         vmm__cfg_free(cfg);
         return VMM_ECONFIG;
     }
     vmm__cfg_free(cfg);
-    if (has_port && has_mmio) {
-        vmm_device_error(dev, "config: give \"port\" or \"mmio\", not both");
-        return VMM_ECONFIG;
-    }
     struct serial *s = calloc(1, sizeof *s);
     if (!s)
         return VMM_ENOMEM;
@@ -263,9 +258,7 @@ static int serial_create(vmm_device *dev, const char *config, void **state)
     s->fd = fd == UINT64_MAX ? -1 : (int)fd;
     s->irq = (unsigned int)irq;
     reset_regs(s);
-    rc = has_mmio ? vmm_device_claim(dev, VMM_SPACE_MMIO, mmio, 8)
-                  : vmm_device_claim(dev, VMM_SPACE_PIO, port, 8);
-    if (rc < 0) {
+    if ((rc = vmm_device_claim(dev, space, base, 8)) < 0) {
         free(s);
         return rc;
     }
@@ -282,7 +275,7 @@ static void serial_reset(void *state)
 
 /* Saved state: a version byte, the registers, then the receive FIFO. */
 #define SAVE_VERSION 1
-#define SAVE_HDR 16
+#define SAVE_HDR     16
 
 static int serial_save(void *state, void *buf, size_t cap, size_t *len)
 {
@@ -294,9 +287,19 @@ static int serial_save(void *state, void *buf, size_t cap, size_t *len)
     if (cap < need)
         return VMM_ERANGE;
     uint8_t *b = buf;
-    uint8_t hdr[SAVE_HDR] = {SAVE_VERSION, s->dll, s->dlm, s->ier, s->fcr, s->lcr, s->mcr,
-                             s->lsr, s->msr, s->scr, s->thre_pending,
-                             (uint8_t)(s->rx_count & 0xff), (uint8_t)(s->rx_count >> 8)};
+    uint8_t hdr[SAVE_HDR] = {SAVE_VERSION,
+                             s->dll,
+                             s->dlm,
+                             s->ier,
+                             s->fcr,
+                             s->lcr,
+                             s->mcr,
+                             s->lsr,
+                             s->msr,
+                             s->scr,
+                             s->thre_pending,
+                             (uint8_t)(s->rx_count & 0xff),
+                             (uint8_t)(s->rx_count >> 8)};
     memcpy(b, hdr, SAVE_HDR);
     for (unsigned int i = 0; i < s->rx_count; i++)
         b[SAVE_HDR + i] = s->rx[(s->rx_head + i) % RX_FIFO];

@@ -25,13 +25,13 @@ VMM__HV_HIDDEN int vmm__hv_host_info(int kvm_fd, vmm_host_info *info);
 VMM__HV_HIDDEN int vmm__hv_vm_create(int kvm_fd, int *vm_fd, int *run_size);
 VMM__HV_HIDDEN int vmm__hv_irqchip_create(int vm_fd, bool pit);
 VMM__HV_HIDDEN int vmm__hv_set_memslot(int vm_fd, unsigned int slot, uint64_t gpa, uint64_t size,
-                                      void *host, bool readonly, bool dirty_log);
+                                       void *host, bool readonly, bool dirty_log);
 VMM__HV_HIDDEN int vmm__hv_dirty_log(int vm_fd, unsigned int slot, uint64_t *bitmap);
 VMM__HV_HIDDEN int vmm__hv_irq_line(int vm_fd, unsigned int line, int level);
 
 /* vCPU. */
 VMM__HV_HIDDEN int vmm__hv_vcpu_create(int vm_fd, unsigned int index, int run_size,
-                                      struct vmm__hv_vcpu *out);
+                                       struct vmm__hv_vcpu *out);
 VMM__HV_HIDDEN void vmm__hv_vcpu_close(struct vmm__hv_vcpu *v);
 /* KVM_RUN: 0, or -errno (-EINTR when interrupted). */
 VMM__HV_HIDDEN int vmm__hv_run(struct vmm__hv_vcpu *v);
@@ -44,8 +44,8 @@ VMM__HV_HIDDEN int vmm__hv_set_sregs(struct vmm__hv_vcpu *v, const vmm_sregs *s)
 VMM__HV_HIDDEN int vmm__hv_get_fpu(struct vmm__hv_vcpu *v, vmm_fpu *f);
 VMM__HV_HIDDEN int vmm__hv_set_fpu(struct vmm__hv_vcpu *v, const vmm_fpu *f);
 VMM__HV_HIDDEN int vmm__hv_msrs(struct vmm__hv_vcpu *v, vmm_msr *msrs, size_t n, bool set);
-VMM__HV_HIDDEN int vmm__hv_set_cpuid(struct vmm__hv_vcpu *v, int kvm_fd,
-                                    const vmm_cpuid_entry *e, size_t n, unsigned int apic_id);
+VMM__HV_HIDDEN int vmm__hv_set_cpuid(struct vmm__hv_vcpu *v, int kvm_fd, const vmm_cpuid_entry *e,
+                                     size_t n, unsigned int apic_id);
 
 /* Translate the kvm_run exit into a vmm_exit (pure: reads only run). */
 VMM__HV_HIDDEN void vmm__hv_exit_decode(struct kvm_run *run, vmm_exit *exit);

@@ -243,8 +243,8 @@ int vmm__hv_get_regs(struct vmm__hv_vcpu *v, vmm_regs *r)
     struct kvm_regs k;
     if (ioctl(v->fd, KVM_GET_REGS, &k) < 0)
         return kvm_fail("KVM_GET_REGS");
-    *r = (vmm_regs){k.rax, k.rbx, k.rcx, k.rdx, k.rsi, k.rdi, k.rsp, k.rbp, k.r8, k.r9,
-                    k.r10, k.r11, k.r12, k.r13, k.r14, k.r15, k.rip, k.rflags};
+    *r = (vmm_regs){k.rax, k.rbx, k.rcx, k.rdx, k.rsi, k.rdi, k.rsp, k.rbp, k.r8,
+                    k.r9,  k.r10, k.r11, k.r12, k.r13, k.r14, k.r15, k.rip, k.rflags};
     return 0;
 }
 

@@ -16,9 +16,9 @@
 #include <cmocka.h>
 #include <libvmm/vmm.h>
 
-#define SKIP_CODE 77
-#define RAM_SIZE (2u << 20)
-#define GUEST_LOAD 0x10000u
+#define SKIP_CODE   77
+#define RAM_SIZE    (2u << 20)
+#define GUEST_LOAD  0x10000u
 #define GUEST_STACK 0x9000u
 
 /* Exit 77 (skip) when /dev/kvm cannot be used, unless LIBVMM_REQUIRE_KVM=1. */

@@ -89,8 +89,8 @@ static void test_protected_cpl3(void **state)
     tvm_start(&t, NULL, VMM_X86_PROTECTED, 3);
     assert_int_equal(vmm_device_attach(t.vm, "debug-exit", "{\"mmio\": 3489660928}", NULL), 0);
     /* movl $0x2a, 0xd0000000 ; jmp . */
-    static const uint8_t code[] = {0xc7, 0x05, 0x00, 0x00, 0x00, 0xd0, 0x2a,
-                                   0x00, 0x00, 0x00, 0xeb, 0xfe};
+    static const uint8_t code[] = {0xc7, 0x05, 0x00, 0x00, 0x00, 0xd0,
+                                   0x2a, 0x00, 0x00, 0x00, 0xeb, 0xfe};
     assert_int_equal(vmm_mem_write(t.vm, GUEST_LOAD, code, sizeof code), 0);
     vmm_sregs s;
     assert_int_equal(vmm_vcpu_get_sregs(t.vcpu, &s), 0);

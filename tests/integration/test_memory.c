@@ -67,7 +67,7 @@ static void test_access_checks(void **state)
     (void)state;
     vmm_vm *vm = new_vm();
     assert_int_equal(vmm_mem_map(vm, 0, 0x2000, NULL, 0), 0);
-    assert_int_equal(vmm_mem_map(vm, 0x2000, 0x2000, NULL, 0), 0); /* contiguous */
+    assert_int_equal(vmm_mem_map(vm, 0x2000, 0x2000, NULL, 0), 0);  /* contiguous */
     assert_int_equal(vmm_mem_map(vm, 0x10000, 0x1000, NULL, 0), 0); /* after a hole */
     uint8_t buf[0x3000], back[0x3000];
     for (size_t i = 0; i < sizeof buf; i++)

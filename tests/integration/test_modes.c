@@ -44,8 +44,9 @@ static void test_cpl3_compute(void **state)
     (void)state;
     struct tvm t;
     tvm_start(&t, "cpl3_compute", VMM_X86_LONG, 3);
-    assert_int_equal(vmm_device_attach(t.vm, "debug-exit", "{\"mmio\": 3489660928, \"size\": 4}",
-                                       NULL), 0); /* 0xd0000000 */
+    assert_int_equal(
+        vmm_device_attach(t.vm, "debug-exit", "{\"mmio\": 3489660928, \"size\": 4}", NULL),
+        0); /* 0xd0000000 */
     vmm_regs r;
     assert_int_equal(vmm_vcpu_get_regs(t.vcpu, &r), 0);
     r.rdi = 1000000;
@@ -248,12 +249,9 @@ int main(void)
 {
     require_kvm("test_modes");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_real_mode),
-        cmocka_unit_test(test_protected_mode),
-        cmocka_unit_test(test_long_mode),
-        cmocka_unit_test(test_cpl3_compute),
-        cmocka_unit_test(test_unclaimed_roundtrip),
-        cmocka_unit_test(test_embedder_device),
+        cmocka_unit_test(test_real_mode),           cmocka_unit_test(test_protected_mode),
+        cmocka_unit_test(test_long_mode),           cmocka_unit_test(test_cpl3_compute),
+        cmocka_unit_test(test_unclaimed_roundtrip), cmocka_unit_test(test_embedder_device),
         cmocka_unit_test(test_triple_fault),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
