@@ -127,6 +127,66 @@ VMM_EXTERN int vmm_vm_run(vmm_vm *vm, const vmm_run_options *opts, vmm_run_resul
  */
 VMM_EXTERN int vmm_vm_stop(vmm_vm *vm);
 
+/**
+ * Pause a running vmm_vm_run(): every vCPU is kicked out of the guest and its
+ * thread waits until vmm_vm_resume() or vmm_vm_stop(). The run's time budget
+ * keeps counting while paused. Thread-safe.
+ * @return 0; VMM_EINVAL; VMM_ESTATE if no vmm_vm_run() is in progress.
+ */
+VMM_EXTERN int vmm_vm_pause(vmm_vm *vm);
+
+/** Let a paused vmm_vm_run() continue. Thread-safe. @return 0; VMM_EINVAL; VMM_ESTATE if not
+ * paused. */
+VMM_EXTERN int vmm_vm_resume(vmm_vm *vm);
+
+/** What a VM is doing. */
+typedef enum vmm_vm_state {
+    VMM_VM_IDLE = 0,    /**< no vmm_vm_run() in progress */
+    VMM_VM_RUNNING = 1, /**< inside vmm_vm_run() */
+    VMM_VM_PAUSED = 2   /**< inside vmm_vm_run(), paused */
+} vmm_vm_state;
+
+/** The VM's state (VMM_VM_IDLE for NULL). Thread-safe. */
+VMM_EXTERN vmm_vm_state vmm_vm_get_state(const vmm_vm *vm);
+
+/** Current version of vmm_sched. */
+#define VMM_SCHED_VERSION 1
+
+/**
+ * CPU scheduling of the vCPU threads vmm_vm_run() starts, in the manner of
+ * Xen's credit scheduler:
+ * - weight: relative share under contention, 1..65535, default 256. Mapped onto
+ *   the host scheduler as the threads' nice value: nice = -log(weight/256)/log(1.25)
+ *   rounded and clamped to -20..19 (each CFS nice step is a factor 1.25 in CPU
+ *   share), so 256 is nice 0, 512 is -3, 128 is 3. Weights above 256 need the
+ *   right to lower nice values (CAP_SYS_NICE or RLIMIT_NICE); without it
+ *   vmm_vm_run() fails with VMM_EPERM naming the weight.
+ * - cap: 0 for none, else 1..100, the most CPU time each vCPU may use, in
+ *   percent of one host CPU. Enforced by libvmm itself as a duty cycle: each
+ *   vCPU runs for cap% of every 10 ms period and waits out the rest.
+ * - affinity: bit i set means host CPU i (0..63) may run the vCPU threads;
+ *   0 means any. Applied with pthread_setaffinity_np().
+ */
+typedef struct vmm_sched {
+    unsigned int version; /**< VMM_SCHED_VERSION */
+    unsigned int weight;  /**< 1..65535; default 256 */
+    unsigned int cap;     /**< 0 (none) or 1..100; default 0 */
+    uint64_t affinity;    /**< host CPU mask; default 0 (any) */
+} vmm_sched;
+
+/** Static initialiser with the defaults. */
+#define VMM_SCHED_INIT                                                                             \
+    {                                                                                              \
+        VMM_SCHED_VERSION, 256, 0, 0                                                               \
+    }
+
+/**
+ * Set how vmm_vm_run() schedules the VM's vCPU threads (see vmm_sched).
+ * @return 0; VMM_EINVAL (weight 0 or above 65535, cap above 100, an affinity
+ *         naming no online CPU), VMM_EVERSION, VMM_EBUSY (running).
+ */
+VMM_EXTERN int vmm_vm_set_sched(vmm_vm *vm, const vmm_sched *sched);
+
 VMM_END_DECLS
 
 #endif

@@ -186,6 +186,10 @@ struct vmm_vm {
     unsigned int nvcpus, max_vcpus;
     atomic_bool stop;
     atomic_bool in_run;
+    atomic_bool paused;
+    pthread_mutex_t pause_lock;
+    pthread_cond_t pause_cond;
+    vmm_sched sched;
 };
 
 /* Run with an absolute CLOCK_MONOTONIC deadline (0 = none). */

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* VM lifecycle and the threaded vmm_vm_run(). */
 #include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +52,9 @@ int vmm_vm_create(vmm_vm **out, const vmm_vm_options *opts)
     vm->flags = o.flags;
     vm->memory_limit = o.memory_limit;
     pthread_rwlock_init(&vm->mem_lock, NULL);
+    pthread_mutex_init(&vm->pause_lock, NULL);
+    pthread_cond_init(&vm->pause_cond, NULL);
+    vm->sched = (vmm_sched)VMM_SCHED_INIT;
 
     if ((rc = vmm__hv_open(&vm->kvm_fd)) < 0)
         goto fail;
@@ -97,6 +105,8 @@ void vmm_vm_destroy(vmm_vm *vm)
         close(vm->kvm_fd);
     vmm__mem_free_all(vm);
     pthread_rwlock_destroy(&vm->mem_lock);
+    pthread_mutex_destroy(&vm->pause_lock);
+    pthread_cond_destroy(&vm->pause_cond);
     free(vm);
 }
 
@@ -115,9 +125,115 @@ int vmm_vm_stop(vmm_vm *vm)
     if (!vm)
         return vmm__err(VMM_EINVAL, "vmm_vm_stop: vm is NULL");
     atomic_store(&vm->stop, true);
+    pthread_mutex_lock(&vm->pause_lock);
+    pthread_cond_broadcast(&vm->pause_cond);
+    pthread_mutex_unlock(&vm->pause_lock);
     for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
         if (vm->vcpus[i])
             vmm_vcpu_kick(vm->vcpus[i]);
+    return 0;
+}
+
+int vmm_vm_pause(vmm_vm *vm)
+{
+    if (!vm)
+        return vmm__err(VMM_EINVAL, "vmm_vm_pause: vm is NULL");
+    if (!atomic_load(&vm->in_run))
+        return vmm__err(VMM_ESTATE, "vmm_vm_pause: the VM is not running");
+    atomic_store(&vm->paused, true);
+    for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
+        if (vm->vcpus[i])
+            vmm_vcpu_kick(vm->vcpus[i]);
+    return 0;
+}
+
+int vmm_vm_resume(vmm_vm *vm)
+{
+    if (!vm)
+        return vmm__err(VMM_EINVAL, "vmm_vm_resume: vm is NULL");
+    pthread_mutex_lock(&vm->pause_lock);
+    bool was = atomic_exchange(&vm->paused, false);
+    pthread_cond_broadcast(&vm->pause_cond);
+    pthread_mutex_unlock(&vm->pause_lock);
+    if (!was)
+        return vmm__err(VMM_ESTATE, "vmm_vm_resume: the VM is not paused");
+    return 0;
+}
+
+vmm_vm_state vmm_vm_get_state(const vmm_vm *vm)
+{
+    if (!vm || !atomic_load(&((vmm_vm *)vm)->in_run))
+        return VMM_VM_IDLE;
+    return atomic_load(&((vmm_vm *)vm)->paused) ? VMM_VM_PAUSED : VMM_VM_RUNNING;
+}
+
+static const size_t sched_sizes[] = {0, sizeof(vmm_sched)};
+
+int vmm_vm_set_sched(vmm_vm *vm, const vmm_sched *sched)
+{
+    if (!vm || !sched)
+        return vmm__err(VMM_EINVAL, "vmm_vm_set_sched: NULL argument");
+    vmm_sched s = VMM_SCHED_INIT;
+    int rc = vmm__options_copy(&s, sizeof s, sched, sched_sizes, VMM_SCHED_VERSION, "vmm_sched");
+    if (rc < 0)
+        return rc;
+    if (s.weight < 1 || s.weight > 65535)
+        return vmm__err(VMM_EINVAL, "vmm_vm_set_sched: weight %u not in 1..65535", s.weight);
+    if (s.cap > 100)
+        return vmm__err(VMM_EINVAL, "vmm_vm_set_sched: cap %u not in 0..100", s.cap);
+    if (s.affinity) {
+        cpu_set_t online;
+        CPU_ZERO(&online);
+        if (sched_getaffinity(0, sizeof online, &online) == 0) {
+            bool any = false;
+            for (int c = 0; c < 64; c++)
+                any = any || ((s.affinity >> c & 1) && CPU_ISSET(c, &online));
+            if (!any)
+                return vmm__err(VMM_EINVAL,
+                                "vmm_vm_set_sched: affinity 0x%llx names no CPU this process "
+                                "may use",
+                                (unsigned long long)s.affinity);
+        }
+    }
+    if (atomic_load(&vm->in_run))
+        return vmm__err(VMM_EBUSY, "vmm_vm_set_sched: the VM is running");
+    vm->sched = s;
+    return 0;
+}
+
+/* Xen weight -> nice: CFS gives each nice step a factor of about 1.25 in share. */
+static int weight_to_nice(unsigned int weight)
+{
+    double n = -log((double)weight / 256.0) / log(1.25);
+    long r = lround(n);
+    return r < -20 ? -20 : r > 19 ? 19 : (int)r;
+}
+
+/* Apply vm->sched to the calling vCPU thread. */
+static int apply_sched(const vmm_vm *vm, unsigned int index)
+{
+    const vmm_sched *s = &vm->sched;
+    if (s->affinity) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (int c = 0; c < 64; c++)
+            if (s->affinity >> c & 1)
+                CPU_SET(c, &set);
+        int e = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+        if (e)
+            return vmm__err(VMM_EINVAL, "vCPU %u: affinity 0x%llx: %s", index,
+                            (unsigned long long)s->affinity, strerror(e));
+    }
+    if (s->weight != 256) {
+        int nice = weight_to_nice(s->weight);
+        /* PRIO_PROCESS with a thread id sets that thread's nice value on Linux. */
+        if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice) < 0) {
+            int e = errno;
+            return vmm__err(e == EACCES || e == EPERM ? VMM_EPERM : VMM_EINVAL,
+                            "vCPU %u: weight %u (nice %d): %s", index, s->weight, nice,
+                            strerror(e));
+        }
+    }
     return 0;
 }
 
@@ -134,6 +250,7 @@ struct run_shared {
     vmm_run_result result;
     int error; /* a failing vmm_vcpu_run */
     char error_msg[256];
+    struct vmm__ratelimit unclaimed_rl; /* warnings about unclaimed accesses */
 };
 
 struct run_thread {
@@ -168,16 +285,48 @@ static void *run_thread(void *arg)
     struct run_thread *t = arg;
     struct run_shared *sh = t->sh;
     vmm_vcpu *v = t->vcpu;
+    vmm_vm *vm = sh->vm;
     vmm_exit x;
-    static struct vmm__ratelimit unclaimed_rl; /* shared; only approximate under races */
+    memset(&x, 0, sizeof x);
+    int rc = apply_sched(vm, v->index);
+    /* A cap runs the vCPU for cap% of each period (a duty cycle). */
+    const uint64_t period = 10000000ull;
+    uint64_t period_start = vmm__now_ns();
     for (;;) {
-        if (atomic_load(&sh->vm->stop)) {
+        if (rc == 0 && atomic_load(&vm->paused) && !atomic_load(&vm->stop)) {
+            pthread_mutex_lock(&vm->pause_lock);
+            while (atomic_load(&vm->paused) && !atomic_load(&vm->stop))
+                pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+            pthread_mutex_unlock(&vm->pause_lock);
+            period_start = vmm__now_ns();
+        }
+        if (rc == 0 && atomic_load(&vm->stop)) {
             memset(&x, 0, sizeof x);
             x.reason = VMM_EXIT_KICKED;
             finish(sh, v, &x, VMM_EXIT_KICKED, 0);
             break;
         }
-        int rc = vmm__vcpu_run_until(v, &x, sh->deadline);
+        uint64_t deadline = sh->deadline;
+        bool sliced = false;
+        if (rc == 0 && vm->sched.cap) {
+            uint64_t now = vmm__now_ns();
+            while (now >= period_start + period)
+                period_start += period;
+            uint64_t slice_end = period_start + period * vm->sched.cap / 100;
+            if (now >= slice_end) { /* this period's share is used up */
+                struct timespec ts = {0, (long)(period_start + period - now)};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            if (!deadline || slice_end < deadline) {
+                deadline = slice_end;
+                sliced = true;
+            }
+        }
+        if (rc == 0)
+            rc = vmm__vcpu_run_until(v, &x, deadline);
+        if (rc == 0 && sliced && x.reason == VMM_EXIT_TIMEOUT)
+            continue; /* the slice ended, not the run */
         if (rc < 0) {
             pthread_mutex_lock(&sh->lock);
             if (!sh->error) {
@@ -202,7 +351,7 @@ static void *run_thread(void *arg)
                 }
                 uint64_t supp;
                 pthread_mutex_lock(&sh->lock);
-                bool ok = vmm__ratelimit_ok(&unclaimed_rl, &supp);
+                bool ok = vmm__ratelimit_ok(&sh->unclaimed_rl, &supp);
                 pthread_mutex_unlock(&sh->lock);
                 if (ok)
                     vmm__log(VMM_LOG_WARN, "vm", "vCPU %u: unclaimed %s %s at 0x%llx", v->index,
@@ -223,13 +372,13 @@ static void *run_thread(void *arg)
                 finish(sh, v, &x, VMM_EXIT_HLT, 0);
             break;
         }
-        if (x.reason == VMM_EXIT_KICKED && !atomic_load(&sh->vm->stop)) {
+        if (x.reason == VMM_EXIT_KICKED && !atomic_load(&vm->stop)) {
             pthread_mutex_lock(&sh->lock);
             bool done = sh->done;
             pthread_mutex_unlock(&sh->lock);
             if (done)
                 break;
-            continue; /* a stray kick (e.g. from the embedder): keep going */
+            continue; /* a pause, or a stray kick from the embedder: keep going */
         }
         finish(sh, v, &x, x.reason, x.reason == VMM_EXIT_STATUS ? x.status.code : 0);
         break;
@@ -288,6 +437,7 @@ int vmm_vm_run(vmm_vm *vm, const vmm_run_options *opts, vmm_run_result *res)
             vmm__hv_set_immediate_exit(&vm->vcpus[i]->hv, false);
         }
     atomic_store(&vm->stop, false);
+    atomic_store(&vm->paused, false);
     atomic_store(&vm->in_run, false);
     if (rc == 0 && sh.error)
         rc = vmm__err(sh.error, "vmm_vm_run: %s", sh.error_msg);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Kicks from other threads, time budgets, vmm_vm_run/vmm_vm_stop, two VMs at once. */
 #include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "kvm_test.h"
@@ -250,6 +253,140 @@ static void test_no_fd_leak(void **state)
     assert_int_equal(count_open_fds(), before);
 }
 
+static void sleep_ms(unsigned int ms)
+{
+    struct timespec d = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&d, NULL);
+}
+
+/* Pause stops the guest (its counter stands still), resume lets it go on. */
+static void test_pause_resume(void **state)
+{
+    (void)state;
+    struct vm_thread v = {.guest = "spin_cpl3", .mode = VMM_X86_LONG};
+    tvm_start(&v.t, v.guest, v.mode, 3);
+    assert_int_equal(vmm_vm_get_state(v.t.vm), VMM_VM_IDLE);
+    assert_int_equal(vmm_vm_pause(v.t.vm), VMM_ESTATE);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_vm_thread, &v), 0);
+    while (vmm_vm_get_state(v.t.vm) != VMM_VM_RUNNING)
+        sleep_ms(1);
+    sleep_ms(30);
+    assert_int_equal(vmm_vm_pause(v.t.vm), 0);
+    assert_int_equal(vmm_vm_get_state(v.t.vm), VMM_VM_PAUSED);
+    vmm_regs r1, r2, r3;
+    /* Registers are readable once the vCPU thread has left the guest. */
+    while (vmm_vcpu_get_regs(v.t.vcpu, &r1) == VMM_EBUSY)
+        sleep_ms(1);
+    sleep_ms(50);
+    assert_int_equal(vmm_vcpu_get_regs(v.t.vcpu, &r2), 0);
+    assert_int_equal(r1.rax, r2.rax);
+    assert_int_equal(vmm_vm_resume(v.t.vm), 0);
+    assert_int_equal(vmm_vm_resume(v.t.vm), VMM_ESTATE);
+    sleep_ms(50);
+    assert_int_equal(vmm_vm_stop(v.t.vm), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(v.rc, 0);
+    assert_int_equal(v.res.reason, VMM_EXIT_KICKED);
+    assert_int_equal(vmm_vcpu_get_regs(v.t.vcpu, &r3), 0);
+    assert_true(r3.rax > r2.rax);
+    assert_int_equal(vmm_vm_get_state(v.t.vm), VMM_VM_IDLE);
+    tvm_stop(&v.t);
+}
+
+static void test_sched_refusals(void **state)
+{
+    (void)state;
+    struct tvm t;
+    tvm_start(&t, NULL, VMM_X86_LONG, 0);
+    vmm_sched s = VMM_SCHED_INIT;
+    s.weight = 0;
+    assert_int_equal(vmm_vm_set_sched(t.vm, &s), VMM_EINVAL);
+    s.weight = 70000;
+    assert_int_equal(vmm_vm_set_sched(t.vm, &s), VMM_EINVAL);
+    s.weight = 256;
+    s.cap = 101;
+    assert_int_equal(vmm_vm_set_sched(t.vm, &s), VMM_EINVAL);
+    s.cap = 0;
+    s.affinity = 1ull << 63; /* no such CPU here */
+    assert_int_equal(vmm_vm_set_sched(t.vm, &s), VMM_EINVAL);
+    s.version = 9;
+    assert_int_equal(vmm_vm_set_sched(t.vm, &s), VMM_EVERSION);
+    tvm_stop(&t);
+}
+
+struct seen {
+    int nice;
+    cpu_set_t cpus;
+};
+
+static int record_sched(void *opaque, vmm_vcpu *vcpu, vmm_exit *x)
+{
+    struct seen *s = opaque;
+    (void)vcpu;
+    s->nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    sched_getaffinity(0, sizeof s->cpus, &s->cpus);
+    if (!(x->reason == VMM_EXIT_IO ? x->io.is_write : x->mmio.is_write))
+        memset(x->reason == VMM_EXIT_IO ? x->io.data : x->mmio.data, 0, 8);
+    return 0;
+}
+
+/* Weight and affinity reach the vCPU thread (seen from its exit handler). */
+static void test_sched_weight_affinity(void **state)
+{
+    (void)state;
+    struct tvm t;
+    tvm_start(&t, "unclaimed", VMM_X86_LONG, 0);
+    vmm_sched s = VMM_SCHED_INIT;
+    s.weight = 128; /* half the default share: nice 3 */
+    s.affinity = 1;
+    assert_int_equal(vmm_vm_set_sched(t.vm, &s), 0);
+    struct seen seen;
+    memset(&seen, 0, sizeof seen);
+    vmm_run_options o = VMM_RUN_OPTIONS_INIT;
+    o.on_exit = record_sched;
+    o.opaque = &seen;
+    vmm_run_result res;
+    assert_int_equal(vmm_vm_run(t.vm, &o, &res), 0);
+    assert_int_equal(res.status, 0x99);
+    assert_int_equal(seen.nice, 3);
+    assert_true(CPU_ISSET(0, &seen.cpus));
+    assert_int_equal(CPU_COUNT(&seen.cpus), 1);
+    tvm_stop(&t);
+}
+
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A cap of 20% keeps a spinning guest well below one CPU. Only an upper bound
+ * is checked: a loaded machine can give less, never more. */
+static void test_sched_cap(void **state)
+{
+    (void)state;
+    struct tvm t;
+    tvm_start(&t, "spin_cpl3", VMM_X86_LONG, 3);
+    vmm_sched s = VMM_SCHED_INIT;
+    s.cap = 20;
+    assert_int_equal(vmm_vm_set_sched(t.vm, &s), 0);
+    vmm_run_options o = VMM_RUN_OPTIONS_INIT;
+    o.time_budget_ns = 500 * 1000000ull;
+    vmm_run_result res;
+    uint64_t w0 = now_ns(), c0 = cpu_ns();
+    assert_int_equal(vmm_vm_run(t.vm, &o, &res), 0);
+    uint64_t wall = now_ns() - w0, cpu = cpu_ns() - c0;
+    assert_int_equal(res.reason, VMM_EXIT_TIMEOUT);
+    printf("cap 20%%: cpu %.0f ms over %.0f ms wall\n", cpu / 1e6, wall / 1e6);
+    assert_true(cpu < wall / 2);
+    vmm_regs r;
+    assert_int_equal(vmm_vcpu_get_regs(t.vcpu, &r), 0);
+    assert_true(r.rax > 0); /* it did run */
+    tvm_stop(&t);
+}
+
 int main(void)
 {
     require_kvm("test_control");
@@ -263,6 +400,10 @@ int main(void)
         cmocka_unit_test(test_two_vms),
         cmocka_unit_test(test_two_vcpus_halt),
         cmocka_unit_test(test_no_fd_leak),
+        cmocka_unit_test(test_pause_resume),
+        cmocka_unit_test(test_sched_refusals),
+        cmocka_unit_test(test_sched_weight_affinity),
+        cmocka_unit_test(test_sched_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
