@@ -11,7 +11,8 @@ static size_t lower_bound(const struct vmm__bus *bus, uint64_t addr)
     size_t lo = 0, hi = bus->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (bus->r[mid].base + bus->r[mid].len <= addr)
+        /* base + len - 1 cannot overflow: a range ending at 2^64 - 1 is legal. */
+        if (bus->r[mid].base + bus->r[mid].len - 1 < addr)
             lo = mid + 1;
         else
             hi = mid;

@@ -26,7 +26,8 @@ int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed
     if (!tok)
         return VMM_ENOMEM;
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    struct json_object *o = json_tokener_parse_ex(tok, json, (int)len);
+    /* Include the terminating NUL so a bare number is complete, not "truncated". */
+    struct json_object *o = json_tokener_parse_ex(tok, json, (int)len + 1);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = (size_t)json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
@@ -43,6 +44,12 @@ int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed
             vmm_device_error(dev, "config has data after the JSON object");
             return VMM_ECONFIG;
         }
+    char dup[300];
+    if (vmm__json_check(json, len, dup, sizeof dup) < 0) {
+        json_object_put(o);
+        vmm_device_error(dev, "config%s%s", dup[0] == '[' || dup[0] == ':' ? "" : ".", dup);
+        return VMM_ECONFIG;
+    }
     if (!json_object_is_type(o, json_type_object)) {
         json_object_put(o);
         vmm_device_error(dev, "config must be a JSON object");
@@ -59,9 +66,10 @@ int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed
             return VMM_ECONFIG;
         }
         if (strcmp(key, "id") == 0) {
-            const char *id = json_object_get_string(val);
-            size_t n = strlen(id);
-            if (!json_object_is_type(val, json_type_string) || n == 0 || n >= sizeof dev->id) {
+            bool is_string = json_object_is_type(val, json_type_string);
+            const char *id = is_string ? json_object_get_string(val) : "";
+            size_t n = is_string ? (size_t)json_object_get_string_len(val) : 0;
+            if (!is_string || n == 0 || n >= sizeof dev->id || strlen(id) != n) {
                 vmm_device_error(dev, "config.id: must be a string of 1-%zu characters",
                                  sizeof dev->id - 1);
                 json_object_put(o);

@@ -325,7 +325,9 @@ static int serial_load(void *state, const void *buf, size_t len)
     s->fcr = b[4] & 0xc9;
     s->lcr = b[5];
     s->mcr = b[6] & 0x1f;
-    s->lsr = b[7];
+    /* Derived bits follow the restored FIFO, not the file: data ready iff bytes
+     * wait, and the transmitter is always empty (bytes leave at once). */
+    s->lsr = (uint8_t)((b[7] & ~LSR_DR) | LSR_THRE | LSR_TEMT | (n ? LSR_DR : 0));
     s->msr = b[8];
     s->scr = b[9];
     s->thre_pending = b[10] != 0;

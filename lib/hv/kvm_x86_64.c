@@ -548,8 +548,8 @@ void vmm__hv_exit_decode(struct kvm_run *run, vmm_exit *x)
         if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && run->internal.ndata >= 3 &&
             (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
             uint8_t n = run->emulation_failure.insn_size;
-            if (n > sizeof x->internal.insn)
-                n = sizeof x->internal.insn;
+            if (n > sizeof run->emulation_failure.insn_bytes)
+                n = sizeof run->emulation_failure.insn_bytes;
             memcpy(x->internal.insn, run->emulation_failure.insn_bytes, n);
             x->internal.insn_len = n;
         }
