@@ -12,6 +12,10 @@ VMM_BEGIN_DECLS
 /** vmm_mem_map() flag: KVM records which pages the guest writes; see vmm_mem_dirty_log(). */
 #define VMM_MEM_DIRTY_LOG 0x2u
 
+/** vmm_mem_map() flag: back libvmm-allocated RAM with 2 MiB huge pages (gpa and size
+ *  2 MiB aligned; host must have free huge pages, see /proc/sys/vm/nr_hugepages). */
+#define VMM_MEM_HUGEPAGES 0x4u
+
 /** Guest page size used for alignment and dirty bitmaps. */
 #define VMM_PAGE_SIZE 4096u
 
@@ -24,7 +28,7 @@ VMM_BEGIN_DECLS
  *               freed until the region is unmapped or the VM destroyed), or NULL to
  *               have libvmm allocate zeroed memory (memfd-backed, with inaccessible
  *               guard pages on both sides), freed at unmap/destroy.
- * @param flags  VMM_MEM_READONLY, VMM_MEM_DIRTY_LOG.
+ * @param flags  VMM_MEM_READONLY, VMM_MEM_DIRTY_LOG, VMM_MEM_HUGEPAGES (host NULL only).
  * @return 0; VMM_EINVAL (alignment, size 0, unknown flag), VMM_EOVERFLOW (range wraps
  *         or exceeds 2^52), VMM_EEXIST (overlaps a region), VMM_E2BIG (no memory slot
  *         left), VMM_ENOMEM (allocation failed or the VM's memory limit is reached),
@@ -32,6 +36,17 @@ VMM_BEGIN_DECLS
  * Must not be called while a vCPU of the VM runs.
  */
 VMM_EXTERN int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned int flags);
+
+/**
+ * Map the contents of a file read-only at gpa: a region of the file's size rounded
+ * up to whole pages is allocated, the file copied into it (the tail of the last page
+ * reads as zeros) and mapped with VMM_MEM_READONLY. Later changes to the file do
+ * not reach the guest.
+ * @param size  Receives the region size; may be NULL.
+ * @return 0; VMM_ENOENT/VMM_EIO (file), VMM_EINVAL (empty file, gpa unaligned),
+ *         VMM_E2BIG (file larger than 1 TiB), any error of vmm_mem_map().
+ */
+VMM_EXTERN int vmm_mem_map_file(vmm_vm *vm, uint64_t gpa, const char *path, uint64_t *size);
 
 /**
  * Remove the region that starts at gpa. Memory libvmm allocated is freed.

@@ -14,5 +14,6 @@
 #include "device.h"
 #include "serial.h"
 #include "boot.h"
+#include "spec.h"
 
 #endif

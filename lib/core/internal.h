@@ -136,6 +136,12 @@ VMM__HIDDEN void vmm__devices_register_builtins(void);
 extern VMM__HIDDEN const vmm_device_ops vmm__serial_ops;
 extern VMM__HIDDEN const vmm_device_ops vmm__debug_exit_ops;
 
+/* ---- strict JSON checks json-c does not make (json_check.c) ---- */
+#define VMM__JSON_PATH_MAX 256
+/* 0 if the JSON text (already accepted by json-c) repeats no key in any object and
+ * quotes every string with double quotes; else -1 with "<path>: <problem>" in err. */
+VMM__HIDDEN int vmm__json_check(const char *json, size_t len, char *err, size_t errlen);
+
 /* ---- JSON configuration helpers for device types (config.c) ---- */
 struct json_object;
 /* Parse a device config (NULL/empty -> empty object). Keys outside `allowed`

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Guest-physical memory map: regions, checked translation and copies, dirty log. */
 #include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -111,31 +114,47 @@ int vmm_mem_host_ptr(vmm_vm *vm, uint64_t gpa, uint64_t len, void **host)
     return 0;
 }
 
-/* libvmm-owned RAM: a memfd mapped shared between two inaccessible guard pages. */
-static int alloc_ram(struct vmm__region *r, uint64_t size)
+#define HUGE_PAGE (2ull << 20)
+
+/* libvmm-owned RAM: a memfd mapped shared between two inaccessible guard areas
+ * (a page each, or a huge page each with huge pages, which need the alignment). */
+static int alloc_ram(struct vmm__region *r, uint64_t size, bool huge)
 {
-    int fd = memfd_create("libvmm-guest-ram", MFD_CLOEXEC);
+    unsigned int mflags = MFD_CLOEXEC | (huge ? MFD_HUGETLB : 0);
+    int fd = memfd_create("libvmm-guest-ram", mflags);
     if (fd < 0)
-        return vmm__err(VMM_ENOMEM, "memfd_create: %s", strerror(errno));
+        return vmm__err(VMM_ENOMEM, "memfd_create%s: %s", huge ? " (huge pages)" : "",
+                        strerror(errno));
     if (ftruncate(fd, (off_t)size) < 0) {
         int e = errno;
         close(fd);
         return vmm__err(VMM_ENOMEM, "guest RAM of %llu bytes: %s", (unsigned long long)size,
                         strerror(e));
     }
-    size_t total = (size_t)size + 2 * PAGE;
+    /* With huge pages the RAM must start 2 MiB aligned: reserve one huge page
+     * more than the two guards and align inside the reservation. */
+    size_t guard = huge ? HUGE_PAGE : PAGE;
+    size_t total = (size_t)size + 2 * guard + (huge ? HUGE_PAGE : 0);
     void *base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) {
         int e = errno;
         close(fd);
         return vmm__err(VMM_ENOMEM, "reserve guest RAM: %s", strerror(e));
     }
-    void *ram = mmap((uint8_t *)base + PAGE, (size_t)size, PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_FIXED, fd, 0);
+    uint8_t *start = (uint8_t *)base + guard;
+    if (huge)
+        start = (uint8_t *)(((uintptr_t)base + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1)) +
+                HUGE_PAGE;
+    void *ram = mmap(start, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
     if (ram == MAP_FAILED) {
         int e = errno;
         munmap(base, total);
         close(fd);
+        if (huge)
+            return vmm__err(VMM_ENOMEM,
+                            "map guest RAM from huge pages: %s (are enough 2 MiB pages free? "
+                            "see /proc/sys/vm/nr_hugepages)",
+                            strerror(e));
         return vmm__err(VMM_ENOMEM, "map guest RAM: %s", strerror(e));
     }
     r->host = ram;
@@ -174,8 +193,11 @@ int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned in
 {
     if (!vm)
         return vmm__err(VMM_EINVAL, "vmm_mem_map: vm is NULL");
-    if (flags & ~(VMM_MEM_READONLY | VMM_MEM_DIRTY_LOG))
+    if (flags & ~(VMM_MEM_READONLY | VMM_MEM_DIRTY_LOG | VMM_MEM_HUGEPAGES))
         return vmm__err(VMM_EINVAL, "vmm_mem_map: unknown flags 0x%x", flags);
+    if ((flags & VMM_MEM_HUGEPAGES) && (host || ((gpa | size) & (HUGE_PAGE - 1))))
+        return vmm__err(VMM_EINVAL, "vmm_mem_map: huge pages need libvmm-allocated memory and a "
+                                    "2 MiB aligned gpa and size");
     if (size == 0)
         return vmm__err(VMM_EINVAL, "vmm_mem_map: size is 0");
     if ((gpa | size) & (PAGE - 1))
@@ -235,7 +257,7 @@ int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned in
     }
     struct vmm__region r = {
         .gpa = gpa, .size = size, .host = host, .flags = flags, .slot = take_slot(vm), .memfd = -1};
-    if (!host && (rc = alloc_ram(&r, size)) < 0) {
+    if (!host && (rc = alloc_ram(&r, size, flags & VMM_MEM_HUGEPAGES)) < 0) {
         put_slot(vm, r.slot);
         goto out;
     }
@@ -252,6 +274,59 @@ int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned in
     vm->mapped_bytes += size;
 out:
     pthread_rwlock_unlock(&vm->mem_lock);
+    return rc;
+}
+
+#define FILE_MAX (1ull << 40)
+
+int vmm_mem_map_file(vmm_vm *vm, uint64_t gpa, const char *path, uint64_t *size)
+{
+    if (!vm || !path)
+        return vmm__err(VMM_EINVAL, "vmm_mem_map_file: NULL argument");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return vmm__err(e == ENOENT ? VMM_ENOENT : VMM_EIO, "%s: %s", path, strerror(e));
+    }
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        rc = vmm__err(VMM_EIO, "%s: not a regular file", path);
+    else if (st.st_size == 0)
+        rc = vmm__err(VMM_EINVAL, "%s: empty file", path);
+    else if ((uint64_t)st.st_size > FILE_MAX)
+        rc = vmm__err(VMM_E2BIG, "%s: larger than 1 TiB", path);
+    uint64_t len = rc ? 0 : ((uint64_t)st.st_size + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+    /* Map writable first so the contents can be copied in, then let KVM see it
+     * read-only: a region's flags only matter to the guest. */
+    if (rc == 0)
+        rc = vmm_mem_map(vm, gpa, len, NULL, VMM_MEM_READONLY);
+    if (rc == 0) {
+        void *host;
+        vmm_mem_host_ptr(vm, gpa, len, &host);
+        uint64_t done = 0;
+        while (rc == 0 && done < (uint64_t)st.st_size) {
+            ssize_t n = pread(fd, (uint8_t *)host + done, (size_t)((uint64_t)st.st_size - done),
+                              (off_t)done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                rc = vmm__err(VMM_EIO, "%s: read: %s", path,
+                              n < 0 ? strerror(errno) : "file shrank");
+            else
+                done += (uint64_t)n;
+        }
+        if (rc < 0) {
+            int keep = rc;
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", vmm_error_last()->message);
+            vmm_mem_unmap(vm, gpa);
+            rc = vmm__err(keep, "%s", msg);
+        }
+    }
+    close(fd);
+    if (rc == 0 && size)
+        *size = len;
     return rc;
 }
 

@@ -1,0 +1,939 @@
+/* SPDX-License-Identifier: MIT */
+/* JSON VM spec (docs/spec.md): strict parsing with json-c into a plain
+ * description, checking, and building the VM from it. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "spec_internal.h"
+
+#define SPEC_MAX_LEN     (1u << 20)
+#define SPEC_MAX_DEPTH   32
+#define SPEC_MAX_DEVICES 64
+#define SPEC_MAX_FILES   16
+#define SPEC_MAX_RAM     (1ull << 40)
+#define TABLES_END       (VMM_X86_TABLES_DEFAULT + VMM_X86_TABLES_MAX_SIZE)
+#define DEFAULT_LOAD     0x10000u
+
+struct spec_file {
+    char *path;
+    uint64_t address, size;
+};
+
+struct spec_device {
+    char *type, *id, *plugin, *config;
+    bool console;
+};
+
+enum boot_kind { BOOT_NONE, BOOT_FLAT, BOOT_ELF };
+
+struct spec {
+    char name[64];
+    char uuid[37];
+    unsigned int vcpus;
+    uint64_t mem_size;
+    bool hugepages;
+    struct spec_file files[SPEC_MAX_FILES];
+    size_t nfiles;
+    vmm_x86_mode mode;
+    unsigned int cpl;
+    bool has_entry;
+    uint64_t entry, stack;
+    vmm_sched sched;
+    enum boot_kind boot;
+    char *boot_path;
+    uint64_t boot_address, boot_size;
+    struct spec_device devices[SPEC_MAX_DEVICES];
+    size_t ndevices;
+    uint64_t time_budget_ns;
+    bool irqchip;
+};
+
+static int bad(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int bad(const char *path, const char *fmt, ...)
+{
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return vmm__err(VMM_ECONFIG, "%s: %s", *path ? path : "(spec)", msg);
+}
+
+static void join(char *out, const char *path, const char *key)
+{
+    snprintf(out, VMM__SPEC_PATH_MAX, "%s%s%s", path, *path ? "." : "", key);
+}
+
+static const char *type_name(struct json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_null:
+        return "null";
+    case json_type_boolean:
+        return "a boolean";
+    case json_type_double:
+        return "a fraction";
+    case json_type_int:
+        return "an integer";
+    case json_type_object:
+        return "an object";
+    case json_type_array:
+        return "an array";
+    case json_type_string:
+        return "a string";
+    }
+    return "unknown";
+}
+
+/* Refuse keys outside `allowed` (NULL-terminated). */
+static int check_keys(struct json_object *o, const char *path, const char *const *allowed)
+{
+    json_object_object_foreach(o, key, val)
+    {
+        (void)val;
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(key, *a) == 0;
+        if (!ok) {
+            char p[VMM__SPEC_PATH_MAX];
+            join(p, path, key);
+            return bad(p, "unknown key");
+        }
+    }
+    return 0;
+}
+
+static int get_object(struct json_object *parent, const char *path, const char *key,
+                      struct json_object **out)
+{
+    char p[VMM__SPEC_PATH_MAX];
+    *out = NULL;
+    if (!json_object_object_get_ex(parent, key, out))
+        return 0;
+    join(p, path, key);
+    if (!json_object_is_type(*out, json_type_object))
+        return bad(p, "must be an object, not %s", type_name(*out));
+    return 1;
+}
+
+static int get_bool(struct json_object *o, const char *path, const char *key, bool *out)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(o, key, &v))
+        return 0;
+    char p[VMM__SPEC_PATH_MAX];
+    join(p, path, key);
+    if (!json_object_is_type(v, json_type_boolean))
+        return bad(p, "must be true or false, not %s", type_name(v));
+    *out = json_object_get_boolean(v);
+    return 1;
+}
+
+/* A string of 1..maxlen bytes without control characters. */
+static int get_string(struct json_object *o, const char *path, const char *key, size_t maxlen,
+                      const char **out)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(o, key, &v))
+        return 0;
+    char p[VMM__SPEC_PATH_MAX];
+    join(p, path, key);
+    if (!json_object_is_type(v, json_type_string))
+        return bad(p, "must be a string, not %s", type_name(v));
+    const char *s = json_object_get_string(v);
+    size_t n = (size_t)json_object_get_string_len(v);
+    if (n == 0 || n > maxlen)
+        return bad(p, "must be 1 to %zu characters", maxlen);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20)
+            return bad(p, "contains a control character");
+    *out = s;
+    return 1;
+}
+
+/* An unsigned number: a JSON integer, or a string "123", "0x1f000", "64M"
+ * (K, M, G, T: powers of 1024). In [min, max]. */
+static int parse_u64_text(const char *s, uint64_t *out)
+{
+    if (!*s || *s == '-' || *s == '+' || *s == ' ')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s)
+        return -1;
+    unsigned int shift = 0;
+    switch (*end) {
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    case 'T':
+        shift = 40;
+        end++;
+        break;
+    default:
+        break;
+    }
+    if (*end)
+        return -1;
+    if (shift && v > (UINT64_MAX >> shift))
+        return -2;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static int get_u64(struct json_object *o, const char *path, const char *key, uint64_t min,
+                   uint64_t max, uint64_t *out)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(o, key, &v))
+        return 0;
+    char p[VMM__SPEC_PATH_MAX];
+    join(p, path, key);
+    uint64_t u;
+    if (json_object_is_type(v, json_type_int)) {
+        errno = 0;
+        int64_t si = json_object_get_int64(v);
+        if (si < 0)
+            return bad(p, "must not be negative");
+        u = json_object_get_uint64(v);
+        if (errno == ERANGE)
+            return bad(p, "too large");
+    } else if (json_object_is_type(v, json_type_string)) {
+        int r = parse_u64_text(json_object_get_string(v), &u);
+        if (r == -2)
+            return bad(p, "too large");
+        if (r < 0)
+            return bad(p, "\"%s\" is not a number (use 4096, \"0x1000\" or \"4K\")",
+                       json_object_get_string(v));
+    } else {
+        return bad(p, "must be a number, not %s", type_name(v));
+    }
+    if (u < min || u > max)
+        return bad(p, "must be in %llu..%llu", (unsigned long long)min, (unsigned long long)max);
+    *out = u;
+    return 1;
+}
+
+static char *resolve(const char *base_dir, const char *path)
+{
+    size_t n = strlen(path) + (base_dir ? strlen(base_dir) : 0) + 2;
+    char *r = malloc(n);
+    if (!r)
+        return NULL;
+    if (path[0] == '/' || !base_dir || !*base_dir)
+        snprintf(r, n, "%s", path);
+    else
+        snprintf(r, n, "%s/%s", base_dir, path);
+    return r;
+}
+
+/* A file the spec names: it must exist and be a regular file. */
+static int get_file(struct json_object *o, const char *path, const char *key, const char *base_dir,
+                    char **out, uint64_t *size)
+{
+    const char *s;
+    int r = get_string(o, path, key, PATH_MAX - 1, &s);
+    if (r <= 0)
+        return r;
+    char p[VMM__SPEC_PATH_MAX];
+    join(p, path, key);
+    char *full = resolve(base_dir, s);
+    if (!full)
+        return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
+    struct stat st;
+    if (stat(full, &st) < 0) {
+        int e = errno;
+        free(full);
+        return bad(p, "%s", e == ENOENT ? "no such file" : strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        free(full);
+        return bad(p, "not a regular file");
+    }
+    if (access(full, R_OK) < 0) {
+        free(full);
+        return bad(p, "not readable");
+    }
+    *out = full;
+    if (size)
+        *size = (uint64_t)st.st_size;
+    return 1;
+}
+
+static void spec_free(struct spec *s)
+{
+    for (size_t i = 0; i < s->nfiles; i++)
+        free(s->files[i].path);
+    for (size_t i = 0; i < s->ndevices; i++) {
+        free(s->devices[i].type);
+        free(s->devices[i].id);
+        free(s->devices[i].plugin);
+        free(s->devices[i].config);
+    }
+    free(s->boot_path);
+    memset(s, 0, sizeof *s);
+}
+
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+    return a < b + blen && b < a + alen;
+}
+
+static int parse_memory(struct json_object *root, const char *bd, struct spec *s)
+{
+    static const char *const keys[] = {"size", "hugepages", "files", NULL};
+    struct json_object *m;
+    int rc = get_object(root, "", "memory", &m);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return bad("memory", "missing (the VM needs RAM)");
+    if ((rc = check_keys(m, "memory", keys)) < 0)
+        return rc;
+    if ((rc = get_u64(m, "memory", "size", VMM_PAGE_SIZE, SPEC_MAX_RAM, &s->mem_size)) < 0)
+        return rc;
+    if (rc == 0)
+        return bad("memory.size", "missing");
+    if (s->mem_size % VMM_PAGE_SIZE)
+        return bad("memory.size", "must be a multiple of 4096");
+    if ((rc = get_bool(m, "memory", "hugepages", &s->hugepages)) < 0)
+        return rc;
+    if (s->hugepages && s->mem_size % (2u << 20))
+        return bad("memory.size", "must be a multiple of 2 MiB with hugepages");
+    struct json_object *files;
+    if (!json_object_object_get_ex(m, "files", &files))
+        return 0;
+    if (!json_object_is_type(files, json_type_array))
+        return bad("memory.files", "must be an array, not %s", type_name(files));
+    size_t n = json_object_array_length(files);
+    if (n > SPEC_MAX_FILES)
+        return bad("memory.files", "at most %d files", SPEC_MAX_FILES);
+    for (size_t i = 0; i < n; i++) {
+        static const char *const fkeys[] = {"path", "address", NULL};
+        char p[VMM__SPEC_PATH_MAX];
+        snprintf(p, sizeof p, "memory.files[%zu]", i);
+        struct json_object *f = json_object_array_get_idx(files, i);
+        if (!json_object_is_type(f, json_type_object))
+            return bad(p, "must be an object, not %s", type_name(f));
+        if ((rc = check_keys(f, p, fkeys)) < 0)
+            return rc;
+        struct spec_file *sf = &s->files[s->nfiles];
+        if ((rc = get_file(f, p, "path", bd, &sf->path, &sf->size)) < 0)
+            return rc;
+        if (rc == 0)
+            return bad(p, "missing \"path\"");
+        s->nfiles++;
+        char pa[VMM__SPEC_PATH_MAX];
+        join(pa, p, "address");
+        if ((rc = get_u64(f, p, "address", 0, (1ull << 52) - 1, &sf->address)) < 0)
+            return rc;
+        if (rc == 0)
+            return bad(pa, "missing");
+        if (sf->address % VMM_PAGE_SIZE)
+            return bad(pa, "must be a multiple of 4096");
+        if (sf->size == 0)
+            return bad(p, "the file is empty");
+        sf->size = (sf->size + VMM_PAGE_SIZE - 1) & ~(uint64_t)(VMM_PAGE_SIZE - 1);
+        if (sf->size > (1ull << 52) - sf->address)
+            return bad(pa, "the file does not fit below 2^52");
+        if (overlaps(sf->address, sf->size, 0, s->mem_size))
+            return bad(pa, "[0x%llx, 0x%llx) overlaps the RAM at [0, 0x%llx)",
+                       (unsigned long long)sf->address,
+                       (unsigned long long)(sf->address + sf->size),
+                       (unsigned long long)s->mem_size);
+        for (size_t k = 0; k + 1 < s->nfiles; k++)
+            if (overlaps(sf->address, sf->size, s->files[k].address, s->files[k].size))
+                return bad(pa, "[0x%llx, 0x%llx) overlaps memory.files[%zu]",
+                           (unsigned long long)sf->address,
+                           (unsigned long long)(sf->address + sf->size), k);
+    }
+    return 0;
+}
+
+static int parse_cpu(struct json_object *root, struct spec *s)
+{
+    static const char *const keys[] = {"mode",     "cpl",    "entry", "stack",
+                                       "affinity", "weight", "cap",   NULL};
+    struct json_object *c;
+    int rc = get_object(root, "", "cpu", &c);
+    if (rc <= 0)
+        return rc;
+    if ((rc = check_keys(c, "cpu", keys)) < 0)
+        return rc;
+    const char *mode;
+    if ((rc = get_string(c, "cpu", "mode", 16, &mode)) < 0)
+        return rc;
+    if (rc) {
+        if (strcmp(mode, "real") == 0)
+            s->mode = VMM_X86_REAL;
+        else if (strcmp(mode, "protected") == 0)
+            s->mode = VMM_X86_PROTECTED;
+        else if (strcmp(mode, "long") == 0)
+            s->mode = VMM_X86_LONG;
+        else
+            return bad("cpu.mode", "must be \"real\", \"protected\" or \"long\"");
+    }
+    uint64_t v;
+    if ((rc = get_u64(c, "cpu", "cpl", 0, 3, &v)) < 0)
+        return rc;
+    if (rc) {
+        if (v != 0 && v != 3)
+            return bad("cpu.cpl", "must be 0 or 3");
+        if (v == 3 && s->mode == VMM_X86_REAL)
+            return bad("cpu.cpl", "real mode has no CPL 3");
+        s->cpl = (unsigned int)v;
+    }
+    uint64_t addr_max = s->mode == VMM_X86_REAL        ? 0xfffff
+                        : s->mode == VMM_X86_PROTECTED ? 0xffffffffull
+                                                       : UINT64_MAX;
+    if ((rc = get_u64(c, "cpu", "entry", 0, addr_max, &s->entry)) < 0)
+        return rc;
+    s->has_entry = rc == 1;
+    if ((rc = get_u64(c, "cpu", "stack", 0, s->mode == VMM_X86_REAL ? 0xffff : addr_max,
+                      &s->stack)) < 0)
+        return rc;
+    if ((rc = get_u64(c, "cpu", "weight", 1, 65535, &v)) < 0)
+        return rc;
+    if (rc)
+        s->sched.weight = (unsigned int)v;
+    if ((rc = get_u64(c, "cpu", "cap", 0, 100, &v)) < 0)
+        return rc;
+    if (rc)
+        s->sched.cap = (unsigned int)v;
+    struct json_object *aff;
+    if (json_object_object_get_ex(c, "affinity", &aff)) {
+        if (!json_object_is_type(aff, json_type_array))
+            return bad("cpu.affinity", "must be an array of host CPU numbers");
+        size_t n = json_object_array_length(aff);
+        if (n == 0)
+            return bad("cpu.affinity", "must name at least one CPU");
+        long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+        for (size_t i = 0; i < n; i++) {
+            char p[VMM__SPEC_PATH_MAX];
+            snprintf(p, sizeof p, "cpu.affinity[%zu]", i);
+            struct json_object *e = json_object_array_get_idx(aff, i);
+            if (!json_object_is_type(e, json_type_int) || json_object_get_int64(e) < 0 ||
+                json_object_get_int64(e) > 63)
+                return bad(p, "must be a CPU number in 0..63");
+            int64_t cpu = json_object_get_int64(e);
+            if (ncpu > 0 && cpu >= ncpu)
+                return bad(p, "CPU %lld does not exist (the host has %ld)", (long long)cpu, ncpu);
+            s->sched.affinity |= 1ull << cpu;
+        }
+    }
+    return 0;
+}
+
+static int parse_boot(struct json_object *root, const char *bd, struct spec *s)
+{
+    struct json_object *b;
+    int rc = get_object(root, "", "boot", &b);
+    if (rc <= 0)
+        return rc;
+    const char *kind;
+    if ((rc = get_string(b, "boot", "kind", 16, &kind)) < 0)
+        return rc;
+    if (rc == 0)
+        return bad("boot.kind", "missing (\"flat\" or \"elf\")");
+    if (strcmp(kind, "flat") == 0) {
+        static const char *const keys[] = {"kind", "path", "address", NULL};
+        if ((rc = check_keys(b, "boot", keys)) < 0)
+            return rc;
+        s->boot = BOOT_FLAT;
+        s->boot_address = DEFAULT_LOAD;
+        if ((rc = get_u64(b, "boot", "address", 0, (1ull << 52) - 1, &s->boot_address)) < 0)
+            return rc;
+    } else if (strcmp(kind, "elf") == 0) {
+        static const char *const keys[] = {"kind", "path", NULL};
+        if ((rc = check_keys(b, "boot", keys)) < 0)
+            return rc;
+        s->boot = BOOT_ELF;
+    } else {
+        return bad("boot.kind", "\"%s\" is not a boot kind (\"flat\" or \"elf\")", kind);
+    }
+    if ((rc = get_file(b, "boot", "path", bd, &s->boot_path, &s->boot_size)) < 0)
+        return rc;
+    if (rc == 0)
+        return bad("boot.path", "missing");
+    if (s->boot == BOOT_FLAT) {
+        if (s->boot_size == 0)
+            return bad("boot.path", "the image is empty");
+        if (s->boot_address >= s->mem_size || s->boot_size > s->mem_size - s->boot_address)
+            return bad("boot.address",
+                       "an image of %llu bytes at 0x%llx does not fit in "
+                       "memory.size (0x%llx)",
+                       (unsigned long long)s->boot_size, (unsigned long long)s->boot_address,
+                       (unsigned long long)s->mem_size);
+        if (s->mode != VMM_X86_REAL && overlaps(s->boot_address, s->boot_size,
+                                                VMM_X86_TABLES_DEFAULT, VMM_X86_TABLES_MAX_SIZE))
+            return bad("boot.address", "the image overlaps the CPU tables at [0x%x, 0x%x)",
+                       VMM_X86_TABLES_DEFAULT, TABLES_END);
+    }
+    return 0;
+}
+
+static bool serial_type(const char *t)
+{
+    return strcmp(t, "serial") == 0;
+}
+
+static int parse_devices(struct json_object *root, const char *bd, struct spec *s)
+{
+    struct json_object *devs;
+    if (!json_object_object_get_ex(root, "devices", &devs))
+        return 0;
+    if (!json_object_is_type(devs, json_type_array))
+        return bad("devices", "must be an array, not %s", type_name(devs));
+    size_t n = json_object_array_length(devs);
+    if (n > SPEC_MAX_DEVICES)
+        return bad("devices", "at most %d devices", SPEC_MAX_DEVICES);
+    bool console = false;
+    for (size_t i = 0; i < n; i++) {
+        char p[VMM__SPEC_PATH_MAX], pk[VMM__SPEC_PATH_MAX];
+        snprintf(p, sizeof p, "devices[%zu]", i);
+        struct json_object *d = json_object_array_get_idx(devs, i);
+        if (!json_object_is_type(d, json_type_object))
+            return bad(p, "must be an object, not %s", type_name(d));
+        struct spec_device *sd = &s->devices[s->ndevices++];
+        const char *type, *id = NULL;
+        int rc = get_string(d, p, "type", 31, &type);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            return bad(p, "missing \"type\"");
+        if ((rc = get_string(d, p, "id", 31, &id)) < 0)
+            return rc;
+        if ((rc = get_file(d, p, "plugin", bd, &sd->plugin, NULL)) < 0)
+            return rc;
+        if ((rc = get_bool(d, p, "console", &sd->console)) < 0)
+            return rc;
+        if (sd->console && !serial_type(type)) {
+            join(pk, p, "console");
+            return bad(pk, "only a serial device can be the console");
+        }
+        if (sd->console && console) {
+            join(pk, p, "console");
+            return bad(pk, "only one device can be the console");
+        }
+        console = console || sd->console;
+        if (json_object_object_get_ex(d, "fd", NULL)) {
+            join(pk, p, "fd");
+            return bad(pk, "file descriptors cannot be named in a spec (use \"console\")");
+        }
+        for (size_t k = 0; id && k + 1 < s->ndevices; k++)
+            if (s->devices[k].id && strcmp(s->devices[k].id, id) == 0) {
+                join(pk, p, "id");
+                return bad(pk, "duplicate id \"%s\" (also devices[%zu])", id, k);
+            }
+        sd->type = strdup(type);
+        sd->id = id ? strdup(id) : NULL;
+        /* The device's own config: everything but the spec-level keys. */
+        struct json_object *cfg = json_object_new_object();
+        json_object_object_foreach(d, key, val)
+        {
+            if (strcmp(key, "type") && strcmp(key, "plugin") && strcmp(key, "console"))
+                json_object_object_add(cfg, key, json_object_get(val));
+        }
+        const char *txt = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN);
+        sd->config = txt ? strdup(txt) : NULL;
+        json_object_put(cfg);
+        if (!sd->type || (id && !sd->id) || !sd->config)
+            return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
+    }
+    return 0;
+}
+
+static int parse(const char *json, size_t len, const char *bd, struct spec *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "vm");
+    s->vcpus = 1;
+    s->mode = VMM_X86_LONG;
+    s->sched = (vmm_sched)VMM_SCHED_INIT;
+    if (!json)
+        return bad("", "no spec given");
+    if (len > SPEC_MAX_LEN)
+        return bad("", "longer than %u bytes", SPEC_MAX_LEN);
+    if (memchr(json, 0, len))
+        return bad("", "contains a NUL byte at offset %zu",
+                   (size_t)((const char *)memchr(json, 0, len) - json));
+    struct json_tokener *tok = json_tokener_new_ex(SPEC_MAX_DEPTH);
+    if (!tok)
+        return vmm__err(VMM_ENOMEM, "spec: out of memory");
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    struct json_object *root = json_tokener_parse_ex(tok, json, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    if (!root && jerr == json_tokener_continue) {
+        /* All text consumed: it may be a complete scalar that only an end marks
+         * as complete. */
+        root = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+        if (jerr == json_tokener_success && !root)
+            jerr = json_tokener_continue;
+        end = len;
+    }
+    json_tokener_free(tok);
+    if (!root || jerr != json_tokener_success) {
+        json_object_put(root);
+        if (jerr == json_tokener_continue || jerr == json_tokener_success)
+            return bad("", "invalid JSON: truncated");
+        if (jerr == json_tokener_error_depth)
+            return bad("", "invalid JSON: nested deeper than %d levels", SPEC_MAX_DEPTH);
+        return bad("", "invalid JSON at offset %zu: %s", end, json_tokener_error_desc(jerr));
+    }
+    int rc = 0;
+    for (size_t i = end; i < len && rc == 0; i++)
+        if (!strchr(" \t\r\n", json[i]))
+            rc = bad("", "invalid JSON: data after the top-level value at offset %zu", i);
+    char dup[VMM__SPEC_PATH_MAX + 32];
+    if (rc == 0 && vmm__json_check(json, len, dup, sizeof dup) < 0)
+        rc = vmm__err(VMM_ECONFIG, "%s", dup);
+    if (rc == 0 && !json_object_is_type(root, json_type_object))
+        rc = bad("", "the spec must be a JSON object, not %s", type_name(root));
+    static const char *const keys[] = {"name", "uuid",    "vcpus",  "memory",  "cpu",
+                                       "boot", "devices", "limits", "irqchip", NULL};
+    if (rc == 0)
+        rc = check_keys(root, "", keys);
+    const char *str;
+    if (rc == 0 && (rc = get_string(root, "", "name", sizeof s->name - 1, &str)) == 1) {
+        for (const char *c = str; *c && rc == 1; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9') || strchr("._-", *c)))
+                rc = bad("name", "use only letters, digits, '.', '_' and '-'");
+        if (rc == 1)
+            snprintf(s->name, sizeof s->name, "%s", str);
+    }
+    if (rc >= 0 && (rc = get_string(root, "", "uuid", 36, &str)) == 1) {
+        uuid_t u;
+        if (strlen(str) != 36 || uuid_parse(str, u) < 0)
+            rc = bad("uuid", "\"%s\" is not a UUID (like 123e4567-e89b-12d3-a456-426614174000)",
+                     str);
+        else
+            uuid_unparse_lower(u, s->uuid);
+    } else if (rc == 0) {
+        uuid_t u;
+        uuid_generate_random(u);
+        uuid_unparse_lower(u, s->uuid);
+    }
+    uint64_t v;
+    if (rc >= 0 && (rc = get_u64(root, "", "vcpus", 1, VMM__MAX_VCPUS, &v)) == 1)
+        s->vcpus = (unsigned int)v;
+    if (rc >= 0)
+        rc = get_bool(root, "", "irqchip", &s->irqchip);
+    if (rc >= 0)
+        rc = parse_memory(root, bd, s);
+    if (rc >= 0)
+        rc = parse_cpu(root, s);
+    if (rc >= 0)
+        rc = parse_boot(root, bd, s);
+    if (rc >= 0 && s->mode != VMM_X86_REAL && s->mem_size < TABLES_END)
+        rc = bad("memory.size", "must be at least 0x%x: the CPU tables live at [0x%x, 0x%x)",
+                 TABLES_END, VMM_X86_TABLES_DEFAULT, TABLES_END);
+    if (rc >= 0 && s->boot == BOOT_NONE && !s->has_entry)
+        rc = bad("boot", "missing (or give cpu.entry for a guest loaded from memory.files)");
+    if (rc >= 0)
+        rc = parse_devices(root, bd, s);
+    struct json_object *lim;
+    if (rc >= 0 && (rc = get_object(root, "", "limits", &lim)) == 1) {
+        static const char *const lkeys[] = {"time_budget_ms", NULL};
+        if ((rc = check_keys(lim, "limits", lkeys)) == 0 &&
+            (rc = get_u64(lim, "limits", "time_budget_ms", 0, 365ull * 24 * 3600 * 1000, &v)) == 1)
+            s->time_budget_ns = v * 1000000ull;
+    }
+    json_object_put(root);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- plugins ---- */
+
+static pthread_mutex_t plugin_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **plugins_loaded;
+static size_t nplugins;
+
+int vmm_plugin_load(const char *path)
+{
+    if (!path)
+        return vmm__err(VMM_EINVAL, "vmm_plugin_load: path is NULL");
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return vmm__err(VMM_ENOENT, "plugin %s: %s", path, strerror(errno));
+    pthread_mutex_lock(&plugin_lock);
+    int rc = 0;
+    for (size_t i = 0; i < nplugins; i++)
+        if (strcmp(plugins_loaded[i], real) == 0)
+            goto out;
+    void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        rc = vmm__err(VMM_ENOENT, "plugin %s: %s", path, e ? e : "cannot load");
+        goto out;
+    }
+    int (*init)(unsigned int);
+    *(void **)&init = dlsym(h, "vmm_plugin_init");
+    if (!init) {
+        dlclose(h);
+        rc = vmm__err(VMM_EINVAL, "plugin %s: no vmm_plugin_init function", path);
+        goto out;
+    }
+    vmm_error_clear();
+    rc = init(VMM_DEVICE_OPS_VERSION);
+    if (rc < 0) {
+        /* Types it registered may be in use by now: keep the object loaded. */
+        if (vmm_error_last()->code == 0)
+            vmm__err(rc, "plugin %s: vmm_plugin_init failed: %s", path, vmm_strerror(rc));
+        else
+            vmm__err_prefix("plugin %s", path);
+        goto out;
+    }
+    char **n = realloc(plugins_loaded, (nplugins + 1) * sizeof *n);
+    char *copy = strdup(real);
+    if (!n || !copy) {
+        free(copy);
+        if (n)
+            plugins_loaded = n;
+        rc = vmm__err(VMM_ENOMEM, "plugin %s: out of memory", path);
+        goto out;
+    }
+    plugins_loaded = n;
+    plugins_loaded[nplugins++] = copy;
+out:
+    pthread_mutex_unlock(&plugin_lock);
+    return rc;
+}
+
+/* ---- devices, checked without a VM ---- */
+
+/* Rewrite a device error "device X: config.key: why" as "devices[i].key: why". */
+static int device_error(size_t i, int rc)
+{
+    const char *m = vmm_error_last()->message;
+    char msg[512];
+    const char *c = strstr(m, "config.");
+    const char *colon = strstr(m, ": ");
+    if (c && colon && c == colon + 2)
+        snprintf(msg, sizeof msg, "devices[%zu].%s", i, c + strlen("config."));
+    else if (c && colon && strncmp(colon + 2, "config", 6) == 0)
+        snprintf(msg, sizeof msg, "devices[%zu]: %s", i, colon + 2);
+    else
+        snprintf(msg, sizeof msg, "devices[%zu]: %s", i, m);
+    return vmm__err(rc == VMM_ENOMEM ? rc : VMM_ECONFIG, "%s", msg);
+}
+
+struct check_host {
+    struct vmm__bus pio, mmio;
+    const struct spec *s;
+};
+
+static int check_claim(void *ctx, vmm_device *dev, vmm_space space, uint64_t base, uint64_t len,
+                       unsigned int index)
+{
+    struct check_host *h = ctx;
+    if (space == VMM_SPACE_MMIO) {
+        if (overlaps(base, len, 0, h->s->mem_size))
+            return vmm__err(VMM_EEXIST, "MMIO range 0x%llx+0x%llx overlaps guest RAM",
+                            (unsigned long long)base, (unsigned long long)len);
+        for (size_t k = 0; k < h->s->nfiles; k++)
+            if (overlaps(base, len, h->s->files[k].address, h->s->files[k].size))
+                return vmm__err(VMM_EEXIST, "MMIO range 0x%llx+0x%llx overlaps memory.files[%zu]",
+                                (unsigned long long)base, (unsigned long long)len, k);
+    }
+    return vmm__bus_add(space == VMM_SPACE_PIO ? &h->pio : &h->mmio, base, len, dev, index);
+}
+
+static const struct vmm__devhost check_devhost = {NULL, NULL, NULL, check_claim, NULL};
+
+static int check_devices(const struct spec *s)
+{
+    struct check_host h = {{0}, {0}, s};
+    vmm_device *made[SPEC_MAX_DEVICES];
+    size_t nmade = 0;
+    int rc = 0;
+    for (size_t i = 0; i < s->ndevices && rc == 0; i++) {
+        const struct spec_device *d = &s->devices[i];
+        if (d->plugin && (rc = vmm_plugin_load(d->plugin)) < 0) {
+            rc = vmm__err(VMM_ECONFIG, "devices[%zu].plugin: %s", i, vmm_error_last()->message);
+            break;
+        }
+        if (!vmm_device_find_type(d->type)) {
+            rc = vmm__err(VMM_ECONFIG, "devices[%zu].type: unknown device type \"%s\"", i, d->type);
+            break;
+        }
+        char id[32];
+        snprintf(id, sizeof id, "%s%zu", d->type, i);
+        rc = vmm__device_new(d->type, d->config, &check_devhost, &h, id, &made[nmade]);
+        if (rc < 0)
+            rc = device_error(i, rc);
+        else
+            nmade++;
+    }
+    for (size_t i = 0; i < nmade; i++)
+        vmm__device_free(made[i]);
+    vmm__bus_free(&h.pio);
+    vmm__bus_free(&h.mmio);
+    return rc;
+}
+
+int vmm_spec_check(const char *json, size_t len, const char *base_dir)
+{
+    struct spec s;
+    int rc = parse(json, len, base_dir, &s);
+    if (rc == 0)
+        rc = check_devices(&s);
+    spec_free(&s);
+    return rc;
+}
+
+/* ---- building ---- */
+
+static int build(const struct spec *s, vmm_vm **out, vmm_spec_info *info)
+{
+    vmm_vm_options vo = VMM_VM_OPTIONS_INIT;
+    vo.flags = s->irqchip ? VMM_VM_IRQCHIP : 0;
+    vmm_vm *vm = NULL;
+    int rc = vmm_vm_create(&vm, &vo);
+    if (rc < 0)
+        return rc;
+    vmm_device *console = NULL;
+    if ((rc = vmm_vm_set_sched(vm, &s->sched)) < 0) {
+        vmm__err_prefix("cpu");
+        goto fail;
+    }
+    if ((rc = vmm_mem_map(vm, 0, s->mem_size, NULL, s->hugepages ? VMM_MEM_HUGEPAGES : 0)) < 0) {
+        vmm__err_prefix("memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < s->nfiles; i++)
+        if ((rc = vmm_mem_map_file(vm, s->files[i].address, s->files[i].path, NULL)) < 0) {
+            vmm__err_prefix("memory.files[%zu]", i);
+            goto fail;
+        }
+    for (size_t i = 0; i < s->ndevices; i++) {
+        const struct spec_device *d = &s->devices[i];
+        vmm_device *dev;
+        if ((rc = vmm_device_attach(vm, d->type, d->config, &dev)) < 0) {
+            rc = device_error(i, rc);
+            goto fail;
+        }
+        if (d->console)
+            console = dev;
+    }
+    uint64_t entry = s->boot == BOOT_FLAT ? s->boot_address : 0;
+    if (s->boot == BOOT_FLAT && (rc = vmm_boot_flat(vm, s->boot_path, s->boot_address, NULL)) < 0) {
+        vmm__err_prefix("boot.path");
+        goto fail;
+    }
+    if (s->boot == BOOT_ELF && (rc = vmm_boot_elf(vm, s->boot_path, &entry)) < 0) {
+        rc = vmm__err(VMM_ECONFIG, "boot.path: %s", vmm_error_last()->message);
+        goto fail;
+    }
+    if (s->has_entry)
+        entry = s->entry;
+    for (unsigned int i = 0; i < s->vcpus; i++) {
+        vmm_vcpu *v;
+        if ((rc = vmm_vcpu_create(&v, vm, i)) < 0) {
+            vmm__err_prefix("vcpus");
+            goto fail;
+        }
+        vmm_x86_setup_options xo = VMM_X86_SETUP_OPTIONS_INIT;
+        xo.mode = s->mode;
+        xo.cpl = s->cpl;
+        xo.entry = entry;
+        xo.stack = s->stack;
+        if ((rc = vmm_x86_setup(v, &xo)) < 0) {
+            vmm__err_prefix("cpu");
+            goto fail;
+        }
+    }
+    if (info) {
+        memset(info, 0, sizeof *info);
+        snprintf(info->name, sizeof info->name, "%s", s->name);
+        memcpy(info->uuid, s->uuid, sizeof info->uuid);
+        info->vcpus = s->vcpus;
+        info->time_budget_ns = s->time_budget_ns;
+        info->console = console;
+        info->entry = entry;
+    }
+    *out = vm;
+    return 0;
+fail:
+    vmm_vm_destroy(vm);
+    return rc;
+}
+
+int vmm_vm_create_from_spec(vmm_vm **out, const char *json, size_t len, const char *base_dir,
+                            vmm_spec_info *info)
+{
+    if (!out)
+        return vmm__err(VMM_EINVAL, "vmm_vm_create_from_spec: out is NULL");
+    *out = NULL;
+    struct spec s;
+    int rc = parse(json, len, base_dir, &s);
+    if (rc == 0)
+        rc = check_devices(&s);
+    if (rc == 0)
+        rc = build(&s, out, info);
+    spec_free(&s);
+    return rc;
+}
+
+int vmm_vm_create_from_spec_file(vmm_vm **out, const char *path, vmm_spec_info *info)
+{
+    if (!out || !path)
+        return vmm__err(VMM_EINVAL, "vmm_vm_create_from_spec_file: NULL argument");
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return vmm__err(e == ENOENT ? VMM_ENOENT : VMM_EIO, "%s: %s", path, strerror(e));
+    }
+    char *buf = malloc(SPEC_MAX_LEN + 1);
+    if (!buf) {
+        close(fd);
+        return vmm__err(VMM_ENOMEM, "%s: out of memory", path);
+    }
+    size_t len = 0;
+    ssize_t n = 0;
+    while (len <= SPEC_MAX_LEN &&
+           ((n = read(fd, buf + len, SPEC_MAX_LEN + 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+        if (n > 0)
+            len += (size_t)n;
+    int e = errno;
+    close(fd);
+    int rc;
+    if (n < 0) {
+        rc = vmm__err(VMM_EIO, "%s: %s", path, strerror(e));
+    } else if (len > SPEC_MAX_LEN) {
+        rc = vmm__err(VMM_ECONFIG, "%s: larger than %u bytes", path, SPEC_MAX_LEN);
+    } else {
+        char *dir = strdup(path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (slash)
+            *slash = 0;
+        rc = dir ? vmm_vm_create_from_spec(out, buf, len, slash ? dir : NULL, info)
+                 : vmm__err(VMM_ENOMEM, "%s: out of memory", path);
+        free(dir);
+    }
+    free(buf);
+    return rc;
+}
