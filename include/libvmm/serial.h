@@ -7,9 +7,11 @@
  *   (registers 1 byte apart) instead of a port; "irq": line (default 4);
  *   "fd": host file descriptor receiving output (default: none, output dropped
  *   unless a callback is set with vmm_serial_set_output()).
- *   The fd is not closed by libvmm and is written with blocking write(2) unless
- *   the embedder made it non-blocking (then bytes that do not fit are dropped and
- *   counted).
+ *   The fd is not closed by libvmm. A guest never waits for it: a byte the fd
+ *   cannot take at once (a full pipe, a stalled terminal) is dropped and counted
+ *   in tx_dropped, so a flooding guest cannot stall its vCPU.
+ *   The output callback runs with the device's lock held: it must not call
+ *   vmm_serial_* functions on the same device.
  *
  * debug-exit config: "port" (default 0xf4) or "mmio"; "size" of the register,
  *   1, 2 or 4 (default 4). A guest write of value v ends the run with

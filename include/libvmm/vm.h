@@ -116,7 +116,9 @@ typedef struct vmm_run_result {
  * @param opts  Options or NULL for defaults.
  * @param res   Receives the outcome; must not be NULL.
  * @return 0 when the run ended for one of the reasons above (see res),
- *         VMM_EINVAL, VMM_ESTATE (no vCPU, or already running), VMM_ENOMEM.
+ *         VMM_EINVAL, VMM_ESTATE (no vCPU, or already running), VMM_ENOMEM,
+ *         VMM_EPERM (the scheduling settings need privileges, see vmm_sched),
+ *         VMM_EBUSY (a vCPU is being run by vmm_vcpu_run() elsewhere), VMM_EKVM.
  */
 VMM_EXTERN int vmm_vm_run(vmm_vm *vm, const vmm_run_options *opts, vmm_run_result *res);
 
@@ -129,8 +131,10 @@ VMM_EXTERN int vmm_vm_stop(vmm_vm *vm);
 
 /**
  * Pause a running vmm_vm_run(): every vCPU is kicked out of the guest and its
- * thread waits until vmm_vm_resume() or vmm_vm_stop(). The run's time budget
- * keeps counting while paused. Thread-safe.
+ * thread waits until vmm_vm_resume() or vmm_vm_stop(). Returns once every vCPU
+ * thread has parked (so registers can be read at once), except when called from
+ * a vCPU thread (an exit or device callback), which returns at once. The run's
+ * time budget keeps counting while paused. Thread-safe.
  * @return 0; VMM_EINVAL; VMM_ESTATE if no vmm_vm_run() is in progress.
  */
 VMM_EXTERN int vmm_vm_pause(vmm_vm *vm);

@@ -145,6 +145,15 @@ int vmm_x86_setup(vmm_vcpu *v, const vmm_x86_setup_options *opts)
                                        o.identity_map_size > 4 * GIB))
             return vmm__err(VMM_EINVAL,
                             "vmm_x86_setup: identity_map_size must be 1-4 GiB in whole GiB");
+        if (o.mode == VMM_X86_PROTECTED && o.tables > 0xffffffffull - need)
+            return vmm__err(VMM_EINVAL, "vmm_x86_setup: tables at 0x%llx are not below 4 GiB",
+                            (unsigned long long)o.tables);
+        /* The GDT and TSS are reached through the identity map once paging is on. */
+        if (o.mode == VMM_X86_LONG && o.tables + VMM_PAGE_SIZE > o.identity_map_size)
+            return vmm__err(VMM_EINVAL,
+                            "vmm_x86_setup: tables at 0x%llx lie outside the identity map "
+                            "(0x%llx bytes)",
+                            (unsigned long long)o.tables, (unsigned long long)o.identity_map_size);
         if (vmm_mem_host_ptr(v->vm, o.tables, need, &p) < 0)
             return vmm__err(VMM_EFAULT, "vmm_x86_setup: tables at 0x%llx (+0x%llx) not in RAM",
                             (unsigned long long)o.tables, (unsigned long long)need);
@@ -159,17 +168,35 @@ int vmm_x86_setup(vmm_vcpu *v, const vmm_x86_setup_options *opts)
     r.rsp = o.stack;
 
     if (o.mode == VMM_X86_REAL) {
-        vmm_segment cs = s.cs;
+        /* Built from scratch (not from the current state, which may be a CPL3
+         * set-up): 64 KiB read/write data segments and a code segment at
+         * entry's 64 KiB block, as after a far jump in real mode. */
+        vmm_segment d = {0};
+        d.limit = 0xffff;
+        d.type = 0x3;
+        d.present = 1;
+        d.s = 1;
+        vmm_segment cs = d;
+        cs.type = 0xb;
         cs.base = o.entry & 0xf0000;
         cs.selector = (uint16_t)(cs.base >> 4);
-        cs.limit = 0xffff;
         s.cs = cs;
-        vmm_segment d = s.ds;
-        d.base = 0;
-        d.selector = 0;
-        d.limit = 0xffff;
         s.ds = s.es = s.fs = s.gs = s.ss = d;
-        s.cr0 &= ~(CR0_PE | CR0_PG);
+        vmm_segment tr = {0};
+        tr.limit = 0xffff;
+        tr.type = 0xb;
+        tr.present = 1;
+        s.tr = tr;
+        vmm_segment ldt = {0};
+        ldt.limit = 0xffff;
+        ldt.type = 2;
+        ldt.present = 1;
+        s.ldt = ldt;
+        s.gdt = (vmm_dtable){0, 0xffff};
+        s.idt = (vmm_dtable){0, 0x3ff};
+        s.cr0 = CR0_ET;
+        s.cr3 = 0;
+        s.cr4 = 0;
         s.efer = 0;
         r.rip = o.entry & 0xffff;
     } else {

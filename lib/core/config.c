@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Strict parsing of device configuration objects (JSON) for built-in types. */
 #include <errno.h>
+#include <stdlib.h>
 #include <json-c/json.h>
 #include <string.h>
 
@@ -82,6 +83,47 @@ int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed
     return 0;
 }
 
+/* A number written as a string: "123", "0x1f000" (strtoull base 0, so a leading
+ * 0 means octal), optionally followed by K, M, G or T (powers of 1024).
+ * 0, or -1 if it is not such a number, -2 if it overflows 64 bits. */
+int vmm__parse_u64_text(const char *s, uint64_t *out)
+{
+    if (!*s || *s == '-' || *s == '+' || *s == ' ')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s)
+        return -1;
+    unsigned int shift = 0;
+    switch (*end) {
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    case 'T':
+        shift = 40;
+        end++;
+        break;
+    default:
+        break;
+    }
+    if (*end)
+        return -1;
+    if (shift && v > (UINT64_MAX >> shift))
+        return -2;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
 int vmm__cfg_u64(vmm_device *dev, struct json_object *o, const char *key, uint64_t min,
                  uint64_t max, uint64_t dflt, uint64_t *out)
 {
@@ -89,16 +131,29 @@ int vmm__cfg_u64(vmm_device *dev, struct json_object *o, const char *key, uint64
     *out = dflt;
     if (!json_object_object_get_ex(o, key, &v))
         return 0;
-    if (!json_object_is_type(v, json_type_int)) {
-        vmm_device_error(dev, "config.%s: must be an integer", key);
+    uint64_t u;
+    if (json_object_is_type(v, json_type_string)) {
+        if (vmm__parse_u64_text(json_object_get_string(v), &u) < 0) {
+            vmm_device_error(dev, "config.%s: \"%s\" is not a number", key,
+                             json_object_get_string(v));
+            return VMM_ECONFIG;
+        }
+    } else if (!json_object_is_type(v, json_type_int)) {
+        vmm_device_error(dev, "config.%s: must be a number", key);
         return VMM_ECONFIG;
+    } else {
+        /* json-c keeps integers as int64 or uint64; negative and huge values
+         * both land outside [min, max]. */
+        errno = 0;
+        int64_t si = json_object_get_int64(v);
+        u = json_object_get_uint64(v);
+        if (si < 0 || errno == ERANGE) {
+            vmm_device_error(dev, "config.%s: must be in %llu..%llu", key, (unsigned long long)min,
+                             (unsigned long long)max);
+            return VMM_ECONFIG;
+        }
     }
-    /* json-c keeps integers as int64 or uint64; negative and huge values both
-     * land outside [min, max]. */
-    errno = 0;
-    int64_t s = json_object_get_int64(v);
-    uint64_t u = json_object_get_uint64(v);
-    if (s < 0 || errno == ERANGE || u < min || u > max) {
+    if (u < min || u > max) {
         vmm_device_error(dev, "config.%s: must be in %llu..%llu", key, (unsigned long long)min,
                          (unsigned long long)max);
         return VMM_ECONFIG;

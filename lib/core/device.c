@@ -131,14 +131,21 @@ int vmm__device_new(const char *type, const char *config_json, const struct vmm_
     dev->host_ctx = host_ctx;
     pthread_mutex_init(&dev->lock, NULL);
     snprintf(dev->id, sizeof dev->id, "%s", default_id ? default_id : ops->name);
-    vmm_error_clear();
+    /* Whether create() recorded its own message: compare the last error. */
+    const vmm_error *before = vmm_error_last();
+    int code_before = before->code;
+    const char *msg_before = before->message;
+    char saved[512];
+    snprintf(saved, sizeof saved, "%s", msg_before);
     int rc = ops->create(dev, config_json, &dev->state);
     if (rc < 0) {
+        bool own =
+            vmm_error_last()->code != code_before || strcmp(vmm_error_last()->message, saved) != 0;
         if (host && host->release)
             host->release(host_ctx, dev);
         if (dev->error[0])
             vmm__err(rc, "device %s: %s", dev->id, dev->error);
-        else if (vmm_error_last()->code == 0)
+        else if (!own)
             vmm__err(rc, "device %s: create failed: %s", dev->id, vmm_strerror(rc));
         pthread_mutex_destroy(&dev->lock);
         free(dev);
@@ -191,7 +198,7 @@ static int vm_set_irq(void *ctx, unsigned int line, int level)
 {
     vmm_vm *vm = ctx;
     if (!(vm->flags & VMM_VM_IRQCHIP))
-        return VMM_ENOTSUP;
+        return vmm__err(VMM_ENOTSUP, "the VM has no in-kernel irqchip (VMM_VM_IRQCHIP)");
     return vmm__hv_irq_line(vm->vm_fd, line, level);
 }
 
@@ -226,8 +233,8 @@ int vmm_device_attach(vmm_vm *vm, const char *type, const char *config_json, vmm
         *out = NULL;
     if (!vm || !type)
         return vmm__err(VMM_EINVAL, "vmm_device_attach: NULL argument");
-    if (atomic_load(&vm->in_run))
-        return vmm__err(VMM_EBUSY, "vmm_device_attach: the VM is running");
+    if (vmm__vm_busy(vm))
+        return vmm__err(VMM_EBUSY, "vmm_device_attach: a vCPU of the VM is running");
     char id[32];
     snprintf(id, sizeof id, "%s%u", type, vm->ndevices);
     vmm_device *dev;
@@ -330,25 +337,25 @@ int vmm_device_claim(vmm_device *dev, vmm_space space, uint64_t base, uint64_t l
 int vmm_device_set_irq(vmm_device *dev, unsigned int line, int level)
 {
     if (!dev)
-        return VMM_EINVAL;
+        return vmm__err(VMM_EINVAL, "vmm_device_set_irq: dev is NULL");
     if (line > 23)
         return vmm__err(VMM_ERANGE, "device %s: interrupt line %u out of range", dev->id, line);
     if (!dev->host || !dev->host->set_irq)
-        return VMM_ENOTSUP;
+        return vmm__err(VMM_ENOTSUP, "device %s: no interrupt controller", dev->id);
     return dev->host->set_irq(dev->host_ctx, line, level);
 }
 
 int vmm_device_mem_read(vmm_device *dev, uint64_t gpa, void *buf, size_t len)
 {
     if (!dev || !dev->host || !dev->host->mem_read)
-        return VMM_EFAULT;
+        return vmm__err(VMM_EFAULT, "vmm_device_mem_read: no guest memory");
     return dev->host->mem_read(dev->host_ctx, gpa, buf, len);
 }
 
 int vmm_device_mem_write(vmm_device *dev, uint64_t gpa, const void *buf, size_t len)
 {
     if (!dev || !dev->host || !dev->host->mem_write)
-        return VMM_EFAULT;
+        return vmm__err(VMM_EFAULT, "vmm_device_mem_write: no guest memory");
     return dev->host->mem_write(dev->host_ctx, gpa, buf, len);
 }
 

@@ -148,7 +148,10 @@ struct json_object;
  * (NULL-terminated; "id" is always allowed) are refused. */
 VMM__HIDDEN int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed,
                                struct json_object **out);
-/* Integer key in [min, max]; absent -> *out = dflt, returns 0; present -> 1. */
+/* "123", "0x1f000", "64M" (K/M/G/T: powers of 1024): 0, -1 not a number, -2 overflow. */
+VMM__HIDDEN int vmm__parse_u64_text(const char *s, uint64_t *out);
+/* Integer key (a JSON integer or a number string as above) in [min, max]; absent -> *out = dflt,
+ * returns 0; present -> 1. */
 VMM__HIDDEN int vmm__cfg_u64(vmm_device *dev, struct json_object *o, const char *key, uint64_t min,
                              uint64_t max, uint64_t dflt, uint64_t *out);
 /* Where a device's len bytes of registers live: "port" (default default_port)
@@ -194,10 +197,16 @@ struct vmm_vm {
     atomic_bool in_run;
     atomic_bool paused;
     pthread_mutex_t pause_lock;
-    pthread_cond_t pause_cond;
+    pthread_cond_t pause_cond;  /* run threads wait on it while paused */
+    pthread_cond_t parked_cond; /* vmm_vm_pause waits on it for them to park */
+    unsigned int run_threads;   /* live vmm_vm_run threads (pause_lock) */
+    unsigned int parked;        /* of those, how many are parked (pause_lock) */
     vmm_sched sched;
 };
 
+/* True while vmm_vm_run() or any vmm_vcpu_run() of the VM is in progress: the
+ * buses, memory map and vCPU table must not change then. */
+VMM__HIDDEN bool vmm__vm_busy(const vmm_vm *vm);
 /* Run with an absolute CLOCK_MONOTONIC deadline (0 = none). */
 VMM__HIDDEN int vmm__vcpu_run_until(vmm_vcpu *vcpu, vmm_exit *exit, uint64_t deadline_ns);
 VMM__HIDDEN void vmm__vcpu_free(vmm_vcpu *vcpu);

@@ -42,8 +42,9 @@ const struct vmm__region *vmm__mem_find(const vmm_vm *vm, uint64_t gpa, uint64_t
 
 bool vmm__mem_overlaps(const vmm_vm *vm, uint64_t gpa, uint64_t len)
 {
+    /* Inclusive end: a range may end at 2^64 - 1 (len > 0 checked by callers). */
     size_t i = lower_bound(vm, gpa);
-    return i < vm->nregions && vm->regions[i].gpa < gpa + len;
+    return len && i < vm->nregions && vm->regions[i].gpa <= gpa + len - 1;
 }
 
 /* Walk [gpa, gpa+len) region by region; with copy false only validate. */
@@ -212,8 +213,8 @@ int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned in
         return vmm__err(VMM_EOVERFLOW, "vmm_mem_map: size too large for this host");
     if ((flags & VMM_MEM_READONLY) && !vm->cap_readonly_mem)
         return vmm__err(VMM_ENOTSUP, "vmm_mem_map: KVM lacks read-only memory");
-    if (atomic_load(&vm->in_run))
-        return vmm__err(VMM_EBUSY, "vmm_mem_map: the VM is running");
+    if (vmm__vm_busy(vm))
+        return vmm__err(VMM_EBUSY, "vmm_mem_map: a vCPU of the VM is running");
     if (vm->memory_limit && (size > vm->memory_limit || vm->mapped_bytes > vm->memory_limit - size))
         return vmm__err(VMM_ENOMEM, "vmm_mem_map: would exceed the VM's memory limit of %llu bytes",
                         (unsigned long long)vm->memory_limit);
@@ -230,7 +231,7 @@ int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned in
     }
     for (size_t k = 0; k < vm->mmio.n; k++) {
         const struct vmm__range *m = &vm->mmio.r[k];
-        if (m->base < gpa + size && gpa < m->base + m->len) {
+        if (m->base <= gpa + size - 1 && gpa <= m->base + m->len - 1) {
             rc = vmm__err(VMM_EEXIST, "vmm_mem_map: overlaps MMIO range at 0x%llx",
                           (unsigned long long)m->base);
             goto out;
@@ -334,8 +335,8 @@ int vmm_mem_unmap(vmm_vm *vm, uint64_t gpa)
 {
     if (!vm)
         return vmm__err(VMM_EINVAL, "vmm_mem_unmap: vm is NULL");
-    if (atomic_load(&vm->in_run))
-        return vmm__err(VMM_EBUSY, "vmm_mem_unmap: the VM is running");
+    if (vmm__vm_busy(vm))
+        return vmm__err(VMM_EBUSY, "vmm_mem_unmap: a vCPU of the VM is running");
     pthread_rwlock_wrlock(&vm->mem_lock);
     int rc;
     size_t i = lower_bound(vm, gpa);

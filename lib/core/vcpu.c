@@ -2,6 +2,7 @@
 /* vCPUs: creation, register access, the run loop, kicks and time budgets. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -36,8 +37,8 @@ int vmm_vcpu_create(vmm_vcpu **out, vmm_vm *vm, unsigned int index)
                         vm->max_vcpus);
     if (vm->vcpus[index])
         return vmm__err(VMM_EEXIST, "vmm_vcpu_create: vCPU %u exists", index);
-    if (atomic_load(&vm->in_run))
-        return vmm__err(VMM_EBUSY, "vmm_vcpu_create: the VM is running");
+    if (vmm__vm_busy(vm))
+        return vmm__err(VMM_EBUSY, "vmm_vcpu_create: a vCPU of the VM is running");
     vmm_vcpu *v = calloc(1, sizeof *v);
     if (!v)
         return vmm__err(VMM_ENOMEM, "vmm_vcpu_create: out of memory");
@@ -79,6 +80,8 @@ vmm_vm *vmm_vcpu_vm(vmm_vcpu *v)
     return v ? v->vm : NULL;
 }
 
+static int settle(vmm_vcpu *v);
+
 /* Register access is refused while the vCPU runs: KVM would serialise it
  * behind KVM_RUN, blocking the caller for as long as the guest runs. */
 #define CHECK_IDLE(v, p, fn)                                                                       \
@@ -88,6 +91,9 @@ vmm_vm *vmm_vcpu_vm(vmm_vcpu *v)
         pid_t runner_ = atomic_load(&(v)->runner);                                                 \
         if (runner_ && runner_ != self_tid())                                                      \
             return vmm__err(VMM_EBUSY, fn ": vCPU %u is running", (v)->index);                     \
+        int settle_rc_ = settle(v);                                                                \
+        if (settle_rc_ < 0)                                                                        \
+            return settle_rc_;                                                                     \
     } while (0)
 
 int vmm_vcpu_get_regs(vmm_vcpu *v, vmm_regs *r)
@@ -165,9 +171,11 @@ int vmm_vcpu_kick(vmm_vcpu *v)
 {
     if (!v)
         return vmm__err(VMM_EINVAL, "vmm_vcpu_kick: vcpu is NULL");
+    /* An idle vCPU sees the flag at its next run. A runner outside KVM_RUN has
+     * the signal blocked, so it stays pending and makes its next KVM_RUN return
+     * at once; a runner inside KVM_RUN is interrupted by it. Setting KVM's
+     * immediate_exit here instead would race with the runner clearing it. */
     atomic_store(&v->kick, true);
-    /* Covers a runner about to enter KVM_RUN: KVM checks this flag at entry. */
-    vmm__hv_set_immediate_exit(&v->hv, true);
     /* Covers a runner inside KVM_RUN. kick_lock keeps the thread id valid: the
      * runner clears `runner` under it before leaving vmm_vcpu_run(), so the
      * thread cannot be gone (and its id reused) while we signal it. */
@@ -179,27 +187,83 @@ int vmm_vcpu_kick(vmm_vcpu *v)
     return 0;
 }
 
-/* Prepare the calling thread: block the kick signal outside KVM_RUN, and give
- * KVM the thread's mask minus the kick signal to use inside it. */
-static int prepare_thread(vmm_vcpu *v, pid_t tid)
+/* Block the kick signal in the calling thread, once. This must happen before
+ * the thread is published as a vCPU's runner: a kick signals the runner, and an
+ * unblocked real-time signal without a handler would end the process. */
+static int block_kick_signal(void)
 {
+    if (kick_blocked)
+        return 0;
     sigset_t set;
-    if (!kick_blocked) {
-        sigemptyset(&set);
-        sigaddset(&set, KICK_SIGNAL);
-        if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
-            return vmm__err(VMM_EINVAL, "vmm_vcpu_run: cannot block the kick signal");
-        kick_blocked = true;
-    }
-    if (v->sigmask_tid != tid) {
-        pthread_sigmask(SIG_BLOCK, NULL, &set);
-        sigdelset(&set, KICK_SIGNAL);
-        int rc = vmm__hv_set_signal_mask(&v->hv, &set);
-        if (rc < 0)
-            return rc;
-        v->sigmask_tid = tid;
-    }
+    sigemptyset(&set);
+    sigaddset(&set, KICK_SIGNAL);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        return vmm__err(VMM_EINVAL, "vmm_vcpu_run: cannot block the kick signal");
+    kick_blocked = true;
     return 0;
+}
+
+/* Give KVM the thread's signal mask minus the kick signal, for use inside KVM_RUN. */
+static int set_run_mask(vmm_vcpu *v, pid_t tid)
+{
+    if (v->sigmask_tid == tid)
+        return 0;
+    sigset_t set;
+    pthread_sigmask(SIG_BLOCK, NULL, &set);
+    sigdelset(&set, KICK_SIGNAL);
+    int rc = vmm__hv_set_signal_mask(&v->hv, &set);
+    if (rc == 0)
+        v->sigmask_tid = tid;
+    return rc;
+}
+
+static void release_runner(vmm_vcpu *v)
+{
+    pthread_mutex_lock(&v->kick_lock);
+    atomic_store(&v->runner, 0);
+    pthread_mutex_unlock(&v->kick_lock);
+}
+
+/* Finish an I/O instruction KVM is waiting to complete (after an exit to the
+ * caller, a device's stop request or a kick), without running guest code:
+ * KVM_RUN with immediate_exit completes it and returns -EINTR. Until then the
+ * vCPU's registers are not consistent (KVM API, "KVM_RUN"). Caller owns the
+ * vCPU (is its runner). */
+static int complete_pending_io(vmm_vcpu *v)
+{
+    if (!v->io_pending)
+        return 0;
+    vmm__hv_set_immediate_exit(&v->hv, true);
+    int r = vmm__hv_run(&v->hv);
+    vmm__hv_set_immediate_exit(&v->hv, false);
+    v->io_pending = false;
+    if (r == 0)
+        return vmm__err(VMM_ESTATE,
+                        "vCPU %u: a string I/O instruction needs more I/O; run the vCPU to "
+                        "finish it",
+                        v->index);
+    if (r != -EINTR && r != -EAGAIN)
+        return vmm__err(VMM_EKVM, "KVM_RUN (completing I/O) on vCPU %u: %s", v->index,
+                        strerror(-r));
+    return 0;
+}
+
+/* Make the vCPU's state consistent before the caller reads or writes it.
+ * Called with no runner (the caller's own thread takes the vCPU briefly) or
+ * from the runner itself (a device or exit callback), which needs nothing. */
+static int settle(vmm_vcpu *v)
+{
+    if (!v->io_pending)
+        return 0;
+    pid_t tid = self_tid();
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&v->runner, &expected, tid))
+        return expected == tid ? 0 : vmm__err(VMM_EBUSY, "vCPU %u is running", v->index);
+    int rc = block_kick_signal();
+    if (rc == 0)
+        rc = complete_pending_io(v);
+    release_runner(v);
+    return rc;
 }
 
 static int arm_timer(vmm_vcpu *v, pid_t tid, uint64_t deadline)
@@ -251,6 +315,10 @@ static void describe_internal_error(vmm_vcpu *v, vmm_exit *x)
     x->internal.rip = r.rip;
     if (x->internal.insn_len)
         return;
+    /* Best effort: failures here are not the caller's errors, keep theirs. */
+    int code = vmm_error_last()->code;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", vmm_error_last()->message);
     uint64_t linear = s.cs.base + r.rip;
     uint8_t buf[15];
     size_t got = 0;
@@ -259,24 +327,32 @@ static void describe_internal_error(vmm_vcpu *v, vmm_exit *x)
             break;
     memcpy(x->internal.insn, buf, got);
     x->internal.insn_len = (uint8_t)got;
-    vmm_error_clear();
+    if (code)
+        vmm__err(code, "%s", msg);
+    else
+        vmm_error_clear();
 }
 
 int vmm__vcpu_run_until(vmm_vcpu *v, vmm_exit *x, uint64_t deadline)
 {
     pid_t tid = self_tid();
     memset(x, 0, sizeof *x);
+    int rc = block_kick_signal();
+    if (rc < 0)
+        return rc;
     int expected = 0;
     if (!atomic_compare_exchange_strong(&v->runner, &expected, tid))
         return vmm__err(VMM_EBUSY, "vmm_vcpu_run: vCPU %u is already running", v->index);
 
-    int rc = prepare_thread(v, tid);
+    rc = set_run_mask(v, tid);
     if (rc == 0 && deadline)
         rc = arm_timer(v, tid, deadline);
     while (rc == 0) {
-        if (atomic_load(&v->kick) && !v->io_pending) {
+        if (atomic_load(&v->kick)) {
+            /* Stop between instructions: finish a pending I/O first. */
+            if ((rc = complete_pending_io(v)) < 0)
+                break;
             atomic_store(&v->kick, false);
-            vmm__hv_set_immediate_exit(&v->hv, false);
             drain_kick_signal();
             memset(x, 0, sizeof *x);
             x->reason = VMM_EXIT_KICKED;
@@ -304,11 +380,10 @@ int vmm__vcpu_run_until(vmm_vcpu *v, vmm_exit *x, uint64_t deadline)
         vmm__hv_exit_decode(v->hv.run, x);
         if (x->reason == VMM_EXIT_IO || x->reason == VMM_EXIT_MMIO) {
             if (vmm__dispatch(&v->vm->pio, &v->vm->mmio, x)) {
+                /* KVM finishes the instruction on the next KVM_RUN. */
+                v->io_pending = true;
                 int status;
                 if (vmm__dispatch_take_stop(&status)) {
-                    /* Finish the access before returning, so a later run resumes
-                     * after the instruction: that happens on the next KVM_RUN. */
-                    v->io_pending = true;
                     memset(x, 0, sizeof *x);
                     x->reason = VMM_EXIT_STATUS;
                     x->status.code = status;
@@ -328,9 +403,7 @@ int vmm__vcpu_run_until(vmm_vcpu *v, vmm_exit *x, uint64_t deadline)
     }
     if (deadline && v->timer_tid)
         disarm_timer(v);
-    pthread_mutex_lock(&v->kick_lock);
-    atomic_store(&v->runner, 0);
-    pthread_mutex_unlock(&v->kick_lock);
+    release_runner(v);
     return rc;
 }
 

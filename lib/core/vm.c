@@ -54,22 +54,22 @@ int vmm_vm_create(vmm_vm **out, const vmm_vm_options *opts)
     pthread_rwlock_init(&vm->mem_lock, NULL);
     pthread_mutex_init(&vm->pause_lock, NULL);
     pthread_cond_init(&vm->pause_cond, NULL);
+    pthread_cond_init(&vm->parked_cond, NULL);
     vm->sched = (vmm_sched)VMM_SCHED_INIT;
 
     if ((rc = vmm__hv_open(&vm->kvm_fd)) < 0)
         goto fail;
-    vm->cap_readonly_mem = vmm__hv_check_extension(vm->kvm_fd, 82 /* KVM_CAP_READONLY_MEM */) > 0;
-    vm->cap_immediate_exit =
-        vmm__hv_check_extension(vm->kvm_fd, 136 /* KVM_CAP_IMMEDIATE_EXIT */) > 0;
+    struct vmm__hv_caps caps;
+    vmm__hv_caps(vm->kvm_fd, &caps);
+    vm->cap_readonly_mem = caps.readonly_mem;
+    vm->cap_immediate_exit = caps.immediate_exit;
     if (!vm->cap_immediate_exit) {
         rc = vmm__err(VMM_ENOTSUP,
                       "vmm_vm_create: KVM lacks KVM_CAP_IMMEDIATE_EXIT (Linux >= 4.11)");
         goto fail;
     }
-    int slots = vmm__hv_check_extension(vm->kvm_fd, 10 /* KVM_CAP_NR_MEMSLOTS */);
-    vm->max_slots = slots > 0 ? (unsigned int)slots : 32;
-    int maxv = vmm__hv_check_extension(vm->kvm_fd, 66 /* KVM_CAP_MAX_VCPUS */);
-    vm->max_vcpus = maxv > 0 ? (unsigned int)maxv : 1;
+    vm->max_slots = caps.max_slots;
+    vm->max_vcpus = caps.max_vcpus;
     if (vm->max_vcpus > VMM__MAX_VCPUS)
         vm->max_vcpus = VMM__MAX_VCPUS;
     if ((rc = vmm__hv_vm_create(vm->kvm_fd, &vm->vm_fd, &vm->run_size)) < 0)
@@ -107,7 +107,18 @@ void vmm_vm_destroy(vmm_vm *vm)
     pthread_rwlock_destroy(&vm->mem_lock);
     pthread_mutex_destroy(&vm->pause_lock);
     pthread_cond_destroy(&vm->pause_cond);
+    pthread_cond_destroy(&vm->parked_cond);
     free(vm);
+}
+
+bool vmm__vm_busy(const vmm_vm *vm)
+{
+    if (atomic_load(&((vmm_vm *)vm)->in_run))
+        return true;
+    for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
+        if (vm->vcpus[i] && atomic_load(&vm->vcpus[i]->runner))
+            return true;
+    return false;
 }
 
 unsigned int vmm_vm_vcpu_count(const vmm_vm *vm)
@@ -127,12 +138,15 @@ int vmm_vm_stop(vmm_vm *vm)
     atomic_store(&vm->stop, true);
     pthread_mutex_lock(&vm->pause_lock);
     pthread_cond_broadcast(&vm->pause_cond);
+    pthread_cond_broadcast(&vm->parked_cond);
     pthread_mutex_unlock(&vm->pause_lock);
     for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
         if (vm->vcpus[i])
             vmm_vcpu_kick(vm->vcpus[i]);
     return 0;
 }
+
+static _Thread_local bool in_run_thread;
 
 int vmm_vm_pause(vmm_vm *vm)
 {
@@ -144,6 +158,15 @@ int vmm_vm_pause(vmm_vm *vm)
     for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
         if (vm->vcpus[i])
             vmm_vcpu_kick(vm->vcpus[i]);
+    /* Wait until every vCPU thread has left the guest and parked, so the caller
+     * may read registers at once. A vCPU thread itself (an exit or device
+     * callback) cannot wait for itself. */
+    if (!in_run_thread) {
+        pthread_mutex_lock(&vm->pause_lock);
+        while (atomic_load(&vm->paused) && !atomic_load(&vm->stop) && vm->parked < vm->run_threads)
+            pthread_cond_wait(&vm->parked_cond, &vm->pause_lock);
+        pthread_mutex_unlock(&vm->pause_lock);
+    }
     return 0;
 }
 
@@ -288,6 +311,7 @@ static void *run_thread(void *arg)
     vmm_vm *vm = sh->vm;
     vmm_exit x;
     memset(&x, 0, sizeof x);
+    in_run_thread = true;
     int rc = apply_sched(vm, v->index);
     /* A cap runs the vCPU for cap% of each period (a duty cycle). */
     const uint64_t period = 10000000ull;
@@ -295,8 +319,11 @@ static void *run_thread(void *arg)
     for (;;) {
         if (rc == 0 && atomic_load(&vm->paused) && !atomic_load(&vm->stop)) {
             pthread_mutex_lock(&vm->pause_lock);
+            vm->parked++;
+            pthread_cond_broadcast(&vm->parked_cond);
             while (atomic_load(&vm->paused) && !atomic_load(&vm->stop))
                 pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+            vm->parked--;
             pthread_mutex_unlock(&vm->pause_lock);
             period_start = vmm__now_ns();
         }
@@ -383,6 +410,11 @@ static void *run_thread(void *arg)
         finish(sh, v, &x, x.reason, x.reason == VMM_EXIT_STATUS ? x.status.code : 0);
         break;
     }
+    /* A thread that ended no longer holds a pause back. */
+    pthread_mutex_lock(&vm->pause_lock);
+    vm->run_threads--;
+    pthread_cond_broadcast(&vm->parked_cond);
+    pthread_mutex_unlock(&vm->pause_lock);
     return NULL;
 }
 
@@ -416,8 +448,14 @@ int vmm_vm_run(vmm_vm *vm, const vmm_run_options *opts, vmm_run_result *res)
         if (!vm->vcpus[i])
             continue;
         th[started] = (struct run_thread){&sh, vm->vcpus[i], 0};
+        pthread_mutex_lock(&vm->pause_lock);
+        vm->run_threads++;
+        pthread_mutex_unlock(&vm->pause_lock);
         int e = pthread_create(&th[started].thread, NULL, run_thread, &th[started]);
         if (e) {
+            pthread_mutex_lock(&vm->pause_lock);
+            vm->run_threads--;
+            pthread_mutex_unlock(&vm->pause_lock);
             rc = vmm__err(VMM_ENOMEM, "vmm_vm_run: pthread_create: %s", strerror(e));
             pthread_mutex_lock(&sh.lock);
             sh.nthreads = started;

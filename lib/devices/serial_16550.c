@@ -4,6 +4,7 @@
  * is not modelled: a byte written to THR is transmitted at once. */
 #include <errno.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -98,10 +99,15 @@ static void transmit(struct serial *s, uint8_t c)
     if (s->out_fn)
         s->out_fn(s->out_opaque, &c, 1);
     if (s->fd >= 0) {
-        ssize_t n;
-        do
-            n = write(s->fd, &c, 1);
-        while (n < 0 && errno == EINTR);
+        /* Never block the vCPU (it holds this device's lock and could not be
+         * stopped): a byte the fd cannot take now is dropped and counted. */
+        struct pollfd p = {s->fd, POLLOUT, 0};
+        ssize_t n = -1;
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT)) {
+            do
+                n = write(s->fd, &c, 1);
+            while (n < 0 && errno == EINTR);
+        }
         if (n != 1)
             s->stats.tx_dropped++;
     } else if (!s->out_fn) {

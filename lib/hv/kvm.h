@@ -20,6 +20,12 @@ struct vmm__hv_vcpu {
 VMM__HV_HIDDEN int vmm__hv_open(int *kvm_fd);
 VMM__HV_HIDDEN int vmm__hv_check_extension(int fd, long cap);
 VMM__HV_HIDDEN int vmm__hv_host_info(int kvm_fd, vmm_host_info *info);
+/* What a VM needs to know about KVM, with KVM's own capability names. */
+struct vmm__hv_caps {
+    bool readonly_mem, immediate_exit;
+    unsigned int max_slots, max_vcpus;
+};
+VMM__HV_HIDDEN void vmm__hv_caps(int kvm_fd, struct vmm__hv_caps *caps);
 
 /* VM. */
 VMM__HV_HIDDEN int vmm__hv_vm_create(int kvm_fd, int *vm_fd, int *run_size);

@@ -116,6 +116,18 @@ int vmm__hv_host_info(int kvm_fd, vmm_host_info *info)
     return 0;
 }
 
+void vmm__hv_caps(int kvm_fd, struct vmm__hv_caps *c)
+{
+    c->readonly_mem = vmm__hv_check_extension(kvm_fd, KVM_CAP_READONLY_MEM) > 0;
+    c->immediate_exit = vmm__hv_check_extension(kvm_fd, KVM_CAP_IMMEDIATE_EXIT) > 0;
+    int slots = vmm__hv_check_extension(kvm_fd, KVM_CAP_NR_MEMSLOTS);
+    c->max_slots = slots > 0 ? (unsigned int)slots : 32;
+    int maxv = vmm__hv_check_extension(kvm_fd, KVM_CAP_MAX_VCPUS);
+    if (maxv <= 0)
+        maxv = vmm__hv_check_extension(kvm_fd, KVM_CAP_NR_VCPUS);
+    c->max_vcpus = maxv > 0 ? (unsigned int)maxv : 1;
+}
+
 int vmm__hv_vm_create(int kvm_fd, int *vm_fd, int *run_size)
 {
     int fd;
@@ -352,10 +364,15 @@ int vmm__hv_get_fpu(struct vmm__hv_vcpu *v, vmm_fpu *f)
     /* KVM_GET_FPU leaves mxcsr out (KVM_SET_FPU does set it); the legacy area of
      * the XSAVE image has it at byte 24. */
     struct kvm_xsave *x = malloc(sizeof *x);
-    if (x && ioctl(v->fd, KVM_GET_XSAVE, x) == 0)
+    if (!x)
+        return vmm__err(VMM_ENOMEM, "XSAVE buffer: out of memory");
+    int rc = 0;
+    if (ioctl(v->fd, KVM_GET_XSAVE, x) == 0)
         memcpy(&f->mxcsr, (const uint8_t *)x->region + 24, sizeof f->mxcsr);
+    else if (errno != EINVAL) /* EINVAL: no XSAVE on this host; KVM_GET_FPU is all there is */
+        rc = kvm_fail("KVM_GET_XSAVE");
     free(x);
-    return 0;
+    return rc;
 }
 
 int vmm__hv_set_fpu(struct vmm__hv_vcpu *v, const vmm_fpu *f)

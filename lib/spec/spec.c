@@ -161,46 +161,6 @@ static int get_string(struct json_object *o, const char *path, const char *key, 
     return 1;
 }
 
-/* An unsigned number: a JSON integer, or a string "123", "0x1f000", "64M"
- * (K, M, G, T: powers of 1024). In [min, max]. */
-static int parse_u64_text(const char *s, uint64_t *out)
-{
-    if (!*s || *s == '-' || *s == '+' || *s == ' ')
-        return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || end == s)
-        return -1;
-    unsigned int shift = 0;
-    switch (*end) {
-    case 'K':
-        shift = 10;
-        end++;
-        break;
-    case 'M':
-        shift = 20;
-        end++;
-        break;
-    case 'G':
-        shift = 30;
-        end++;
-        break;
-    case 'T':
-        shift = 40;
-        end++;
-        break;
-    default:
-        break;
-    }
-    if (*end)
-        return -1;
-    if (shift && v > (UINT64_MAX >> shift))
-        return -2;
-    *out = (uint64_t)v << shift;
-    return 0;
-}
-
 static int get_u64(struct json_object *o, const char *path, const char *key, uint64_t min,
                    uint64_t max, uint64_t *out)
 {
@@ -219,7 +179,7 @@ static int get_u64(struct json_object *o, const char *path, const char *key, uin
         if (errno == ERANGE)
             return bad(p, "too large");
     } else if (json_object_is_type(v, json_type_string)) {
-        int r = parse_u64_text(json_object_get_string(v), &u);
+        int r = vmm__parse_u64_text(json_object_get_string(v), &u);
         if (r == -2)
             return bad(p, "too large");
         if (r < 0)
@@ -696,11 +656,14 @@ int vmm_plugin_load(const char *path)
         rc = vmm__err(VMM_EINVAL, "plugin %s: no vmm_plugin_init function", path);
         goto out;
     }
-    vmm_error_clear();
+    int code_before = vmm_error_last()->code;
+    char msg_before[512];
+    snprintf(msg_before, sizeof msg_before, "%s", vmm_error_last()->message);
     rc = init(VMM_DEVICE_OPS_VERSION);
     if (rc < 0) {
         /* Types it registered may be in use by now: keep the object loaded. */
-        if (vmm_error_last()->code == 0)
+        if (vmm_error_last()->code == code_before &&
+            strcmp(vmm_error_last()->message, msg_before) == 0)
             vmm__err(rc, "plugin %s: vmm_plugin_init failed: %s", path, vmm_strerror(rc));
         else
             vmm__err_prefix("plugin %s", path);

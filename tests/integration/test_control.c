@@ -253,6 +253,99 @@ static void test_no_fd_leak(void **state)
     assert_int_equal(count_open_fds(), before);
 }
 
+struct hammer {
+    vmm_vcpu *vcpu;
+    volatile int stop;
+    unsigned long kicks;
+};
+
+static void *kick_forever(void *arg)
+{
+    struct hammer *h = arg;
+    while (!h->stop) {
+        vmm_vcpu_kick(h->vcpu);
+        h->kicks++;
+    }
+    return NULL;
+}
+
+static void *run_once(void *arg)
+{
+    vmm_vcpu *v = arg;
+    vmm_exit x;
+    vmm_vcpu_run(v, &x);
+    return NULL;
+}
+
+/* Kicks arriving while fresh threads start running the vCPU must never reach a
+ * thread that has not blocked the kick signal yet (that would end the process),
+ * and must not leave the vCPU unable to enter the guest afterwards. */
+static void test_kick_race(void **state)
+{
+    (void)state;
+    struct tvm t;
+    tvm_start(&t, "spin_cpl3", VMM_X86_LONG, 3);
+    assert_int_equal(vmm_vcpu_set_time_budget(t.vcpu, 2000000ull), 0);
+    struct hammer h = {t.vcpu, 0, 0};
+    pthread_t kicker;
+    assert_int_equal(pthread_create(&kicker, NULL, kick_forever, &h), 0);
+    uint64_t end = now_ns() + 1500000000ull;
+    unsigned int threads = 0;
+    while (now_ns() < end) {
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, run_once, t.vcpu), 0);
+        pthread_join(th, NULL);
+        threads++;
+    }
+    h.stop = 1;
+    pthread_join(kicker, NULL);
+    assert_true(threads > 10 && h.kicks > 0);
+    /* The guest still runs: consume any leftover kick, then make progress. */
+    vmm_exit x = tvm_run(&t);
+    vmm_regs r1, r2;
+    assert_int_equal(vmm_vcpu_get_regs(t.vcpu, &r1), 0);
+    assert_int_equal(vmm_vcpu_set_time_budget(t.vcpu, 50000000ull), 0);
+    x = tvm_run(&t);
+    assert_int_equal(x.reason, VMM_EXIT_TIMEOUT);
+    assert_int_equal(vmm_vcpu_get_regs(t.vcpu, &r2), 0);
+    assert_true(r2.rax > r1.rax);
+    tvm_stop(&t);
+}
+
+/* After an unclaimed read, register access first completes the instruction
+ * with the caller's answer; a new RIP set afterwards is where the guest goes. */
+static void test_state_after_pending_io(void **state)
+{
+    (void)state;
+    struct tvm t;
+    tvm_start(&t, "unclaimed", VMM_X86_LONG, 0);
+    vmm_exit x = tvm_run(&t);
+    assert_int_equal(x.reason, VMM_EXIT_IO);
+    assert_int_equal(x.io.port, 0x510);
+    uint32_t answer = 0x600dcafe;
+    memcpy(x.io.data, &answer, 4);
+    vmm_regs r;
+    assert_int_equal(vmm_vcpu_get_regs(t.vcpu, &r), 0);
+    assert_int_equal(r.rax & 0xffffffffu, answer); /* the IN completed */
+    r.rip = GUEST_LOAD;                            /* start over */
+    assert_int_equal(vmm_vcpu_set_regs(t.vcpu, &r), 0);
+    x = tvm_run(&t);
+    assert_int_equal(x.reason, VMM_EXIT_IO);
+    assert_int_equal(x.io.port, 0x510); /* the first instruction again, not the echo */
+    assert_false(x.io.is_write);
+    /* A kick while an I/O is pending also stops between instructions. */
+    memcpy(x.io.data, &answer, 4);
+    assert_int_equal(vmm_vcpu_kick(t.vcpu), 0);
+    x = tvm_run(&t);
+    assert_int_equal(x.reason, VMM_EXIT_KICKED);
+    assert_int_equal(vmm_vcpu_get_regs(t.vcpu, &r), 0);
+    assert_int_equal(r.rax & 0xffffffffu, answer);
+    x = tvm_run(&t);
+    assert_int_equal(x.reason, VMM_EXIT_IO);
+    assert_int_equal(x.io.port, 0x511); /* resumes with the echo */
+    tvm_stop(&t);
+}
+
 static void sleep_ms(unsigned int ms)
 {
     struct timespec d = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
@@ -275,9 +368,8 @@ static void test_pause_resume(void **state)
     assert_int_equal(vmm_vm_pause(v.t.vm), 0);
     assert_int_equal(vmm_vm_get_state(v.t.vm), VMM_VM_PAUSED);
     vmm_regs r1, r2, r3;
-    /* Registers are readable once the vCPU thread has left the guest. */
-    while (vmm_vcpu_get_regs(v.t.vcpu, &r1) == VMM_EBUSY)
-        sleep_ms(1);
+    /* vmm_vm_pause returned after the vCPU thread parked: registers are readable. */
+    assert_int_equal(vmm_vcpu_get_regs(v.t.vcpu, &r1), 0);
     sleep_ms(50);
     assert_int_equal(vmm_vcpu_get_regs(v.t.vcpu, &r2), 0);
     assert_int_equal(r1.rax, r2.rax);
@@ -404,6 +496,8 @@ int main(void)
         cmocka_unit_test(test_sched_refusals),
         cmocka_unit_test(test_sched_weight_affinity),
         cmocka_unit_test(test_sched_cap),
+        cmocka_unit_test(test_kick_race),
+        cmocka_unit_test(test_state_after_pending_io),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

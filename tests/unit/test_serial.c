@@ -336,13 +336,13 @@ static void test_thr_to_fd(void **st)
     close(p[1]);
 }
 
-/* A guest flooding the port while the embedder's non-blocking fd is full gets
- * its bytes dropped and counted; the vCPU never blocks. */
-static void test_thr_flood_into_blocked_fd(void **st)
+/* A guest flooding the port while the embedder's fd is full gets its bytes
+ * dropped and counted; the vCPU never blocks, whether the fd is non-blocking
+ * or blocking (a blocking write would stall the vCPU, unstoppably). */
+static void flood(int pipe_flags)
 {
-    (void)st;
     int p[2];
-    assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+    assert_int_equal(pipe2(p, pipe_flags), 0);
     int cap = fcntl(p[1], F_SETPIPE_SZ, 4096);
     if (cap < 0)
         cap = fcntl(p[1], F_GETPIPE_SZ);
@@ -359,6 +359,7 @@ static void test_thr_flood_into_blocked_fd(void **st)
     assert_true(s.tx_dropped >= 5000);
     /* What did get through is the start of the stream, in order, and every
      * byte was either delivered or counted as dropped. */
+    assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
     uint8_t buf[512];
     uint64_t got = 0;
     ssize_t n;
@@ -373,6 +374,18 @@ static void test_thr_flood_into_blocked_fd(void **st)
     vmm__device_free(f.dev);
     close(p[0]);
     close(p[1]);
+}
+
+static void test_thr_flood_into_blocked_fd(void **st)
+{
+    (void)st;
+    flood(O_NONBLOCK);
+}
+
+static void test_thr_flood_into_blocking_fd(void **st)
+{
+    (void)st;
+    flood(0);
 }
 
 /* ---- registers ---- */
@@ -909,6 +922,7 @@ int main(void)
         T(test_thr_to_callback),
         cmocka_unit_test(test_thr_to_fd),
         cmocka_unit_test(test_thr_flood_into_blocked_fd),
+        cmocka_unit_test(test_thr_flood_into_blocking_fd),
         T(test_reset_values),
         T(test_scratch_and_fifo_control),
         T(test_dlab),
