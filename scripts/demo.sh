@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 sh scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
-exec ./build/examples/hello
+./build/examples/hello
+# The same kind of guest, described by a JSON spec and run by vmm-run.
+exec ./build/vmm-run examples/specs/hello-elf.json

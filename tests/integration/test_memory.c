@@ -218,6 +218,77 @@ static void test_slot_exhaustion(void **state)
     munmap(mem, pages * VMM_PAGE_SIZE * 2);
 }
 
+/* A file mapped read-only: contents copied, tail of the last page zero, the
+ * guest cannot write it, later changes to the file do not show. */
+static void test_map_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/libvmm-mapfile-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    char data[5000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (char)('a' + i % 26);
+    assert_int_equal(write(fd, data, sizeof data), (ssize_t)sizeof data);
+    vmm_vm *vm = new_vm();
+    uint64_t size = 0;
+    assert_int_equal(vmm_mem_map_file(vm, 0x100000, path, &size), 0);
+    assert_int_equal(size, 0x2000);
+    char back[0x2000];
+    assert_int_equal(vmm_mem_read(vm, 0x100000, back, sizeof back), 0);
+    assert_memory_equal(back, data, sizeof data);
+    for (size_t i = sizeof data; i < sizeof back; i++)
+        assert_int_equal(back[i], 0);
+    assert_int_equal(pwrite(fd, "ZZZZ", 4, 0), 4);
+    assert_int_equal(vmm_mem_read(vm, 0x100000, back, 4), 0);
+    assert_memory_equal(back, "abcd", 4);
+    /* Overlaps and bad files are refused. */
+    assert_int_equal(vmm_mem_map_file(vm, 0x101000, path, NULL), VMM_EEXIST);
+    assert_int_equal(vmm_mem_map_file(vm, 0x200800, path, NULL), VMM_EINVAL);
+    assert_int_equal(vmm_mem_map_file(vm, 0x300000, "/nonexistent/file", NULL), VMM_ENOENT);
+    assert_int_equal(vmm_mem_map_file(vm, 0x300000, "/tmp", NULL), VMM_EIO);
+    assert_int_equal(ftruncate(fd, 0), 0);
+    assert_int_equal(vmm_mem_map_file(vm, 0x300000, path, NULL), VMM_EINVAL);
+    close(fd);
+    unlink(path);
+    vmm_vm_destroy(vm);
+}
+
+static long free_huge_pages(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[128];
+    long n = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "HugePages_Free: %ld", &n) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Huge pages: refused with a clear message when the host has none free, used
+ * when it has; alignment rules either way. */
+static void test_hugepages(void **state)
+{
+    (void)state;
+    vmm_vm *vm = new_vm();
+    assert_int_equal(vmm_mem_map(vm, 0x1000, 2u << 20, NULL, VMM_MEM_HUGEPAGES), VMM_EINVAL);
+    assert_int_equal(vmm_mem_map(vm, 0, 0x1000, NULL, VMM_MEM_HUGEPAGES), VMM_EINVAL);
+    int rc = vmm_mem_map(vm, 0, 2u << 20, NULL, VMM_MEM_HUGEPAGES);
+    if (free_huge_pages() >= 1) {
+        assert_int_equal(rc, 0);
+        uint32_t v = 0x12345678, r = 0;
+        assert_int_equal(vmm_mem_write(vm, 0x1ffffc, &v, 4), 0);
+        assert_int_equal(vmm_mem_read(vm, 0x1ffffc, &r, 4), 0);
+        assert_int_equal(r, v);
+    } else {
+        assert_int_equal(rc, VMM_ENOMEM);
+        assert_non_null(strstr(vmm_error_last()->message, "nr_hugepages"));
+    }
+    vmm_vm_destroy(vm);
+}
+
 static void test_host_info(void **state)
 {
     (void)state;
@@ -248,6 +319,8 @@ int main(void)
         cmocka_unit_test(test_readonly_and_dirty_log),
         cmocka_unit_test(test_virtual_access),
         cmocka_unit_test(test_slot_exhaustion),
+        cmocka_unit_test(test_map_file),
+        cmocka_unit_test(test_hugepages),
         cmocka_unit_test(test_host_info),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
