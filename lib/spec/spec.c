@@ -69,9 +69,12 @@ static int bad(const char *path, const char *fmt, ...)
     return vmm__err(VMM_ECONFIG, "%s: %s", *path ? path : "(spec)", msg);
 }
 
+/* out = path.key; a path too long for messages is cut, which is harmless. */
 static void join(char *out, const char *path, const char *key)
 {
-    snprintf(out, VMM__SPEC_PATH_MAX, "%s%s%s", path, *path ? "." : "", key);
+    if (snprintf(out, VMM__SPEC_PATH_MAX, "%s%s%s", path, *path ? "." : "", key) >=
+        VMM__SPEC_PATH_MAX)
+        out[VMM__SPEC_PATH_MAX - 1] = 0;
 }
 
 static const char *type_name(struct json_object *v)
