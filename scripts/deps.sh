@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Install the Debian packages libvmm needs to build and test, if any is missing.
 set -eu
-pkgs="cmake make gcc g++ binutils pkg-config libjson-c-dev uuid-dev libcmocka-dev python3 socat"
+pkgs="cmake make gcc g++ binutils pkg-config libjson-c-dev uuid-dev libcmocka-dev python3 python3-jsonschema socat
+      clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

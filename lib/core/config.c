@@ -8,7 +8,7 @@
 #include "internal.h"
 
 #define CONFIG_MAX_LEN   (64 * 1024)
-#define CONFIG_MAX_DEPTH 8
+#define CONFIG_MAX_DEPTH 32 /* as deep as the spec a config may come from */
 
 int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed,
                    struct json_object **out)
@@ -21,6 +21,11 @@ int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed
     size_t len = strnlen(json, CONFIG_MAX_LEN + 1);
     if (len > CONFIG_MAX_LEN) {
         vmm_device_error(dev, "config longer than %d bytes", CONFIG_MAX_LEN);
+        return VMM_ECONFIG;
+    }
+    size_t bad;
+    if (vmm__json_check_utf8(json, len, &bad) < 0) {
+        vmm_device_error(dev, "config: invalid UTF-8 at offset %zu", bad);
         return VMM_ECONFIG;
     }
     struct json_tokener *tok = json_tokener_new_ex(CONFIG_MAX_DEPTH);
@@ -45,10 +50,10 @@ int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed
             vmm_device_error(dev, "config has data after the JSON object");
             return VMM_ECONFIG;
         }
-    char dup[300];
-    if (vmm__json_check(json, len, dup, sizeof dup) < 0) {
+    char path[VMM__JSON_PATH_MAX], why[96];
+    if (vmm__json_check(json, len, path, sizeof path, why, sizeof why) < 0) {
         json_object_put(o);
-        vmm_device_error(dev, "config%s%s", dup[0] == '[' || dup[0] == ':' ? "" : ".", dup);
+        vmm_device_error(dev, "config%s%s: %s", *path ? "." : "", path, why);
         return VMM_ECONFIG;
     }
     if (!json_object_is_type(o, json_type_object)) {
@@ -88,33 +93,22 @@ int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed
  * 0, or -1 if it is not such a number, -2 if it overflows 64 bits. */
 int vmm__parse_u64_text(const char *s, uint64_t *out)
 {
-    if (!*s || *s == '-' || *s == '+' || *s == ' ')
+    if (*s < '0' || *s > '9') /* no sign, no leading white space */
         return -1;
     errno = 0;
     char *end;
     unsigned long long v = strtoull(s, &end, 0);
+    if (errno == ERANGE)
+        return -2;
     if (errno || end == s)
         return -1;
     unsigned int shift = 0;
     switch (*end) {
-    case 'K':
-        shift = 10;
-        end++;
-        break;
-    case 'M':
-        shift = 20;
-        end++;
-        break;
-    case 'G':
-        shift = 30;
-        end++;
-        break;
-    case 'T':
-        shift = 40;
-        end++;
-        break;
-    default:
-        break;
+    case 'K': shift = 10; end++; break;
+    case 'M': shift = 20; end++; break;
+    case 'G': shift = 30; end++; break;
+    case 'T': shift = 40; end++; break;
+    default: break;
     }
     if (*end)
         return -1;
@@ -133,7 +127,12 @@ int vmm__cfg_u64(vmm_device *dev, struct json_object *o, const char *key, uint64
         return 0;
     uint64_t u;
     if (json_object_is_type(v, json_type_string)) {
-        if (vmm__parse_u64_text(json_object_get_string(v), &u) < 0) {
+        int r = vmm__parse_u64_text(json_object_get_string(v), &u);
+        if (r == -2) {
+            vmm_device_error(dev, "config.%s: too large", key);
+            return VMM_ECONFIG;
+        }
+        if (r < 0) {
             vmm_device_error(dev, "config.%s: \"%s\" is not a number", key,
                              json_object_get_string(v));
             return VMM_ECONFIG;

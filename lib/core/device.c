@@ -116,6 +116,15 @@ const vmm_device_ops *vmm_device_find_type(const char *name)
 
 /* ---- instances ---- */
 
+/* Why the last create() on this thread failed, as the device said it (for the
+ * spec layer, which reports it under a JSON path). */
+static _Thread_local char last_create_error[sizeof(((vmm_device *)0)->error)];
+
+const char *vmm__device_last_error(void)
+{
+    return last_create_error;
+}
+
 int vmm__device_new(const char *type, const char *config_json, const struct vmm__devhost *host,
                     void *host_ctx, const char *default_id, vmm_device **out)
 {
@@ -137,8 +146,10 @@ int vmm__device_new(const char *type, const char *config_json, const struct vmm_
     const char *msg_before = before->message;
     char saved[512];
     snprintf(saved, sizeof saved, "%s", msg_before);
+    last_create_error[0] = 0;
     int rc = ops->create(dev, config_json, &dev->state);
     if (rc < 0) {
+        memcpy(last_create_error, dev->error, sizeof last_create_error);
         bool own =
             vmm_error_last()->code != code_before || strcmp(vmm_error_last()->message, saved) != 0;
         if (host && host->release)

@@ -10,10 +10,13 @@ static _Thread_local char last_message[512];
 
 int vmm__err(int code, const char *fmt, ...)
 {
+    /* Format aside first: an argument may be the current message itself. */
+    char tmp[sizeof last_message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_message, sizeof last_message, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(last_message, tmp, sizeof tmp);
     last_error.code = code;
     last_error.message = last_message;
     return code;

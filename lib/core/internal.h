@@ -127,6 +127,9 @@ VMM__HIDDEN int vmm__device_new(const char *type, const char *config_json,
                                 const struct vmm__devhost *host, void *host_ctx,
                                 const char *default_id, vmm_device **out);
 VMM__HIDDEN void vmm__device_free(vmm_device *dev);
+/* The reason the last failing create() on this thread gave with
+ * vmm_device_error() ("" if none, e.g. a refused range claim). */
+VMM__HIDDEN const char *vmm__device_last_error(void);
 /* Access a device as the bus does (takes its lock). */
 VMM__HIDDEN int vmm__device_access(vmm_device *dev, unsigned int range, uint64_t offset, void *data,
                                    unsigned int size, bool write);
@@ -138,9 +141,14 @@ extern VMM__HIDDEN const vmm_device_ops vmm__debug_exit_ops;
 
 /* ---- strict JSON checks json-c does not make (json_check.c) ---- */
 #define VMM__JSON_PATH_MAX 256
-/* 0 if the JSON text (already accepted by json-c) repeats no key in any object and
- * quotes every string with double quotes; else -1 with "<path>: <problem>" in err. */
-VMM__HIDDEN int vmm__json_check(const char *json, size_t len, char *err, size_t errlen);
+/* 0 if json is well-formed UTF-8 (RFC 3629); else -1 with the offset in *bad. */
+VMM__HIDDEN int vmm__json_check_utf8(const char *json, size_t len, size_t *bad);
+/* 0 if the JSON text (already accepted by json-c) repeats no key in any object,
+ * has no NUL in a key, quotes strings with double quotes and has no integer
+ * beyond 64 bits; else -1 with the JSON path ("" for the top level) and the
+ * problem. */
+VMM__HIDDEN int vmm__json_check(const char *json, size_t len, char *path, size_t pathlen,
+                                char *why, size_t whylen);
 
 /* ---- JSON configuration helpers for device types (config.c) ---- */
 struct json_object;

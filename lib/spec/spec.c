@@ -314,8 +314,11 @@ static int parse_memory(struct json_object *root, const char *bd, struct spec *s
             return bad(pa, "missing");
         if (sf->address % VMM_PAGE_SIZE)
             return bad(pa, "must be a multiple of 4096");
-        if (sf->size == 0)
-            return bad(p, "the file is empty");
+        if (sf->size == 0) {
+            char pp[VMM__SPEC_PATH_MAX];
+            join(pp, p, "path");
+            return bad(pp, "the file is empty");
+        }
         sf->size = (sf->size + VMM_PAGE_SIZE - 1) & ~(uint64_t)(VMM_PAGE_SIZE - 1);
         if (sf->size > (1ull << 52) - sf->address)
             return bad(pa, "the file does not fit below 2^52");
@@ -441,6 +444,14 @@ static int parse_boot(struct json_object *root, const char *bd, struct spec *s)
     if (s->boot == BOOT_FLAT) {
         if (s->boot_size == 0)
             return bad("boot.path", "the image is empty");
+        uint64_t reach = s->mode == VMM_X86_REAL        ? 0x100000ull
+                         : s->mode == VMM_X86_PROTECTED ? 0x100000000ull
+                                                        : UINT64_MAX;
+        if (s->boot_address >= reach || s->boot_size > reach - s->boot_address)
+            return bad("boot.address", "an image at 0x%llx is out of reach in %s mode (below %s)",
+                       (unsigned long long)s->boot_address,
+                       s->mode == VMM_X86_REAL ? "real" : "protected",
+                       s->mode == VMM_X86_REAL ? "1 MiB" : "4 GiB");
         if (s->boot_address >= s->mem_size || s->boot_size > s->mem_size - s->boot_address)
             return bad("boot.address",
                        "an image of %llu bytes at 0x%llx does not fit in "
@@ -540,6 +551,9 @@ static int parse(const char *json, size_t len, const char *bd, struct spec *s)
     if (memchr(json, 0, len))
         return bad("", "contains a NUL byte at offset %zu",
                    (size_t)((const char *)memchr(json, 0, len) - json));
+    size_t badbyte;
+    if (vmm__json_check_utf8(json, len, &badbyte) < 0)
+        return bad("", "invalid UTF-8 at offset %zu", badbyte);
     struct json_tokener *tok = json_tokener_new_ex(SPEC_MAX_DEPTH);
     if (!tok)
         return vmm__err(VMM_ENOMEM, "spec: out of memory");
@@ -547,19 +561,21 @@ static int parse(const char *json, size_t len, const char *bd, struct spec *s)
     struct json_object *root = json_tokener_parse_ex(tok, json, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
+    bool truncated = false;
     if (!root && jerr == json_tokener_continue) {
-        /* All text consumed: it may be a complete scalar that only an end marks
-         * as complete. */
+        /* All text consumed. A bare scalar is complete only at the end of the
+         * input; anything else is cut short. */
         root = json_tokener_parse_ex(tok, "", 1);
         jerr = json_tokener_get_error(tok);
-        if (jerr == json_tokener_success && !root)
-            jerr = json_tokener_continue;
+        truncated = jerr != json_tokener_success;
         end = len;
     }
     json_tokener_free(tok);
+    if (jerr == json_tokener_success && !root) /* the JSON value null */
+        return bad("", "the spec must be a JSON object, not null");
     if (!root || jerr != json_tokener_success) {
         json_object_put(root);
-        if (jerr == json_tokener_continue || jerr == json_tokener_success)
+        if (truncated || jerr == json_tokener_continue)
             return bad("", "invalid JSON: truncated");
         if (jerr == json_tokener_error_depth)
             return bad("", "invalid JSON: nested deeper than %d levels", SPEC_MAX_DEPTH);
@@ -569,9 +585,9 @@ static int parse(const char *json, size_t len, const char *bd, struct spec *s)
     for (size_t i = end; i < len && rc == 0; i++)
         if (!strchr(" \t\r\n", json[i]))
             rc = bad("", "invalid JSON: data after the top-level value at offset %zu", i);
-    char dup[VMM__SPEC_PATH_MAX + 32];
-    if (rc == 0 && vmm__json_check(json, len, dup, sizeof dup) < 0)
-        rc = vmm__err(VMM_ECONFIG, "%s", dup);
+    char jpath[VMM__SPEC_PATH_MAX], why[96];
+    if (rc == 0 && vmm__json_check(json, len, jpath, sizeof jpath, why, sizeof why) < 0)
+        rc = bad(jpath, "%s", why);
     if (rc == 0 && !json_object_is_type(root, json_type_object))
         rc = bad("", "the spec must be a JSON object, not %s", type_name(root));
     static const char *const keys[] = {"name", "uuid",    "vcpus",  "memory",  "cpu",
@@ -690,20 +706,37 @@ out:
 
 /* ---- devices, checked without a VM ---- */
 
-/* Rewrite a device error "device X: config.key: why" as "devices[i].key: why". */
-static int device_error(size_t i, int rc)
+/* Report a device's failure under its JSON path: a config problem the device
+ * described ("config.port: why", "config: why") becomes "devices[i].port: why"
+ * or "devices[i]: why"; anything else keeps libvmm's message, without the
+ * "device <id>: " prefix it carries. */
+static int device_error(size_t i, const char *id, int rc)
 {
-    const char *m = vmm_error_last()->message;
+    const char *raw = vmm__device_last_error();
     char msg[512];
-    const char *c = strstr(m, "config.");
-    const char *colon = strstr(m, ": ");
-    if (c && colon && c == colon + 2)
-        snprintf(msg, sizeof msg, "devices[%zu].%s", i, c + strlen("config."));
-    else if (c && colon && strncmp(colon + 2, "config", 6) == 0)
-        snprintf(msg, sizeof msg, "devices[%zu]: %s", i, colon + 2);
-    else
+    if (strncmp(raw, "config.", 7) == 0) {
+        snprintf(msg, sizeof msg, "devices[%zu].%s", i, raw + 7);
+    } else if (strncmp(raw, "config: ", 8) == 0) {
+        snprintf(msg, sizeof msg, "devices[%zu]: %s", i, raw + 8);
+    } else {
+        const char *m = vmm_error_last()->message;
+        char prefix[48];
+        int n = snprintf(prefix, sizeof prefix, "device %s: ", id);
+        if (n > 0 && (size_t)n < sizeof prefix && strncmp(m, prefix, (size_t)n) == 0)
+            m += n;
         snprintf(msg, sizeof msg, "devices[%zu]: %s", i, m);
+    }
     return vmm__err(rc == VMM_ENOMEM ? rc : VMM_ECONFIG, "%s", msg);
+}
+
+/* The id a device gets: the spec's, else the default vmm_device_attach gives
+ * the i-th device ("<type><i>"). */
+static void device_id(const struct spec_device *d, size_t i, char *id, size_t cap)
+{
+    if (d->id)
+        snprintf(id, cap, "%s", d->id);
+    else
+        snprintf(id, cap, "%s%zu", d->type, i);
 }
 
 struct check_host {
@@ -746,10 +779,10 @@ static int check_devices(const struct spec *s)
             break;
         }
         char id[32];
-        snprintf(id, sizeof id, "%s%zu", d->type, i);
+        device_id(d, i, id, sizeof id);
         rc = vmm__device_new(d->type, d->config, &check_devhost, &h, id, &made[nmade]);
         if (rc < 0)
-            rc = device_error(i, rc);
+            rc = device_error(i, id, rc);
         else
             nmade++;
     }
@@ -798,7 +831,9 @@ static int build(const struct spec *s, vmm_vm **out, vmm_spec_info *info)
         const struct spec_device *d = &s->devices[i];
         vmm_device *dev;
         if ((rc = vmm_device_attach(vm, d->type, d->config, &dev)) < 0) {
-            rc = device_error(i, rc);
+            char id[32];
+            device_id(d, i, id, sizeof id);
+            rc = device_error(i, id, rc);
             goto fail;
         }
         if (d->console)
@@ -827,7 +862,14 @@ static int build(const struct spec *s, vmm_vm **out, vmm_spec_info *info)
         xo.entry = entry;
         xo.stack = s->stack;
         if ((rc = vmm_x86_setup(v, &xo)) < 0) {
-            vmm__err_prefix("cpu");
+            /* Only the entry (from the ELF header or cpu.entry) can be wrong here:
+             * everything else was checked while parsing. */
+            if (rc == VMM_EINVAL || rc == VMM_EFAULT)
+                rc = vmm__err(VMM_ECONFIG, "%s: %s",
+                              s->has_entry ? "cpu.entry" : "boot.path",
+                              vmm_error_last()->message);
+            else
+                vmm__err_prefix("cpu");
             goto fail;
         }
     }
