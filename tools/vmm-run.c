@@ -378,6 +378,9 @@ int main(int argc, char **argv)
         return EXIT_BADSPEC;
     }
 
+    /* A reader of our stdout or a control client that goes away must not end
+     * the VM: writes then fail with EPIPE and the bytes are dropped. */
+    signal(SIGPIPE, SIG_IGN);
     /* Signals go to one thread, which stops the VM; block them everywhere else. */
     static sigset_t sigs;
     sigemptyset(&sigs);

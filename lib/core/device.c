@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Device type registry, device instances, and the calls devices make. */
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,29 @@ const vmm_device_ops *vmm_device_find_type(const char *name)
 
 /* ---- instances ---- */
 
+/* Every type accepts "id": take it from the config before create() runs, so
+ * embedder types need not handle it. A config that is not valid JSON is left
+ * to create() to refuse. */
+static void config_id(const char *json, char *id, size_t cap)
+{
+    if (!json || !*json)
+        return;
+    struct json_tokener *tok = json_tokener_new_ex(32);
+    if (!tok)
+        return;
+    struct json_object *o = json_tokener_parse_ex(tok, json, (int)strnlen(json, 65536) + 1);
+    json_tokener_free(tok);
+    struct json_object *v;
+    if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "id", &v) &&
+        json_object_is_type(v, json_type_string)) {
+        size_t n = (size_t)json_object_get_string_len(v);
+        const char *s = json_object_get_string(v);
+        if (n > 0 && n < cap && strlen(s) == n)
+            memcpy(id, s, n + 1);
+    }
+    json_object_put(o);
+}
+
 /* Why the last create() on this thread failed, as the device said it (for the
  * spec layer, which reports it under a JSON path). */
 static _Thread_local char last_create_error[sizeof(((vmm_device *)0)->error)];
@@ -140,6 +164,7 @@ int vmm__device_new(const char *type, const char *config_json, const struct vmm_
     dev->host_ctx = host_ctx;
     pthread_mutex_init(&dev->lock, NULL);
     snprintf(dev->id, sizeof dev->id, "%s", default_id ? default_id : ops->name);
+    config_id(config_json, dev->id, sizeof dev->id);
     /* Whether create() recorded its own message: compare the last error. */
     const vmm_error *before = vmm_error_last();
     int code_before = before->code;

@@ -261,12 +261,16 @@ static bool number(struct scan *sc, const char *path)
     memcpy(buf, sc->s + start, len);
     buf[len] = 0;
     errno = 0;
+    if (buf[0] == '-' && (buf[1] < '0' || buf[1] > '9'))
+        return fail(sc, path, "not a JSON number (NaN and Infinity are not JSON)");
     if (buf[0] == '-')
         (void)strtoll(buf, NULL, 10);
     else if (buf[0] >= '0' && buf[0] <= '9')
         (void)strtoull(buf, NULL, 10);
-    else
+    else if (buf[0] == 't' || buf[0] == 'f' || buf[0] == 'n')
         return true; /* true, false, null */
+    else
+        return fail(sc, path, "not a JSON number (NaN and Infinity are not JSON)");
     return errno == ERANGE ? fail(sc, path, "number out of the 64-bit range") : true;
 }
 

@@ -233,7 +233,7 @@ static int weight_to_nice(unsigned int weight)
 }
 
 /* Apply vm->sched to the calling vCPU thread. */
-static int apply_sched(const vmm_vm *vm, unsigned int index)
+static int apply_sched(const vmm_vm *vm)
 {
     const vmm_sched *s = &vm->sched;
     if (s->affinity) {
@@ -244,8 +244,8 @@ static int apply_sched(const vmm_vm *vm, unsigned int index)
                 CPU_SET(c, &set);
         int e = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
         if (e)
-            return vmm__err(VMM_EINVAL, "vCPU %u: affinity 0x%llx: %s", index,
-                            (unsigned long long)s->affinity, strerror(e));
+            return vmm__err(VMM_EINVAL, "affinity 0x%llx: %s", (unsigned long long)s->affinity,
+                            strerror(e));
     }
     if (s->weight != 256) {
         int nice = weight_to_nice(s->weight);
@@ -253,8 +253,7 @@ static int apply_sched(const vmm_vm *vm, unsigned int index)
         if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice) < 0) {
             int e = errno;
             return vmm__err(e == EACCES || e == EPERM ? VMM_EPERM : VMM_EINVAL,
-                            "vCPU %u: weight %u (nice %d): %s", index, s->weight, nice,
-                            strerror(e));
+                            "weight %u (nice %d): %s", s->weight, nice, strerror(e));
         }
     }
     return 0;
@@ -312,7 +311,7 @@ static void *run_thread(void *arg)
     vmm_exit x;
     memset(&x, 0, sizeof x);
     in_run_thread = true;
-    int rc = apply_sched(vm, v->index);
+    int rc = apply_sched(vm);
     /* A cap runs the vCPU for cap% of each period (a duty cycle). */
     const uint64_t period = 10000000ull;
     uint64_t period_start = vmm__now_ns();

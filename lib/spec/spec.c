@@ -14,6 +14,7 @@
 #include <uuid/uuid.h>
 
 #include "spec_internal.h"
+#include "../boot/elf.h"
 
 #define SPEC_MAX_LEN     (1u << 20)
 #define SPEC_MAX_DEPTH   32
@@ -410,6 +411,42 @@ static int parse_cpu(struct json_object *root, struct spec *s)
     return 0;
 }
 
+/* An ELF image's segments must lie in RAM, be reachable in the CPU mode and
+ * leave the CPU tables alone (they are written after the image is loaded). */
+static int check_elf(struct spec *s)
+{
+    int fd = open(s->boot_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return bad("boot.path", "%s", strerror(errno));
+    struct vmm__elf_segment segs[VMM__ELF_MAX_PHDRS];
+    size_t n = VMM__ELF_MAX_PHDRS;
+    uint64_t entry;
+    int rc = vmm__elf_parse(fd, s->boot_size, s->boot_path, segs, &n, &entry);
+    close(fd);
+    if (rc < 0)
+        return bad("boot.path", "%s", vmm_error_last()->message);
+    uint64_t reach = s->mode == VMM_X86_REAL        ? 0x100000ull
+                     : s->mode == VMM_X86_PROTECTED ? 0x100000000ull
+                                                    : UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const struct vmm__elf_segment *g = &segs[i];
+        if (g->paddr >= s->mem_size || g->memsz > s->mem_size - g->paddr)
+            return bad("boot.path", "segment %u [0x%llx, 0x%llx) is outside memory.size (0x%llx)",
+                       g->index, (unsigned long long)g->paddr,
+                       (unsigned long long)(g->paddr + g->memsz),
+                       (unsigned long long)s->mem_size);
+        if (g->paddr >= reach || g->memsz > reach - g->paddr)
+            return bad("boot.path", "segment %u at 0x%llx is out of reach in %s mode", g->index,
+                       (unsigned long long)g->paddr,
+                       s->mode == VMM_X86_REAL ? "real" : "protected");
+        if (s->mode != VMM_X86_REAL &&
+            overlaps(g->paddr, g->memsz, VMM_X86_TABLES_DEFAULT, VMM_X86_TABLES_MAX_SIZE))
+            return bad("boot.path", "segment %u overlaps the CPU tables at [0x%x, 0x%x)",
+                       g->index, VMM_X86_TABLES_DEFAULT, TABLES_END);
+    }
+    return 0;
+}
+
 static int parse_boot(struct json_object *root, const char *bd, struct spec *s)
 {
     struct json_object *b;
@@ -441,6 +478,8 @@ static int parse_boot(struct json_object *root, const char *bd, struct spec *s)
         return rc;
     if (rc == 0)
         return bad("boot.path", "missing");
+    if (s->boot == BOOT_ELF)
+        return check_elf(s);
     if (s->boot == BOOT_FLAT) {
         if (s->boot_size == 0)
             return bad("boot.path", "the image is empty");
@@ -533,6 +572,19 @@ static int parse_devices(struct json_object *root, const char *bd, struct spec *
         json_object_put(cfg);
         if (!sd->type || (id && !sd->id) || !sd->config)
             return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
+    }
+    /* A device without an id is called "<type><index>": no id may take that. */
+    for (size_t i = 0; i < s->ndevices; i++) {
+        if (s->devices[i].id)
+            continue;
+        char dflt[48];
+        snprintf(dflt, sizeof dflt, "%s%zu", s->devices[i].type, i);
+        for (size_t k = 0; k < s->ndevices; k++)
+            if (s->devices[k].id && strcmp(s->devices[k].id, dflt) == 0) {
+                char pk[VMM__SPEC_PATH_MAX];
+                snprintf(pk, sizeof pk, "devices[%zu].id", k);
+                return bad(pk, "\"%s\" is the name devices[%zu] gets by default", dflt, i);
+            }
     }
     return 0;
 }
@@ -937,7 +989,7 @@ int vmm_vm_create_from_spec_file(vmm_vm **out, const char *path, vmm_spec_info *
         char *dir = strdup(path);
         char *slash = dir ? strrchr(dir, '/') : NULL;
         if (slash)
-            *slash = 0;
+            slash[slash == dir ? 1 : 0] = 0; /* "/x.json" lives in "/" */
         rc = dir ? vmm_vm_create_from_spec(out, buf, len, slash ? dir : NULL, info)
                  : vmm__err(VMM_ENOMEM, "%s: out of memory", path);
         free(dir);

@@ -215,7 +215,9 @@ static void test_embedder_device(void **state)
     struct tvm t;
     tvm_start(&t, "counter", VMM_X86_LONG, 0);
     vmm_device *dev;
-    assert_int_equal(vmm_device_attach(t.vm, "test-counter", NULL, &dev), 0);
+    /* Every type accepts "id", even one that reads no config. */
+    assert_int_equal(vmm_device_attach(t.vm, "test-counter", "{\"id\": \"ctr\"}", &dev), 0);
+    assert_string_equal(vmm_device_id(dev), "ctr");
     /* A second instance would claim the same ranges. */
     assert_int_equal(vmm_device_attach(t.vm, "test-counter", NULL, NULL), VMM_EEXIST);
     vmm_exit x = tvm_run(&t);

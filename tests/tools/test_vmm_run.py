@@ -178,6 +178,15 @@ class Outcomes(Base):
                 p.communicate(timeout=30)
                 self.assertEqual(p.returncode, code)
 
+    def test_closed_stdout(self):
+        """A reader of the console that goes away does not end vmm-run."""
+        r, w = os.pipe()
+        os.close(r)
+        p = subprocess.run([VMM_RUN, self.example("hello-long.json")], stdin=subprocess.DEVNULL,
+                           stdout=w, stderr=subprocess.PIPE, timeout=60)
+        os.close(w)
+        self.assertEqual(p.returncode, 0x40, p.stderr)
+
     def test_plugin_device(self):
         spec = self.guest_spec("counter.bin", devices=[
             {"type": "debug-exit", "size": 1},

@@ -526,11 +526,6 @@ static const struct {
      "\"cpl\": 3, \"stack\": \"0x9000\", \"weight\": 256, \"cap\": 50},\n \"boot\": {\"kind\": "
      "\"flat\", \"path\": \"flat.bin\"},\n \"devices\": [{\"type\": \"debug-exit\", \"mmio\": "
      "\"0xd0000000\", \"size\": 4}],\n \"limits\": {\"time_budget_ms\": 10000}}"},
-    /* vmm_spec_check() only needs the file to exist; its contents are the ELF
-     * loader's business when the VM is built. */
-    {"elf boot", "{\"memory\": {\"size\": \"2M\"}, \"boot\": {\"kind\": \"elf\", \"path\": "
-                 "\"flat.bin\"}, \"devices\": [{\"type\": \"serial\", \"id\": \"console\", "
-                 "\"console\": true}]}"},
     {"memory.files and cpu.entry, no boot",
      "{\"memory\": {\"size\": \"64K\", \"files\": [{\"path\": \"flat.bin\", \"address\": \"4G\"}, "
      "{\"path\": \"flat.bin\", \"address\": \"0x100001000\"}]}, \"cpu\": {\"entry\": \"4G\"}}"},
@@ -559,6 +554,30 @@ static const struct {
      "\"0x400\"}, {\"type\": \"debug-exit\", \"port\": \"0x3f0\", \"size\": 4}, {\"type\": "
      "\"debug-exit\", \"mmio\": \"0x200000\", \"size\": 2}]}"},
 };
+
+/* ELF images are validated while checking: the headers, and where the
+ * segments land (a guest image built by this project serves as the ELF). */
+static void test_elf_boot(void **state)
+{
+    (void)state;
+    char json[1024];
+    const char *elf = LIBVMM_GUEST_DIR "/hello_long.elf";
+    snprintf(json, sizeof json,
+             "{\"memory\": {\"size\": \"2M\"}, \"boot\": {\"kind\": \"elf\", \"path\": \"%s\"},"
+             " \"devices\": [{\"type\": \"serial\", \"console\": true}]}",
+             elf);
+    assert_int_equal(vmm_spec_check(json, strlen(json), NULL), 0);
+    snprintf(json, sizeof json,
+             "{\"memory\": {\"size\": \"64K\"}, \"boot\": {\"kind\": \"elf\", \"path\": \"%s\"}}",
+             elf);
+    assert_true(rejects("ELF segment beyond RAM", json, strlen(json), NULL,
+                        "boot.path: segment 0 [0x10000, "));
+    snprintf(json, sizeof json,
+             "{\"memory\": {\"size\": \"2M\"}, \"boot\": {\"kind\": \"elf\", \"path\": "
+             "\"flat.bin\"}}");
+    assert_true(rejects("not an ELF", json, strlen(json), FILES_DIR, "boot.path: "));
+    assert_non_null(strstr(vmm_error_last()->message, "not an ELF file"));
+}
 
 static void test_good(void **state)
 {
@@ -654,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_bytes),
         cmocka_unit_test(test_every_prefix),
         cmocka_unit_test(test_large_files),
+        cmocka_unit_test(test_elf_boot),
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_generated_good),
         cmocka_unit_test(test_base_dir),
