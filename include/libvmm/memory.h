@@ -66,7 +66,8 @@ VMM_EXTERN int vmm_mem_read(vmm_vm *vm, uint64_t gpa, void *buf, size_t len);
 /**
  * Copy len bytes into guest-physical memory. The host may write read-only
  * regions (to load a ROM, for instance); pages written are not marked dirty in
- * KVM's log. Errors and threading as vmm_mem_read().
+ * KVM's log (snapshots record them themselves, see vmm_snapshot_restore()).
+ * Errors and threading as vmm_mem_read().
  */
 VMM_EXTERN int vmm_mem_write(vmm_vm *vm, uint64_t gpa, const void *buf, size_t len);
 
@@ -74,14 +75,16 @@ VMM_EXTERN int vmm_mem_write(vmm_vm *vm, uint64_t gpa, const void *buf, size_t l
  * The host address of len bytes of guest RAM at gpa, after checking that all of
  * them lie in one region.
  * @return 0 with *host set; VMM_EFAULT otherwise. The pointer stays valid until
- *         the region is unmapped.
+ *         the region is unmapped. For snapshots the whole range counts as
+ *         written by the host now (see vmm_snapshot_restore()).
  */
 VMM_EXTERN int vmm_mem_host_ptr(vmm_vm *vm, uint64_t gpa, uint64_t len, void **host);
 
 /**
  * Fetch and clear KVM's dirty-page bitmap of the region that starts at gpa
  * (mapped with VMM_MEM_DIRTY_LOG). Bit i set: page i of the region was written
- * by the guest since the last call.
+ * by the guest since the last call, or since the last vmm_snapshot_take() or
+ * vmm_snapshot_restore(), which consume the log too.
  * @param bitmap  Receives the bitmap, 64 pages per word.
  * @param words   Number of uint64_t in bitmap; at least ceil(pages / 64).
  * @return 0; VMM_ENOENT (no such region), VMM_EINVAL (no dirty logging, bitmap too small),

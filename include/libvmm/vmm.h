@@ -14,6 +14,7 @@
 #include "device.h"
 #include "serial.h"
 #include "boot.h"
+#include "snapshot.h"
 #include "spec.h"
 
 #endif

@@ -55,6 +55,11 @@ struct vmm__region {
     void *map_base; /* start of the reservation including guard pages */
     size_t map_len;
     int memfd;
+    /* For snapshots: pages written since the last snapshot take or restore that
+     * KVM's dirty log does not hold (host writes, and guest writes a
+     * vmm_mem_dirty_log() call already fetched); NULL until a snapshot tracks
+     * the region. Bits are set atomically (writers hold mem_lock shared). */
+    uint64_t *snap_dirty;
 };
 
 /* Checked translation: the host pointer for [gpa, gpa+len) when it lies in one
@@ -66,6 +71,18 @@ VMM__HIDDEN bool vmm__mem_overlaps(const vmm_vm *vm, uint64_t gpa, uint64_t len)
 VMM__HIDDEN int vmm__mem_access(vmm_vm *vm, uint64_t gpa, void *buf, size_t len, bool write,
                                 bool for_device);
 VMM__HIDDEN void vmm__mem_free_all(vmm_vm *vm);
+/* For snapshots; the caller holds mem_lock for writing and no vCPU runs.
+ * Make every region record writes: KVM dirty logging on (the region gains
+ * VMM_MEM_DIRTY_LOG) and a host-dirty bitmap; size vm->snap_scratch for the
+ * largest region. Allocates only for regions not tracked yet. */
+VMM__HIDDEN int vmm__mem_track(vmm_vm *vm);
+/* The pages of region i written since the last call (KVM's log | host
+ * writes) into vm->snap_scratch, and forget them. The region must be tracked. */
+VMM__HIDDEN int vmm__mem_take_dirty(vmm_vm *vm, size_t i);
+/* Make KVM drop every shadow page table of the VM (with shadow paging, KVM
+ * does not notice host writes to guest page tables). Caller holds mem_lock
+ * for writing and no vCPU runs. */
+VMM__HIDDEN int vmm__mem_flush_shadow(vmm_vm *vm);
 
 /* ---- I/O bus and dispatch (bus.c) ---- */
 struct vmm__range {
@@ -210,6 +227,16 @@ struct vmm_vm {
     unsigned int run_threads;   /* live vmm_vm_run threads (pause_lock) */
     unsigned int parked;        /* of those, how many are parked (pause_lock) */
     vmm_sched sched;
+    /* Snapshots (lib/snapshot). */
+    struct vmm__hv_snapinfo *snapinfo; /* what KVM state to save; made at the first take */
+    /* Id of the snapshot this VM's memory equals, apart from the pages its
+     * regions record as written; 0 if none (nothing taken or restored since the
+     * memory map changed). */
+    uint64_t snap_baseline;
+    uint64_t *snap_scratch; /* a dirty bitmap for the largest region */
+    size_t snap_scratch_words;
+    vmm_snapshot_stats snap_stats; /* of the last restore */
+    int snap_shadow; /* KVM shadows guest page tables: 1 yes, 0 no, -1 not known yet */
 };
 
 /* True while vmm_vm_run() or any vmm_vcpu_run() of the VM is in progress: the
@@ -218,6 +245,11 @@ VMM__HIDDEN bool vmm__vm_busy(const vmm_vm *vm);
 /* Run with an absolute CLOCK_MONOTONIC deadline (0 = none). */
 VMM__HIDDEN int vmm__vcpu_run_until(vmm_vcpu *vcpu, vmm_exit *exit, uint64_t deadline_ns);
 VMM__HIDDEN void vmm__vcpu_free(vmm_vcpu *vcpu);
+/* Hold a vCPU for a whole-VM operation (a snapshot): become its runner so no
+ * run or register access starts meanwhile, and complete a pending I/O so its
+ * state is consistent (KVM API, "KVM_RUN"). VMM_EBUSY if it is running. */
+VMM__HIDDEN int vmm__vcpu_acquire(vmm_vcpu *vcpu);
+VMM__HIDDEN void vmm__vcpu_release(vmm_vcpu *vcpu);
 
 /* ---- x86 paging walk (paging_x86_64.c), over a reader callback ---- */
 struct vmm__paging_state {

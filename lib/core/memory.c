@@ -47,6 +47,21 @@ bool vmm__mem_overlaps(const vmm_vm *vm, uint64_t gpa, uint64_t len)
     return len && i < vm->nregions && vm->regions[i].gpa <= gpa + len - 1;
 }
 
+/* Record that the host wrote [off, off+len) of a region, for snapshots. */
+static void mark_written(const struct vmm__region *r, uint64_t off, uint64_t len)
+{
+    if (!r->snap_dirty || !len)
+        return;
+    uint64_t first = off / PAGE, last = (off + len - 1) / PAGE;
+    while (first <= last) {
+        uint64_t w = first / 64, bit = first % 64;
+        uint64_t n = last - first + 1 < 64 - bit ? last - first + 1 : 64 - bit;
+        uint64_t mask = (n == 64 ? ~0ull : ((1ull << n) - 1)) << bit;
+        __atomic_fetch_or(&r->snap_dirty[w], mask, __ATOMIC_RELAXED);
+        first += n;
+    }
+}
+
 /* Walk [gpa, gpa+len) region by region; with copy false only validate. */
 static int walk(vmm_vm *vm, uint64_t gpa, uint8_t *buf, size_t len, bool write, bool for_device,
                 bool copy)
@@ -62,10 +77,12 @@ static int walk(vmm_vm *vm, uint64_t gpa, uint8_t *buf, size_t len, bool write, 
         uint64_t off = gpa - r->gpa;
         size_t n = r->size - off < len ? (size_t)(r->size - off) : len;
         if (copy) {
-            if (write)
+            if (write) {
                 memcpy(r->host + off, buf, n);
-            else
+                mark_written(r, off, n);
+            } else {
                 memcpy(buf, r->host + off, n);
+            }
         }
         buf += n;
         gpa += n;
@@ -108,6 +125,9 @@ int vmm_mem_host_ptr(vmm_vm *vm, uint64_t gpa, uint64_t len, void **host)
     pthread_rwlock_rdlock(&vm->mem_lock);
     const struct vmm__region *r = vmm__mem_find(vm, gpa, len);
     *host = r ? r->host + (gpa - r->gpa) : NULL;
+    /* The caller may write through the pointer: count the range as written. */
+    if (r)
+        mark_written(r, gpa - r->gpa, len);
     pthread_rwlock_unlock(&vm->mem_lock);
     if (!r)
         return vmm__err(VMM_EFAULT, "guest range 0x%llx+0x%llx is not inside one RAM region",
@@ -168,6 +188,8 @@ static int alloc_ram(struct vmm__region *r, uint64_t size, bool huge)
 
 static void free_region(struct vmm__region *r)
 {
+    free(r->snap_dirty);
+    r->snap_dirty = NULL;
     if (r->owned) {
         munmap(r->map_base, r->map_len);
         close(r->memfd);
@@ -273,6 +295,7 @@ int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned in
     vm->regions[i] = r;
     vm->nregions++;
     vm->mapped_bytes += size;
+    vm->snap_baseline = 0; /* a restore must copy everything into the new layout */
 out:
     pthread_rwlock_unlock(&vm->mem_lock);
     return rc;
@@ -354,6 +377,7 @@ int vmm_mem_unmap(vmm_vm *vm, uint64_t gpa)
     free_region(r);
     memmove(r, r + 1, (vm->nregions - i - 1) * sizeof *r);
     vm->nregions--;
+    vm->snap_baseline = 0;
 out:
     pthread_rwlock_unlock(&vm->mem_lock);
     return rc;
@@ -384,6 +408,11 @@ int vmm_mem_dirty_log(vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words)
         goto out;
     }
     rc = vmm__hv_dirty_log(vm->vm_fd, r->slot, bitmap);
+    /* KVM forgets what it reported; a snapshot restore still needs it. */
+    if (rc == 0 && r->snap_dirty)
+        for (size_t w = 0; w < (pages + 63) / 64; w++)
+            if (bitmap[w])
+                __atomic_fetch_or(&r->snap_dirty[w], bitmap[w], __ATOMIC_RELAXED);
 out:
     pthread_rwlock_unlock(&vm->mem_lock);
     return rc;
@@ -396,6 +425,95 @@ void vmm__mem_free_all(vmm_vm *vm)
     free(vm->regions);
     free(vm->slot_used);
     vm->slot_used = NULL;
+    free(vm->snap_scratch);
+    vm->snap_scratch = NULL;
+    vm->snap_scratch_words = 0;
     vm->regions = NULL;
     vm->nregions = vm->regions_cap = 0;
+}
+
+int vmm__mem_track(vmm_vm *vm)
+{
+    size_t words = 0;
+    for (size_t i = 0; i < vm->nregions; i++) {
+        size_t w = (size_t)((vm->regions[i].size / PAGE + 63) / 64);
+        words = w > words ? w : words;
+    }
+    if (words > vm->snap_scratch_words) {
+        uint64_t *n = calloc(words, sizeof *n);
+        if (!n)
+            return vmm__err(VMM_ENOMEM, "snapshot dirty bitmap: out of memory");
+        free(vm->snap_scratch);
+        vm->snap_scratch = n;
+        vm->snap_scratch_words = words;
+    }
+    for (size_t i = 0; i < vm->nregions; i++) {
+        struct vmm__region *r = &vm->regions[i];
+        if (r->snap_dirty)
+            continue;
+        uint64_t *bm = calloc((size_t)((r->size / PAGE + 63) / 64), sizeof *bm);
+        if (!bm)
+            return vmm__err(VMM_ENOMEM, "snapshot dirty bitmap: out of memory");
+        if (!(r->flags & VMM_MEM_DIRTY_LOG)) {
+            /* The same slot with logging added: KVM keeps the mapping. */
+            int rc = vmm__hv_set_memslot(vm->vm_fd, r->slot, r->gpa, r->size, r->host,
+                                         r->flags & VMM_MEM_READONLY, true);
+            if (rc < 0) {
+                free(bm);
+                vmm__err_prefix("region 0x%llx: turning on dirty logging",
+                                (unsigned long long)r->gpa);
+                return rc;
+            }
+            r->flags |= VMM_MEM_DIRTY_LOG;
+        }
+        r->snap_dirty = bm;
+    }
+    return 0;
+}
+
+int vmm__mem_take_dirty(vmm_vm *vm, size_t i)
+{
+    const struct vmm__region *r = &vm->regions[i];
+    size_t words = (size_t)((r->size / PAGE + 63) / 64);
+    int rc = vmm__hv_dirty_log(vm->vm_fd, r->slot, vm->snap_scratch);
+    if (rc < 0)
+        return rc;
+    for (size_t w = 0; w < words; w++) {
+        vm->snap_scratch[w] |= r->snap_dirty[w];
+        r->snap_dirty[w] = 0;
+    }
+    return 0;
+}
+
+/* KVM zaps all shadow pages when a memory slot is deleted (all of them, not
+ * only the slot's, unless the VMM turns off KVM_X86_QUIRK_SLOT_ZAP_ALL, which
+ * libvmm does not). So a slot is created for a moment and deleted again: one
+ * page aliasing the start of the first region, read-only, at the first
+ * address after a region that no region covers. No vCPU runs meanwhile, so
+ * the guest never sees it. */
+int vmm__mem_flush_shadow(vmm_vm *vm)
+{
+    if (!vm->nregions)
+        return 0;
+    if (vm->nregions >= vm->max_slots)
+        return vmm__err(VMM_E2BIG, "flushing shadow page tables: no free memory slot");
+    unsigned int slot = take_slot(vm);
+    int rc = VMM_EKVM;
+    for (size_t i = 0; i < vm->nregions; i++) {
+        uint64_t gpa = vm->regions[i].gpa + vm->regions[i].size;
+        if (gpa >= GPA_LIMIT || (i + 1 < vm->nregions && vm->regions[i + 1].gpa == gpa))
+            continue;
+        rc = vmm__hv_set_memslot(vm->vm_fd, slot, gpa, PAGE, vm->regions[0].host,
+                                 vm->cap_readonly_mem, false);
+        if (rc == 0) {
+            rc = vmm__hv_set_memslot(vm->vm_fd, slot, gpa, 0, vm->regions[0].host, false, false);
+            if (rc < 0) /* KVM still has the slot: never hand its number out again */
+                return rc;
+            break;
+        }
+    }
+    put_slot(vm, slot);
+    if (rc < 0)
+        vmm__err_prefix("flushing shadow page tables");
+    return rc;
 }

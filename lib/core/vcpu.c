@@ -266,6 +266,25 @@ static int settle(vmm_vcpu *v)
     return rc;
 }
 
+int vmm__vcpu_acquire(vmm_vcpu *v)
+{
+    pid_t tid = self_tid();
+    int rc = block_kick_signal();
+    if (rc < 0)
+        return rc;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&v->runner, &expected, tid))
+        return vmm__err(VMM_EBUSY, "vCPU %u is running", v->index);
+    if ((rc = complete_pending_io(v)) < 0)
+        release_runner(v);
+    return rc;
+}
+
+void vmm__vcpu_release(vmm_vcpu *v)
+{
+    release_runner(v);
+}
+
 static int arm_timer(vmm_vcpu *v, pid_t tid, uint64_t deadline)
 {
     if (v->timer_tid != tid) {

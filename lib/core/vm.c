@@ -56,6 +56,7 @@ int vmm_vm_create(vmm_vm **out, const vmm_vm_options *opts)
     pthread_cond_init(&vm->pause_cond, NULL);
     pthread_cond_init(&vm->parked_cond, NULL);
     vm->sched = (vmm_sched)VMM_SCHED_INIT;
+    vm->snap_shadow = -1;
 
     if ((rc = vmm__hv_open(&vm->kvm_fd)) < 0)
         goto fail;
@@ -104,6 +105,7 @@ void vmm_vm_destroy(vmm_vm *vm)
     if (vm->kvm_fd >= 0)
         close(vm->kvm_fd);
     vmm__mem_free_all(vm);
+    vmm__hv_snapinfo_free(vm->snapinfo);
     pthread_rwlock_destroy(&vm->mem_lock);
     pthread_mutex_destroy(&vm->pause_lock);
     pthread_cond_destroy(&vm->pause_cond);

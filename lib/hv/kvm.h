@@ -53,6 +53,25 @@ VMM__HV_HIDDEN int vmm__hv_msrs(struct vmm__hv_vcpu *v, vmm_msr *msrs, size_t n,
 VMM__HV_HIDDEN int vmm__hv_set_cpuid(struct vmm__hv_vcpu *v, int kvm_fd, const vmm_cpuid_entry *e,
                                      size_t n, unsigned int apic_id);
 
+/* Snapshot state (lib/snapshot). A vCPU's or the VM's KVM state is kept as one
+ * self-describing blob in KVM's own structures: it records which parts it
+ * holds, so a restore sets exactly what was saved. The per-VM info says which
+ * parts this host can save (KVM_CHECK_EXTENSION) and which MSRs to save. */
+struct vmm__hv_snapinfo;
+VMM__HV_HIDDEN int vmm__hv_snapinfo_new(int kvm_fd, int vm_fd, bool irqchip, bool pit,
+                                        struct vmm__hv_snapinfo **out);
+VMM__HV_HIDDEN void vmm__hv_snapinfo_free(struct vmm__hv_snapinfo *si);
+/* Save a vCPU's complete state into a new malloc'd blob of *len bytes. The
+ * first call per VM settles the MSR list using this vCPU. */
+VMM__HV_HIDDEN int vmm__hv_vcpu_state_get(struct vmm__hv_vcpu *v, struct vmm__hv_snapinfo *si,
+                                          void **blob, size_t *len);
+/* Load a blob vmm__hv_vcpu_state_get() made; allocates nothing. */
+VMM__HV_HIDDEN int vmm__hv_vcpu_state_set(struct vmm__hv_vcpu *v, const void *blob, size_t len);
+/* The same for the VM-wide state: irqchip, PIT, kvmclock. */
+VMM__HV_HIDDEN int vmm__hv_vm_state_get(int vm_fd, const struct vmm__hv_snapinfo *si, void **blob,
+                                        size_t *len);
+VMM__HV_HIDDEN int vmm__hv_vm_state_set(int vm_fd, const void *blob, size_t len);
+
 /* Translate the kvm_run exit into a vmm_exit (pure: reads only run). */
 VMM__HV_HIDDEN void vmm__hv_exit_decode(struct kvm_run *run, vmm_exit *exit);
 

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/** @file snapshot.h  Whole-VM snapshots in memory: take one, reset a VM to it. */
+#ifndef LIBVMM_SNAPSHOT_H
+#define LIBVMM_SNAPSHOT_H
+
+#include "common.h"
+
+VMM_BEGIN_DECLS
+
+/**
+ * A copy of a VM's complete state: guest memory, every vCPU's registers
+ * (general, special, FPU/XSAVE, XCRs, MSRs, debug registers, pending events,
+ * MP state and LAPIC), the in-kernel irqchip, PIT and clock, and the state of
+ * every device. It holds no pointer into the VM: it may outlive the VM and be
+ * restored into any VM of the same shape. Immutable once taken, so several
+ * threads may restore it (into different VMs) at once.
+ */
+typedef struct vmm_snapshot vmm_snapshot;
+
+/**
+ * Take a snapshot of the VM.
+ *
+ * Every vCPU's pending I/O is completed first (its state is only consistent
+ * after that), so a vCPU stopped at an unclaimed read must have had its answer
+ * stored already. From the first snapshot on, every RAM region of the VM has
+ * KVM dirty logging on (the region gains VMM_MEM_DIRTY_LOG) and libvmm records
+ * the pages the host writes, so that vmm_snapshot_restore() can copy back only
+ * what changed. Taking a snapshot consumes KVM's dirty log: vmm_mem_dirty_log()
+ * then reports the pages written since.
+ *
+ * @param vm   The VM; no vCPU of it may be running.
+ * @param out  Receives the snapshot, owned by the caller (vmm_snapshot_free());
+ *             set to NULL on failure. Must not be NULL.
+ * @return 0; VMM_EINVAL (NULL argument), VMM_EBUSY (a vCPU is running),
+ *         VMM_ENOSYS (a device's type has no save or load; the message names the
+ *         device), VMM_ENOMEM, VMM_ESTATE (a vCPU is in the middle of a string
+ *         I/O instruction that needs more I/O: run it on first), VMM_EKVM, or a
+ *         device's save error. On failure the VM is unchanged except that its
+ *         next restore copies all memory.
+ * Not thread-safe against other calls on the same VM.
+ */
+VMM_EXTERN int vmm_snapshot_take(vmm_vm *vm, vmm_snapshot **out);
+
+/**
+ * Reset the VM to a snapshot.
+ *
+ * The VM must have the shape of the one the snapshot was taken from: the same
+ * RAM regions (address and size), the same vCPU indices, the same devices
+ * (types and ids, attached in the same order) and the same irqchip and PIT
+ * flags; it may be that VM or another one. Pending I/O is completed first, as
+ * in vmm_snapshot_take().
+ *
+ * If the VM's memory last equalled this very snapshot (it was taken from it or
+ * restored to it since the memory map last changed), only the pages written
+ * since are copied back: those in KVM's dirty log plus those the host wrote
+ * through vmm_mem_write(), device accesses, vmm_vcpu_write_virt(), the
+ * loaders, or a pointer from vmm_mem_host_ptr() (its whole range counts as
+ * written when the pointer is handed out; get it again after a take or
+ * restore before writing through it). Otherwise all memory is copied, and
+ * from then on the VM's memory derives from this snapshot. Writes the
+ * embedder makes directly into memory it supplied to vmm_mem_map() are not
+ * seen: make them through vmm_mem_write() or a fresh vmm_mem_host_ptr().
+ *
+ * Restoring consumes KVM's dirty log, like vmm_snapshot_take(). The guest's
+ * TSC and kvmclock go back to the snapshot's values.
+ *
+ * On hosts where KVM shadows the guest's page tables (PVM, or VMX/SVM with
+ * EPT/NPT off; see vmm_host_info), KVM does not notice the host changing
+ * guest page tables, so a restore that changed the content of any page also
+ * makes KVM drop its shadow page tables (a memory-slot update, and the guest
+ * faults its pages in again). With EPT/NPT this is never needed.
+ *
+ * @param vm    The VM; no vCPU of it may be running.
+ * @param snap  The snapshot; not modified.
+ * @return 0; VMM_EINVAL (NULL argument, or a VM of a different shape: the
+ *         message names the difference; nothing is changed), VMM_EBUSY (a vCPU
+ *         is running; nothing is changed), VMM_ESTATE (see vmm_snapshot_take()),
+ *         VMM_EKVM, or a device's load error. After an error other than
+ *         VMM_EINVAL and VMM_EBUSY the VM is partly restored: restore again.
+ * Allocates no memory once the VM has been snapshotted or restored before.
+ * Not thread-safe against other calls on the same VM.
+ */
+VMM_EXTERN int vmm_snapshot_restore(vmm_vm *vm, const vmm_snapshot *snap);
+
+/** Free a snapshot. NULL is ignored. Any thread; the VM it came from may be gone. */
+VMM_EXTERN void vmm_snapshot_free(vmm_snapshot *snap);
+
+/**
+ * Host memory the snapshot occupies, in bytes: its copy of guest RAM (pages
+ * that were never touched in libvmm-allocated RAM take no host memory until
+ * written, and are not counted) plus vCPU, VM and device state. 0 for NULL.
+ */
+VMM_EXTERN size_t vmm_snapshot_memory_size(const vmm_snapshot *snap);
+
+/** What the last successful vmm_snapshot_restore() of a VM did. */
+typedef struct vmm_snapshot_stats {
+    /** Guest pages (VMM_PAGE_SIZE bytes) found written since the snapshot (all
+     *  of them for a full restore). KVM may count a page the guest only read
+     *  (it logs pages it maps writable). */
+    uint64_t pages_dirty;
+    /** Of those, the pages whose content differed from the snapshot and were
+     *  copied back (all of them for a full restore). */
+    uint64_t pages_copied;
+    uint64_t pages_total; /**< pages of guest RAM in the VM */
+    int full;             /**< 1: all memory was copied (the VM's memory did not derive from
+                               this snapshot); 0: only the pages written since */
+    /** 1: KVM's shadow page tables were dropped because memory changed (hosts
+     *  with shadow paging only, see vmm_snapshot_restore()) */
+    int shadow_flushed;
+    uint64_t duration_ns; /**< wall-clock time of the whole restore */
+} vmm_snapshot_stats;
+
+/**
+ * Statistics of the VM's last successful vmm_snapshot_restore(), for tuning
+ * and benchmarks (all zero before the first).
+ * @return 0; VMM_EINVAL for NULL. Not thread-safe against a restore of the VM.
+ */
+VMM_EXTERN int vmm_snapshot_last_restore(const vmm_vm *vm, vmm_snapshot_stats *stats);
+
+VMM_END_DECLS
+
+#endif
