@@ -203,6 +203,24 @@ VMM_EXTERN int vmm_vcpu_read_virt(vmm_vcpu *vcpu, uint64_t gva, void *buf, size_
 /** Write len bytes at guest-virtual address gva. Errors as vmm_vcpu_read_virt(). */
 VMM_EXTERN int vmm_vcpu_write_virt(vmm_vcpu *vcpu, uint64_t gva, const void *buf, size_t len);
 
+/** vmm_vcpu_set_debug() flag: stop after every guest instruction (VMM_EXIT_DEBUG, exception 1). */
+#define VMM_DEBUG_SINGLESTEP 0x1u
+/** vmm_vcpu_set_debug() flag: a guest INT3 stops the run (VMM_EXIT_DEBUG, exception 3)
+ *  instead of reaching the guest's own handler. */
+#define VMM_DEBUG_SW_BREAKPOINTS 0x2u
+
+/**
+ * Debug the guest from the host: with flags set, later runs return VMM_EXIT_DEBUG
+ * with debug.exception and debug.pc after each instruction (single-step) or at an
+ * INT3 (software breakpoint; debug.pc is the INT3's address, and the guest does
+ * not execute it until the caller moves RIP past it). 0 turns debugging off.
+ * On PVM hosts (vmm_host_info.pvm) single-stepping works for CPL0 code only, and
+ * an INT3 at CPL0 ends as VMM_EXIT_INTERNAL_ERROR (KVM's emulator cannot run it),
+ * with the instruction bytes and RIP in exit->internal.
+ * @return 0; VMM_EINVAL (unknown flag), VMM_EBUSY (running), VMM_EKVM.
+ */
+VMM_EXTERN int vmm_vcpu_set_debug(vmm_vcpu *vcpu, unsigned int flags);
+
 /** A short name for an exit reason ("HLT", "IO", ...); never NULL. */
 VMM_EXTERN const char *vmm_exit_reason_name(vmm_exit_reason reason);
 

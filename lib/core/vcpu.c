@@ -157,6 +157,16 @@ int vmm_x86_set_cpuid(vmm_vcpu *v, const vmm_cpuid_entry *e, size_t n)
     return vmm__hv_set_cpuid(&v->hv, v->vm->kvm_fd, e, n, v->index);
 }
 
+int vmm_vcpu_set_debug(vmm_vcpu *v, unsigned int flags)
+{
+    if (!v || (flags & ~(VMM_DEBUG_SINGLESTEP | VMM_DEBUG_SW_BREAKPOINTS)))
+        return vmm__err(VMM_EINVAL, "vmm_vcpu_set_debug: bad argument");
+    if (atomic_load(&v->runner))
+        return vmm__err(VMM_EBUSY, "vmm_vcpu_set_debug: vCPU %u is running", v->index);
+    return vmm__hv_set_guest_debug(&v->hv, flags != 0, flags & VMM_DEBUG_SINGLESTEP,
+                                   flags & VMM_DEBUG_SW_BREAKPOINTS);
+}
+
 int vmm_vcpu_set_time_budget(vmm_vcpu *v, uint64_t ns)
 {
     if (!v)

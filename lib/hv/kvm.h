@@ -50,6 +50,8 @@ VMM__HV_HIDDEN int vmm__hv_set_sregs(struct vmm__hv_vcpu *v, const vmm_sregs *s)
 VMM__HV_HIDDEN int vmm__hv_get_fpu(struct vmm__hv_vcpu *v, vmm_fpu *f);
 VMM__HV_HIDDEN int vmm__hv_set_fpu(struct vmm__hv_vcpu *v, const vmm_fpu *f);
 VMM__HV_HIDDEN int vmm__hv_msrs(struct vmm__hv_vcpu *v, vmm_msr *msrs, size_t n, bool set);
+VMM__HV_HIDDEN int vmm__hv_set_guest_debug(struct vmm__hv_vcpu *v, bool enable, bool singlestep,
+                                          bool sw_bp);
 VMM__HV_HIDDEN int vmm__hv_set_cpuid(struct vmm__hv_vcpu *v, int kvm_fd, const vmm_cpuid_entry *e,
                                      size_t n, unsigned int apic_id);
 

@@ -445,6 +445,18 @@ int vmm__hv_msrs(struct vmm__hv_vcpu *v, vmm_msr *msrs, size_t n, bool set)
     return rc;
 }
 
+int vmm__hv_set_guest_debug(struct vmm__hv_vcpu *v, bool enable, bool singlestep, bool sw_bp)
+{
+    struct kvm_guest_debug d;
+    memset(&d, 0, sizeof d);
+    if (enable)
+        d.control = KVM_GUESTDBG_ENABLE | (singlestep ? KVM_GUESTDBG_SINGLESTEP : 0) |
+                    (sw_bp ? KVM_GUESTDBG_USE_SW_BP : 0);
+    if (ioctl(v->fd, KVM_SET_GUEST_DEBUG, &d) < 0)
+        return kvm_fail("KVM_SET_GUEST_DEBUG");
+    return 0;
+}
+
 /* KVM's supported CPUID set, fetched once per process. */
 static struct {
     pthread_mutex_t lock;
