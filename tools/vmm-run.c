@@ -34,7 +34,8 @@ static const char usage[] =
     "  --timeout SECONDS  stop the VM after this long (also limits.time_budget_ms;\n"
     "                     the shorter one applies)\n"
     "  --control SOCKET   accept newline-delimited JSON commands on a UNIX socket:\n"
-    "                     {\"command\": \"query-status\"|\"pause\"|\"resume\"|\"stop\"}\n"
+    "                     {\"command\": \"query-status\"|\"pause\"|\"resume\"|\"stop\"|\n"
+    "                                  \"snapshot\"|\"restore\"}\n"
     "\n"
     "Exit status: the guest's debug-exit status (its low 8 bits) when it reports one;\n"
     "0 when every vCPU halted or the VM was stopped with the \"stop\" command;\n"
@@ -44,6 +45,7 @@ static const char usage[] =
 
 static vmm_vm *vm;
 static vmm_spec_info info;
+static vmm_snapshot *snap; /* the control channel's one in-memory snapshot */
 static volatile sig_atomic_t got_signal;
 
 /* ---- console ---- */
@@ -148,6 +150,52 @@ static void reply_error(int fd, struct json_object *id, const char *cls, const c
     reply(fd, id, e, true);
 }
 
+/* "snapshot" keeps one snapshot in memory (replacing the last); "restore"
+ * resets the VM to it. A running VM is paused around either and resumed. */
+static void snapshot_command(int fd, struct json_object *id, bool take)
+{
+    if (!take && !snap) {
+        reply_error(fd, id, "GenericError", "no snapshot has been taken");
+        return;
+    }
+    bool was_running = vmm_vm_get_state(vm) == VMM_VM_RUNNING;
+    if (was_running && vmm_vm_pause(vm) < 0) {
+        reply_error(fd, id, "GenericError", vmm_error_last()->message);
+        return;
+    }
+    int rc;
+    struct json_object *r = json_object_new_object();
+    if (take) {
+        vmm_snapshot *s;
+        rc = vmm_snapshot_take(vm, &s);
+        if (rc == 0) {
+            vmm_snapshot_free(snap);
+            snap = s;
+            json_object_object_add(r, "memory_bytes",
+                                   json_object_new_int64((int64_t)vmm_snapshot_memory_size(s)));
+        }
+    } else {
+        rc = vmm_snapshot_restore(vm, snap);
+        vmm_snapshot_stats st;
+        if (rc == 0 && vmm_snapshot_last_restore(vm, &st) == 0) {
+            json_object_object_add(r, "pages_copied",
+                                   json_object_new_int64((int64_t)st.pages_copied));
+            json_object_object_add(r, "full", json_object_new_boolean(st.full));
+        }
+    }
+    char err[512];
+    if (rc < 0)
+        snprintf(err, sizeof err, "%s", vmm_error_last()->message);
+    if (was_running)
+        vmm_vm_resume(vm);
+    if (rc < 0) {
+        json_object_put(r);
+        reply_error(fd, id, "GenericError", err);
+    } else {
+        reply(fd, id, r, false);
+    }
+}
+
 static void handle_line(int fd, const char *line, size_t len)
 {
     struct json_tokener *tok = json_tokener_new_ex(8);
@@ -193,7 +241,7 @@ static void handle_line(int fd, const char *line, size_t len)
         else
             reply(fd, id, json_object_new_object(), false);
     } else if (strcmp(c, "snapshot") == 0 || strcmp(c, "restore") == 0) {
-        reply_error(fd, id, "Unsupported", "snapshots are not available in this version");
+        snapshot_command(fd, id, c[0] == 's');
     } else {
         char desc[160];
         snprintf(desc, sizeof desc, "unknown command \"%.64s\"", c);
@@ -430,6 +478,7 @@ int main(int argc, char **argv)
         close(control_listen);
         unlink(control);
     }
+    vmm_snapshot_free(snap);
     vmm_vm_destroy(vm);
     return code;
 }

@@ -28,7 +28,8 @@ typedef struct vmm_snapshot vmm_snapshot;
  * what changed. Taking a snapshot consumes KVM's dirty log: vmm_mem_dirty_log()
  * then reports the pages written since.
  *
- * @param vm   The VM; no vCPU of it may be running.
+ * @param vm   The VM; no vCPU of it may be in the guest: it is idle, or inside
+ *             vmm_vm_run() paused with vmm_vm_pause().
  * @param out  Receives the snapshot, owned by the caller (vmm_snapshot_free());
  *             set to NULL on failure. Must not be NULL.
  * @return 0; VMM_EINVAL (NULL argument), VMM_EBUSY (a vCPU is running),
@@ -70,7 +71,8 @@ VMM_EXTERN int vmm_snapshot_take(vmm_vm *vm, vmm_snapshot **out);
  * makes KVM drop its shadow page tables (a memory-slot update, and the guest
  * faults its pages in again). With EPT/NPT this is never needed.
  *
- * @param vm    The VM; no vCPU of it may be running.
+ * @param vm    The VM; idle, or inside vmm_vm_run() paused with vmm_vm_pause()
+ *              (the run continues from the restored state on vmm_vm_resume()).
  * @param snap  The snapshot; not modified.
  * @return 0; VMM_EINVAL (NULL argument, or a VM of a different shape: the
  *         message names the difference; nothing is changed), VMM_EBUSY (a vCPU

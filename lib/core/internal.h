@@ -242,6 +242,10 @@ struct vmm_vm {
 /* True while vmm_vm_run() or any vmm_vcpu_run() of the VM is in progress: the
  * buses, memory map and vCPU table must not change then. */
 VMM__HIDDEN bool vmm__vm_busy(const vmm_vm *vm);
+/* True when no vCPU of the VM is in the guest: idle, or inside vmm_vm_run()
+ * with every vCPU thread parked by vmm_vm_pause(). The VM's state may then be
+ * read and replaced (snapshots), though not its layout. */
+VMM__HIDDEN bool vmm__vm_quiescent(vmm_vm *vm);
 /* Run with an absolute CLOCK_MONOTONIC deadline (0 = none). */
 VMM__HIDDEN int vmm__vcpu_run_until(vmm_vcpu *vcpu, vmm_exit *exit, uint64_t deadline_ns);
 VMM__HIDDEN void vmm__vcpu_free(vmm_vcpu *vcpu);

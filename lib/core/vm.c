@@ -123,6 +123,19 @@ bool vmm__vm_busy(const vmm_vm *vm)
     return false;
 }
 
+bool vmm__vm_quiescent(vmm_vm *vm)
+{
+    for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
+        if (vm->vcpus[i] && atomic_load(&vm->vcpus[i]->runner))
+            return false;
+    if (!atomic_load(&vm->in_run))
+        return true;
+    pthread_mutex_lock(&vm->pause_lock);
+    bool parked = atomic_load(&vm->paused) && vm->parked == vm->run_threads;
+    pthread_mutex_unlock(&vm->pause_lock);
+    return parked;
+}
+
 unsigned int vmm_vm_vcpu_count(const vmm_vm *vm)
 {
     return vm ? vm->nvcpus : 0;

@@ -252,8 +252,9 @@ int vmm_snapshot_take(vmm_vm *vm, vmm_snapshot **out)
         *out = NULL;
     if (!vm || !out)
         return vmm__err(VMM_EINVAL, "vmm_snapshot_take: NULL argument");
-    if (vmm__vm_busy(vm))
-        return vmm__err(VMM_EBUSY, "vmm_snapshot_take: a vCPU of the VM is running");
+    if (!vmm__vm_quiescent(vm))
+        return vmm__err(VMM_EBUSY,
+                        "vmm_snapshot_take: a vCPU of the VM is running (pause it first)");
     /* Refuse devices that cannot be restored before changing anything. */
     for (vmm_device *d = vm->devices; d; d = d->next)
         if (!d->ops->save || !d->ops->load)
@@ -462,8 +463,9 @@ int vmm_snapshot_restore(vmm_vm *vm, const vmm_snapshot *s)
     if (!vm || !s)
         return vmm__err(VMM_EINVAL, "vmm_snapshot_restore: NULL argument");
     uint64_t t0 = vmm__now_ns();
-    if (vmm__vm_busy(vm))
-        return vmm__err(VMM_EBUSY, "vmm_snapshot_restore: a vCPU of the VM is running");
+    if (!vmm__vm_quiescent(vm))
+        return vmm__err(VMM_EBUSY,
+                        "vmm_snapshot_restore: a vCPU of the VM is running (pause it first)");
     int rc = check_shape(vm, s);
     if (rc < 0)
         return rc;

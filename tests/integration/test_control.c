@@ -386,6 +386,42 @@ static void test_pause_resume(void **state)
     tvm_stop(&v.t);
 }
 
+/* Snapshots of a VM paused inside vmm_vm_run: restore puts the registers back
+ * and the run continues from there on resume; a running VM is refused. */
+static void test_snapshot_while_paused(void **state)
+{
+    (void)state;
+    struct vm_thread v = {.guest = "spin_cpl3", .mode = VMM_X86_LONG};
+    tvm_start(&v.t, v.guest, v.mode, 3);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_vm_thread, &v), 0);
+    while (vmm_vm_get_state(v.t.vm) != VMM_VM_RUNNING)
+        sleep_ms(1);
+    sleep_ms(20);
+    vmm_snapshot *s;
+    assert_int_equal(vmm_snapshot_take(v.t.vm, &s), VMM_EBUSY);
+    assert_int_equal(vmm_vm_pause(v.t.vm), 0);
+    vmm_regs r1, r2, r3;
+    assert_int_equal(vmm_vcpu_get_regs(v.t.vcpu, &r1), 0);
+    assert_int_equal(vmm_snapshot_take(v.t.vm, &s), 0);
+    assert_int_equal(vmm_vm_resume(v.t.vm), 0);
+    sleep_ms(30);
+    assert_int_equal(vmm_vm_pause(v.t.vm), 0);
+    assert_int_equal(vmm_vcpu_get_regs(v.t.vcpu, &r2), 0);
+    assert_true(r2.rax > r1.rax);
+    assert_int_equal(vmm_snapshot_restore(v.t.vm, s), 0);
+    assert_int_equal(vmm_vcpu_get_regs(v.t.vcpu, &r3), 0);
+    assert_int_equal(r3.rax, r1.rax);
+    assert_int_equal(r3.rip, r1.rip);
+    assert_int_equal(vmm_vm_resume(v.t.vm), 0);
+    sleep_ms(20);
+    assert_int_equal(vmm_vm_stop(v.t.vm), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(v.rc, 0);
+    vmm_snapshot_free(s);
+    tvm_stop(&v.t);
+}
+
 static void test_sched_refusals(void **state)
 {
     (void)state;
@@ -493,6 +529,7 @@ int main(void)
         cmocka_unit_test(test_two_vcpus_halt),
         cmocka_unit_test(test_no_fd_leak),
         cmocka_unit_test(test_pause_resume),
+        cmocka_unit_test(test_snapshot_while_paused),
         cmocka_unit_test(test_sched_refusals),
         cmocka_unit_test(test_sched_weight_affinity),
         cmocka_unit_test(test_sched_cap),
