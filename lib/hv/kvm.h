@@ -16,6 +16,9 @@ struct vmm__hv_vcpu {
 
 #define VMM__HV_HIDDEN __attribute__((visibility("hidden")))
 
+/* Record "<what>: <strerror(errno)>" as a VMM_EKVM error and return it. */
+VMM__HV_HIDDEN int vmm__hv_fail(const char *what);
+
 /* System: open /dev/kvm and check the API version. */
 VMM__HV_HIDDEN int vmm__hv_open(int *kvm_fd);
 VMM__HV_HIDDEN int vmm__hv_check_extension(int fd, long cap);
@@ -51,7 +54,7 @@ VMM__HV_HIDDEN int vmm__hv_get_fpu(struct vmm__hv_vcpu *v, vmm_fpu *f);
 VMM__HV_HIDDEN int vmm__hv_set_fpu(struct vmm__hv_vcpu *v, const vmm_fpu *f);
 VMM__HV_HIDDEN int vmm__hv_msrs(struct vmm__hv_vcpu *v, vmm_msr *msrs, size_t n, bool set);
 VMM__HV_HIDDEN int vmm__hv_set_guest_debug(struct vmm__hv_vcpu *v, bool enable, bool singlestep,
-                                          bool sw_bp);
+                                           bool sw_bp);
 VMM__HV_HIDDEN int vmm__hv_set_cpuid(struct vmm__hv_vcpu *v, int kvm_fd, const vmm_cpuid_entry *e,
                                      size_t n, unsigned int apic_id);
 

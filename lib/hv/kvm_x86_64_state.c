@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: MIT */
+/* KVM backend for x86-64, the state snapshots save and restore: with
+ * kvm_x86_64.c, the only code that issues KVM ioctls. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../core/internal.h"
+
+/* ---- Snapshot state ---- */
+
+/* Parts a state blob can hold. */
+enum {
+    PART_REGS = 1u << 0,
+    PART_SREGS = 1u << 1,
+    PART_XSAVE = 1u << 2,
+    PART_FPU = 1u << 3, /* instead of XSAVE where KVM lacks KVM_CAP_XSAVE */
+    PART_XCRS = 1u << 4,
+    PART_MSRS = 1u << 5,
+    PART_DEBUGREGS = 1u << 6,
+    PART_EVENTS = 1u << 7,
+    PART_MP_STATE = 1u << 8,
+    PART_LAPIC = 1u << 9,
+    PART_IRQCHIP = 1u << 16,
+    PART_PIT = 1u << 17,
+    PART_CLOCK = 1u << 18,
+};
+
+#define VCPU_BLOB_MAGIC 0x76637075u /* "vcpu" */
+#define VM_BLOB_MAGIC   0x766d7374u /* "vmst" */
+/* KVM_GET/SET_MSRS refuse 256 or more entries per call (MAX_IO_MSRS). */
+#define MSR_CHUNK 240
+
+struct vmm__hv_snapinfo {
+    bool xsave, xcrs, debugregs, events, clock, pit_state2;
+    bool irqchip, pit;
+    uint32_t xsave_size; /* bytes of KVM_GET_XSAVE(2) */
+    bool msrs_ready;     /* msrs filtered for this VM */
+    uint32_t nmsrs;
+    uint32_t *msrs;
+};
+
+/* A vCPU's state: this header, then the XSAVE image at xsave_off, then the MSRs
+ * at msrs_off as chunks of (struct kvm_msrs + at most MSR_CHUNK entries) that
+ * KVM_SET_MSRS takes as they are. */
+struct vcpu_blob {
+    uint32_t magic, parts;
+    uint32_t xsave_size, xsave_off;
+    uint32_t nmsrs, msrs_off;
+    uint64_t total;
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    struct kvm_fpu fpu;
+    struct kvm_xcrs xcrs;
+    struct kvm_debugregs dregs;
+    struct kvm_vcpu_events events;
+    struct kvm_mp_state mp;
+    struct kvm_lapic_state lapic;
+};
+
+struct vm_blob {
+    uint32_t magic, parts;
+    struct kvm_irqchip chip[3]; /* PIC master, PIC slave, IOAPIC */
+    struct kvm_pit_state2 pit;
+    struct kvm_clock_data clock;
+};
+
+/* KVM_GET_MSR_INDEX_LIST, fetched once per process. */
+static struct {
+    pthread_mutex_t lock;
+    uint32_t *idx;
+    uint32_t n;
+} msr_index = {PTHREAD_MUTEX_INITIALIZER, NULL, 0};
+
+static int msr_index_list(int kvm_fd)
+{
+    pthread_mutex_lock(&msr_index.lock);
+    int rc = 0;
+    for (uint32_t cap = 256; !msr_index.idx && cap <= 65536; cap *= 4) {
+        struct kvm_msr_list *l = calloc(1, sizeof *l + cap * sizeof(uint32_t));
+        if (!l) {
+            rc = vmm__err(VMM_ENOMEM, "MSR index list: out of memory");
+            break;
+        }
+        l->nmsrs = cap;
+        if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, l) == 0) {
+            msr_index.idx = malloc((l->nmsrs ? l->nmsrs : 1) * sizeof(uint32_t));
+            if (msr_index.idx) {
+                memcpy(msr_index.idx, l->indices, l->nmsrs * sizeof(uint32_t));
+                msr_index.n = l->nmsrs;
+            } else {
+                rc = vmm__err(VMM_ENOMEM, "MSR index list: out of memory");
+            }
+            free(l);
+            break;
+        }
+        int e = errno;
+        free(l);
+        if (e != E2BIG) {
+            errno = e;
+            rc = vmm__hv_fail("KVM_GET_MSR_INDEX_LIST");
+            break;
+        }
+    }
+    if (!rc && !msr_index.idx)
+        rc = vmm__err(VMM_EKVM, "KVM_GET_MSR_INDEX_LIST: list too long");
+    pthread_mutex_unlock(&msr_index.lock);
+    return rc;
+}
+
+int vmm__hv_snapinfo_new(int kvm_fd, int vm_fd, bool irqchip, bool pit,
+                         struct vmm__hv_snapinfo **out)
+{
+    *out = NULL;
+    int rc = msr_index_list(kvm_fd);
+    if (rc < 0)
+        return rc;
+    struct vmm__hv_snapinfo *si = calloc(1, sizeof *si);
+    if (!si)
+        return vmm__err(VMM_ENOMEM, "snapshot: out of memory");
+    si->xsave = vmm__hv_check_extension(kvm_fd, KVM_CAP_XSAVE) > 0;
+    si->xcrs = vmm__hv_check_extension(kvm_fd, KVM_CAP_XCRS) > 0;
+    si->debugregs = vmm__hv_check_extension(kvm_fd, KVM_CAP_DEBUGREGS) > 0;
+    si->events = vmm__hv_check_extension(kvm_fd, KVM_CAP_VCPU_EVENTS) > 0;
+    si->clock = vmm__hv_check_extension(vm_fd, KVM_CAP_ADJUST_CLOCK) > 0;
+    si->pit_state2 = vmm__hv_check_extension(kvm_fd, KVM_CAP_PIT_STATE2) > 0;
+    si->irqchip = irqchip;
+    si->pit = pit;
+    /* With dynamically enabled features (AMX) the image outgrows struct
+     * kvm_xsave; KVM_CAP_XSAVE2 on the VM says by how much. */
+    int x2 = vmm__hv_check_extension(vm_fd, KVM_CAP_XSAVE2);
+    si->xsave_size = x2 > (int)sizeof(struct kvm_xsave) ? (uint32_t)x2 : sizeof(struct kvm_xsave);
+    const struct {
+        bool have;
+        const char *what;
+    } parts[] = {
+        {si->xsave, " XSAVE (only the legacy x87/SSE area is saved),"},
+        {si->xcrs, " XCRs,"},
+        {si->debugregs, " debug registers,"},
+        {si->events, " pending events,"},
+        {si->clock, " kvmclock,"},
+        {!pit || si->pit_state2, " PIT,"},
+    };
+    char missing[256] = "";
+    for (size_t i = 0; i < VMM__ARRAY_LEN(parts); i++)
+        if (!parts[i].have)
+            strncat(missing, parts[i].what, sizeof missing - strlen(missing) - 1);
+    if (missing[0]) {
+        missing[strlen(missing) - 1] = 0; /* the last comma */
+        vmm__log(VMM_LOG_WARN, "snapshot", "KVM lacks the capability to save:%s", missing);
+    }
+    *out = si;
+    return 0;
+}
+
+void vmm__hv_snapinfo_free(struct vmm__hv_snapinfo *si)
+{
+    if (si)
+        free(si->msrs);
+    free(si);
+}
+
+/* One KVM_GET_MSRS or KVM_SET_MSRS over n (< 256) indices in m; returns the
+ * number processed (KVM stops at the first MSR it refuses) or -errno. */
+static int msrs_ioctl(int fd, struct kvm_msrs *m, bool set)
+{
+    int r = ioctl(fd, set ? KVM_SET_MSRS : KVM_GET_MSRS, m);
+    return r < 0 ? -errno : r;
+}
+
+/* MSRs KVM leaves out of its list when the guest cannot use them (TSC_AUX
+ * without RDTSCP/RDPID) but still lets the host read and write: saved too, so
+ * a restore brings back everything vmm_vcpu_get_msrs() shows. */
+static const uint32_t extra_msrs[] = {0xc0000103 /* TSC_AUX */};
+
+/* Keep the MSRs of the process-wide index list (and the extras) that this
+ * vCPU can both read and write back: the index list names every MSR KVM
+ * knows, some of which depend on the vCPU's CPUID (and a few refuse the very
+ * value they report), and a restore must not fail half-way on one of those.
+ * One MSR per call, once per VM. The write-back stores the value just read; IA32_TSC is left out
+ * of it (it would move the guest's clock back, and KVM always accepts it). */
+static int filter_msrs(struct vmm__hv_vcpu *v, struct vmm__hv_snapinfo *si)
+{
+    uint32_t total = msr_index.n + (uint32_t)VMM__ARRAY_LEN(extra_msrs);
+    uint32_t *keep = malloc(total * sizeof *keep);
+    if (!keep)
+        return vmm__err(VMM_ENOMEM, "snapshot MSR list: out of memory");
+    uint32_t nkeep = 0;
+    for (uint32_t i = 0; i < total; i++) {
+        uint32_t index = i < msr_index.n ? msr_index.idx[i] : extra_msrs[i - msr_index.n];
+        bool dup = false;
+        for (uint32_t k = 0; k < nkeep && i >= msr_index.n; k++)
+            dup = dup || keep[k] == index;
+        if (dup)
+            continue;
+        struct {
+            struct kvm_msrs m;
+            struct kvm_msr_entry e;
+        } one = {.m = {.nmsrs = 1}, .e = {.index = index}};
+        int r = msrs_ioctl(v->fd, &one.m, false);
+        if (r == 1 && one.e.index != 0x10 /* IA32_TSC */)
+            r = msrs_ioctl(v->fd, &one.m, true);
+        if (r < 0) {
+            free(keep);
+            errno = -r;
+            return vmm__hv_fail("KVM_GET_MSRS/KVM_SET_MSRS (probing)");
+        }
+        if (r == 1)
+            keep[nkeep++] = index;
+        else
+            vmm__log(VMM_LOG_DEBUG, "snapshot", "MSR 0x%x cannot be saved and restored; left out",
+                     index);
+    }
+    free(si->msrs);
+    si->msrs = keep;
+    si->nmsrs = nkeep;
+    si->msrs_ready = true;
+    return 0;
+}
+
+static size_t align8(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
+}
+
+static size_t msr_chunks_size(uint32_t nmsrs)
+{
+    size_t chunks = (nmsrs + MSR_CHUNK - 1) / MSR_CHUNK;
+    return chunks * sizeof(struct kvm_msrs) + (size_t)nmsrs * sizeof(struct kvm_msr_entry);
+}
+
+/* Read one vCPU's state; VMM_ENOENT if KVM refused one of the listed MSRs. */
+static int vcpu_get(struct vmm__hv_vcpu *v, const struct vmm__hv_snapinfo *si, void **out,
+                    size_t *out_len)
+{
+    size_t xoff = align8(sizeof(struct vcpu_blob));
+    size_t moff = align8(xoff + (si->xsave ? si->xsave_size : 0));
+    size_t total = moff + msr_chunks_size(si->nmsrs);
+    struct vcpu_blob *b = calloc(1, total);
+    if (!b)
+        return vmm__err(VMM_ENOMEM, "vCPU state: out of memory");
+    uint8_t *base = (uint8_t *)b;
+    b->magic = VCPU_BLOB_MAGIC;
+    b->total = total;
+    b->xsave_off = (uint32_t)xoff;
+    b->msrs_off = (uint32_t)moff;
+    int rc = 0;
+    if (ioctl(v->fd, KVM_GET_REGS, &b->regs) < 0) {
+        rc = vmm__hv_fail("KVM_GET_REGS");
+        goto fail;
+    }
+    if (ioctl(v->fd, KVM_GET_SREGS, &b->sregs) < 0) {
+        rc = vmm__hv_fail("KVM_GET_SREGS");
+        goto fail;
+    }
+    b->parts = PART_REGS | PART_SREGS;
+    if (si->xsave) {
+        unsigned long req =
+            si->xsave_size > sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE;
+        if (ioctl(v->fd, req, base + xoff) < 0) {
+            rc = vmm__hv_fail(req == KVM_GET_XSAVE ? "KVM_GET_XSAVE" : "KVM_GET_XSAVE2");
+            goto fail;
+        }
+        /* For x87 and SSE in their initial state KVM reports the initial
+         * values but leaves XSTATE_BV (byte 512) clear, and KVM_SET_XSAVE then
+         * keeps whatever its buffer held, which KVM_GET_FPU shows. Marking
+         * them present restores those values explicitly: the same state for
+         * the guest, and the same for every reader. */
+        base[xoff + 512] |= 3;
+        b->xsave_size = si->xsave_size;
+        b->parts |= PART_XSAVE;
+    } else {
+        if (ioctl(v->fd, KVM_GET_FPU, &b->fpu) < 0) {
+            rc = vmm__hv_fail("KVM_GET_FPU");
+            goto fail;
+        }
+        b->parts |= PART_FPU;
+    }
+    if (si->xcrs) {
+        if (ioctl(v->fd, KVM_GET_XCRS, &b->xcrs) < 0) {
+            rc = vmm__hv_fail("KVM_GET_XCRS");
+            goto fail;
+        }
+        b->parts |= PART_XCRS;
+    }
+    uint8_t *p = base + moff;
+    for (uint32_t i = 0; i < si->nmsrs; i += MSR_CHUNK) {
+        uint32_t n = si->nmsrs - i < MSR_CHUNK ? si->nmsrs - i : MSR_CHUNK;
+        struct kvm_msrs *m = (struct kvm_msrs *)p;
+        m->nmsrs = n;
+        for (uint32_t k = 0; k < n; k++)
+            m->entries[k].index = si->msrs[i + k];
+        int r = msrs_ioctl(v->fd, m, false);
+        if (r < 0) {
+            errno = -r;
+            rc = vmm__hv_fail("KVM_GET_MSRS");
+            goto fail;
+        }
+        if ((uint32_t)r < n) {
+            rc = vmm__err(VMM_ENOENT, "KVM_GET_MSRS: KVM refused MSR 0x%x", m->entries[r].index);
+            goto fail;
+        }
+        p += sizeof *m + n * sizeof m->entries[0];
+    }
+    b->nmsrs = si->nmsrs;
+    b->parts |= PART_MSRS;
+    if (si->debugregs) {
+        if (ioctl(v->fd, KVM_GET_DEBUGREGS, &b->dregs) < 0) {
+            rc = vmm__hv_fail("KVM_GET_DEBUGREGS");
+            goto fail;
+        }
+        b->parts |= PART_DEBUGREGS;
+    }
+    if (si->events) {
+        if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &b->events) < 0) {
+            rc = vmm__hv_fail("KVM_GET_VCPU_EVENTS");
+            goto fail;
+        }
+        b->parts |= PART_EVENTS;
+    }
+    /* Without an in-kernel irqchip KVM has no LAPIC, and a vCPU's MP state is
+     * always RUNNABLE (HLT exits to the host instead). */
+    if (si->irqchip) {
+        if (ioctl(v->fd, KVM_GET_MP_STATE, &b->mp) < 0) {
+            rc = vmm__hv_fail("KVM_GET_MP_STATE");
+            goto fail;
+        }
+        if (ioctl(v->fd, KVM_GET_LAPIC, &b->lapic) < 0) {
+            rc = vmm__hv_fail("KVM_GET_LAPIC");
+            goto fail;
+        }
+        b->parts |= PART_MP_STATE | PART_LAPIC;
+    }
+    *out = b;
+    *out_len = total;
+    return 0;
+fail:
+    free(b);
+    return rc;
+}
+
+int vmm__hv_vcpu_state_get(struct vmm__hv_vcpu *v, struct vmm__hv_snapinfo *si, void **blob,
+                           size_t *len)
+{
+    *blob = NULL;
+    *len = 0;
+    int rc;
+    if (!si->msrs_ready && (rc = filter_msrs(v, si)) < 0)
+        return rc;
+    rc = vcpu_get(v, si, blob, len);
+    if (rc != VMM_ENOENT)
+        return rc;
+    /* An MSR the list had became unreadable (the CPUID changed since it was
+     * made): make the list again from this vCPU, once. */
+    if ((rc = filter_msrs(v, si)) < 0)
+        return rc;
+    return vcpu_get(v, si, blob, len);
+}
+
+/* Check that a blob's offsets and sizes describe its own bytes (it could come
+ * from a file one day). */
+static int vcpu_blob_check(const struct vcpu_blob *b, size_t len)
+{
+    if (len < sizeof *b || b->magic != VCPU_BLOB_MAGIC || b->total != len)
+        return vmm__err(VMM_EINVAL, "vCPU state: bad header or length");
+    if ((b->parts & PART_XSAVE) &&
+        (b->xsave_size < sizeof(struct kvm_xsave) || b->xsave_off < sizeof *b ||
+         b->xsave_off > len || b->xsave_size > len - b->xsave_off))
+        return vmm__err(VMM_EINVAL, "vCPU state: bad XSAVE area");
+    if ((b->parts & PART_MSRS) &&
+        (b->msrs_off < sizeof *b || b->msrs_off > len || b->nmsrs > (1u << 20) ||
+         msr_chunks_size(b->nmsrs) > len - b->msrs_off || (b->msrs_off & 7)))
+        return vmm__err(VMM_EINVAL, "vCPU state: bad MSR area");
+    return 0;
+}
+
+int vmm__hv_vcpu_state_set(struct vmm__hv_vcpu *v, const void *blob, size_t len)
+{
+    const struct vcpu_blob *b = blob;
+    int rc = vcpu_blob_check(b, len);
+    if (rc < 0)
+        return rc;
+    const uint8_t *base = blob;
+    /* The order QEMU uses for KVM (target/i386/kvm/kvm.c, kvm_arch_put_registers):
+     * XSAVE after the general registers, SREGS before the MSRs (EFER, APIC base),
+     * the LAPIC after the MP state, events and debug registers last. */
+    if ((b->parts & PART_REGS) && ioctl(v->fd, KVM_SET_REGS, &b->regs) < 0)
+        return vmm__hv_fail("KVM_SET_REGS");
+    if ((b->parts & PART_XSAVE) && ioctl(v->fd, KVM_SET_XSAVE, base + b->xsave_off) < 0)
+        return vmm__hv_fail("KVM_SET_XSAVE");
+    if ((b->parts & PART_FPU) && ioctl(v->fd, KVM_SET_FPU, &b->fpu) < 0)
+        return vmm__hv_fail("KVM_SET_FPU");
+    if ((b->parts & PART_XCRS) && ioctl(v->fd, KVM_SET_XCRS, &b->xcrs) < 0)
+        return vmm__hv_fail("KVM_SET_XCRS");
+    if ((b->parts & PART_SREGS) && ioctl(v->fd, KVM_SET_SREGS, &b->sregs) < 0)
+        return vmm__hv_fail("KVM_SET_SREGS");
+    if (b->parts & PART_MSRS) {
+        const uint8_t *p = base + b->msrs_off;
+        for (uint32_t i = 0; i < b->nmsrs; i += MSR_CHUNK) {
+            uint32_t n = b->nmsrs - i < MSR_CHUNK ? b->nmsrs - i : MSR_CHUNK;
+            struct kvm_msrs *m = (struct kvm_msrs *)p;
+            if (m->nmsrs != n)
+                return vmm__err(VMM_EINVAL, "vCPU state: bad MSR chunk");
+            int r = msrs_ioctl(v->fd, m, true);
+            if (r < 0) {
+                errno = -r;
+                return vmm__hv_fail("KVM_SET_MSRS");
+            }
+            if ((uint32_t)r < n)
+                return vmm__err(VMM_EKVM, "KVM_SET_MSRS: KVM refused MSR 0x%x = 0x%llx",
+                                m->entries[r].index, (unsigned long long)m->entries[r].data);
+            p += sizeof *m + n * sizeof m->entries[0];
+        }
+    }
+    if ((b->parts & PART_MP_STATE) && ioctl(v->fd, KVM_SET_MP_STATE, &b->mp) < 0)
+        return vmm__hv_fail("KVM_SET_MP_STATE");
+    if ((b->parts & PART_LAPIC) && ioctl(v->fd, KVM_SET_LAPIC, &b->lapic) < 0)
+        return vmm__hv_fail("KVM_SET_LAPIC");
+    if (b->parts & PART_EVENTS) {
+        struct kvm_vcpu_events ev = b->events;
+        /* KVM_GET_VCPU_EVENTS reports these fields but KVM_SET_VCPU_EVENTS only
+         * applies them when told to. */
+        ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR;
+        if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+            return vmm__hv_fail("KVM_SET_VCPU_EVENTS");
+    }
+    if ((b->parts & PART_DEBUGREGS) && ioctl(v->fd, KVM_SET_DEBUGREGS, &b->dregs) < 0)
+        return vmm__hv_fail("KVM_SET_DEBUGREGS");
+    return 0;
+}
+
+int vmm__hv_vm_state_get(int vm_fd, const struct vmm__hv_snapinfo *si, void **blob, size_t *len)
+{
+    *blob = NULL;
+    *len = 0;
+    struct vm_blob *b = calloc(1, sizeof *b);
+    if (!b)
+        return vmm__err(VMM_ENOMEM, "VM state: out of memory");
+    b->magic = VM_BLOB_MAGIC;
+    int rc = 0;
+    if (si->irqchip) {
+        static const uint32_t ids[3] = {KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE,
+                                        KVM_IRQCHIP_IOAPIC};
+        for (int i = 0; i < 3; i++) {
+            b->chip[i].chip_id = ids[i];
+            if (ioctl(vm_fd, KVM_GET_IRQCHIP, &b->chip[i]) < 0) {
+                rc = vmm__hv_fail("KVM_GET_IRQCHIP");
+                goto fail;
+            }
+        }
+        b->parts |= PART_IRQCHIP;
+    }
+    if (si->pit && si->pit_state2) {
+        if (ioctl(vm_fd, KVM_GET_PIT2, &b->pit) < 0) {
+            rc = vmm__hv_fail("KVM_GET_PIT2");
+            goto fail;
+        }
+        b->parts |= PART_PIT;
+    }
+    if (si->clock) {
+        if (ioctl(vm_fd, KVM_GET_CLOCK, &b->clock) < 0) {
+            rc = vmm__hv_fail("KVM_GET_CLOCK");
+            goto fail;
+        }
+        b->parts |= PART_CLOCK;
+    }
+    *blob = b;
+    *len = sizeof *b;
+    return 0;
+fail:
+    free(b);
+    return rc;
+}
+
+int vmm__hv_vm_state_set(int vm_fd, const void *blob, size_t len)
+{
+    const struct vm_blob *b = blob;
+    if (len != sizeof *b || b->magic != VM_BLOB_MAGIC)
+        return vmm__err(VMM_EINVAL, "VM state: bad header or length");
+    if (b->parts & PART_IRQCHIP)
+        for (int i = 0; i < 3; i++)
+            if (ioctl(vm_fd, KVM_SET_IRQCHIP, &b->chip[i]) < 0)
+                return vmm__hv_fail("KVM_SET_IRQCHIP");
+    if ((b->parts & PART_PIT) && ioctl(vm_fd, KVM_SET_PIT2, &b->pit) < 0)
+        return vmm__hv_fail("KVM_SET_PIT2");
+    if (b->parts & PART_CLOCK) {
+        /* Only the value: KVM_CLOCK_REALTIME would advance it by the time passed
+         * since the snapshot, and a reset wants the snapshot's time. */
+        struct kvm_clock_data c = {.clock = b->clock.clock};
+        if (ioctl(vm_fd, KVM_SET_CLOCK, &c) < 0)
+            return vmm__hv_fail("KVM_SET_CLOCK");
+    }
+    return 0;
+}
