@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* JSON VM spec (docs/spec.md): strict parsing with json-c into a plain
- * description, checking, and building the VM from it. */
+ * description (struct spec), with a JSON path in every error. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,48 +15,6 @@
 
 #include "spec_internal.h"
 #include "../boot/elf.h"
-
-#define SPEC_MAX_LEN     (1u << 20)
-#define SPEC_MAX_DEPTH   32
-#define SPEC_MAX_DEVICES 64
-#define SPEC_MAX_FILES   16
-#define SPEC_MAX_RAM     (1ull << 40)
-#define TABLES_END       (VMM_X86_TABLES_DEFAULT + VMM_X86_TABLES_MAX_SIZE)
-#define DEFAULT_LOAD     0x10000u
-
-struct spec_file {
-    char *path;
-    uint64_t address, size;
-};
-
-struct spec_device {
-    char *type, *id, *plugin, *config;
-    bool console;
-};
-
-enum boot_kind { BOOT_NONE, BOOT_FLAT, BOOT_ELF };
-
-struct spec {
-    char name[64];
-    char uuid[37];
-    unsigned int vcpus;
-    uint64_t mem_size;
-    bool hugepages;
-    struct spec_file files[SPEC_MAX_FILES];
-    size_t nfiles;
-    vmm_x86_mode mode;
-    unsigned int cpl;
-    bool has_entry;
-    uint64_t entry, stack;
-    vmm_sched sched;
-    enum boot_kind boot;
-    char *boot_path;
-    uint64_t boot_address, boot_size;
-    struct spec_device devices[SPEC_MAX_DEVICES];
-    size_t ndevices;
-    uint64_t time_budget_ns;
-    bool irqchip;
-};
 
 static int bad(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -244,7 +202,7 @@ static int get_file(struct json_object *o, const char *path, const char *key, co
     return 1;
 }
 
-static void spec_free(struct spec *s)
+void vmm__spec_free(struct spec *s)
 {
     for (size_t i = 0; i < s->nfiles; i++)
         free(s->files[i].path);
@@ -256,11 +214,6 @@ static void spec_free(struct spec *s)
     }
     free(s->boot_path);
     memset(s, 0, sizeof *s);
-}
-
-static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-    return a < b + blen && b < a + alen;
 }
 
 static int parse_memory(struct json_object *root, const char *bd, struct spec *s)
@@ -323,13 +276,13 @@ static int parse_memory(struct json_object *root, const char *bd, struct spec *s
         sf->size = (sf->size + VMM_PAGE_SIZE - 1) & ~(uint64_t)(VMM_PAGE_SIZE - 1);
         if (sf->size > (1ull << 52) - sf->address)
             return bad(pa, "the file does not fit below 2^52");
-        if (overlaps(sf->address, sf->size, 0, s->mem_size))
+        if (vmm__spec_overlaps(sf->address, sf->size, 0, s->mem_size))
             return bad(pa, "[0x%llx, 0x%llx) overlaps the RAM at [0, 0x%llx)",
                        (unsigned long long)sf->address,
                        (unsigned long long)(sf->address + sf->size),
                        (unsigned long long)s->mem_size);
         for (size_t k = 0; k + 1 < s->nfiles; k++)
-            if (overlaps(sf->address, sf->size, s->files[k].address, s->files[k].size))
+            if (vmm__spec_overlaps(sf->address, sf->size, s->files[k].address, s->files[k].size))
                 return bad(pa, "[0x%llx, 0x%llx) overlaps memory.files[%zu]",
                            (unsigned long long)sf->address,
                            (unsigned long long)(sf->address + sf->size), k);
@@ -433,16 +386,15 @@ static int check_elf(struct spec *s)
         if (g->paddr >= s->mem_size || g->memsz > s->mem_size - g->paddr)
             return bad("boot.path", "segment %u [0x%llx, 0x%llx) is outside memory.size (0x%llx)",
                        g->index, (unsigned long long)g->paddr,
-                       (unsigned long long)(g->paddr + g->memsz),
-                       (unsigned long long)s->mem_size);
+                       (unsigned long long)(g->paddr + g->memsz), (unsigned long long)s->mem_size);
         if (g->paddr >= reach || g->memsz > reach - g->paddr)
             return bad("boot.path", "segment %u at 0x%llx is out of reach in %s mode", g->index,
                        (unsigned long long)g->paddr,
                        s->mode == VMM_X86_REAL ? "real" : "protected");
         if (s->mode != VMM_X86_REAL &&
-            overlaps(g->paddr, g->memsz, VMM_X86_TABLES_DEFAULT, VMM_X86_TABLES_MAX_SIZE))
-            return bad("boot.path", "segment %u overlaps the CPU tables at [0x%x, 0x%x)",
-                       g->index, VMM_X86_TABLES_DEFAULT, TABLES_END);
+            vmm__spec_overlaps(g->paddr, g->memsz, VMM_X86_TABLES_DEFAULT, VMM_X86_TABLES_MAX_SIZE))
+            return bad("boot.path", "segment %u overlaps the CPU tables at [0x%x, 0x%x)", g->index,
+                       VMM_X86_TABLES_DEFAULT, TABLES_END);
     }
     return 0;
 }
@@ -497,8 +449,9 @@ static int parse_boot(struct json_object *root, const char *bd, struct spec *s)
                        "memory.size (0x%llx)",
                        (unsigned long long)s->boot_size, (unsigned long long)s->boot_address,
                        (unsigned long long)s->mem_size);
-        if (s->mode != VMM_X86_REAL && overlaps(s->boot_address, s->boot_size,
-                                                VMM_X86_TABLES_DEFAULT, VMM_X86_TABLES_MAX_SIZE))
+        if (s->mode != VMM_X86_REAL &&
+            vmm__spec_overlaps(s->boot_address, s->boot_size, VMM_X86_TABLES_DEFAULT,
+                               VMM_X86_TABLES_MAX_SIZE))
             return bad("boot.address", "the image overlaps the CPU tables at [0x%x, 0x%x)",
                        VMM_X86_TABLES_DEFAULT, TABLES_END);
     }
@@ -589,7 +542,7 @@ static int parse_devices(struct json_object *root, const char *bd, struct spec *
     return 0;
 }
 
-static int parse(const char *json, size_t len, const char *bd, struct spec *s)
+int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->name, sizeof s->name, "vm");
@@ -694,306 +647,4 @@ static int parse(const char *json, size_t len, const char *bd, struct spec *s)
     }
     json_object_put(root);
     return rc < 0 ? rc : 0;
-}
-
-/* ---- plugins ---- */
-
-static pthread_mutex_t plugin_lock = PTHREAD_MUTEX_INITIALIZER;
-static char **plugins_loaded;
-static size_t nplugins;
-
-int vmm_plugin_load(const char *path)
-{
-    if (!path)
-        return vmm__err(VMM_EINVAL, "vmm_plugin_load: path is NULL");
-    char real[PATH_MAX];
-    if (!realpath(path, real))
-        return vmm__err(VMM_ENOENT, "plugin %s: %s", path, strerror(errno));
-    pthread_mutex_lock(&plugin_lock);
-    int rc = 0;
-    for (size_t i = 0; i < nplugins; i++)
-        if (strcmp(plugins_loaded[i], real) == 0)
-            goto out;
-    void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *e = dlerror();
-        rc = vmm__err(VMM_ENOENT, "plugin %s: %s", path, e ? e : "cannot load");
-        goto out;
-    }
-    int (*init)(unsigned int);
-    *(void **)&init = dlsym(h, "vmm_plugin_init");
-    if (!init) {
-        dlclose(h);
-        rc = vmm__err(VMM_EINVAL, "plugin %s: no vmm_plugin_init function", path);
-        goto out;
-    }
-    int code_before = vmm_error_last()->code;
-    char msg_before[512];
-    snprintf(msg_before, sizeof msg_before, "%s", vmm_error_last()->message);
-    rc = init(VMM_DEVICE_OPS_VERSION);
-    if (rc < 0) {
-        /* Types it registered may be in use by now: keep the object loaded. */
-        if (vmm_error_last()->code == code_before &&
-            strcmp(vmm_error_last()->message, msg_before) == 0)
-            vmm__err(rc, "plugin %s: vmm_plugin_init failed: %s", path, vmm_strerror(rc));
-        else
-            vmm__err_prefix("plugin %s", path);
-        goto out;
-    }
-    char **n = realloc(plugins_loaded, (nplugins + 1) * sizeof *n);
-    char *copy = strdup(real);
-    if (!n || !copy) {
-        free(copy);
-        if (n)
-            plugins_loaded = n;
-        rc = vmm__err(VMM_ENOMEM, "plugin %s: out of memory", path);
-        goto out;
-    }
-    plugins_loaded = n;
-    plugins_loaded[nplugins++] = copy;
-out:
-    pthread_mutex_unlock(&plugin_lock);
-    return rc;
-}
-
-/* ---- devices, checked without a VM ---- */
-
-/* Report a device's failure under its JSON path: a config problem the device
- * described ("config.port: why", "config: why") becomes "devices[i].port: why"
- * or "devices[i]: why"; anything else keeps libvmm's message, without the
- * "device <id>: " prefix it carries. */
-static int device_error(size_t i, const char *id, int rc)
-{
-    const char *raw = vmm__device_last_error();
-    char msg[512];
-    if (strncmp(raw, "config.", 7) == 0) {
-        snprintf(msg, sizeof msg, "devices[%zu].%s", i, raw + 7);
-    } else if (strncmp(raw, "config: ", 8) == 0) {
-        snprintf(msg, sizeof msg, "devices[%zu]: %s", i, raw + 8);
-    } else {
-        const char *m = vmm_error_last()->message;
-        char prefix[48];
-        int n = snprintf(prefix, sizeof prefix, "device %s: ", id);
-        if (n > 0 && (size_t)n < sizeof prefix && strncmp(m, prefix, (size_t)n) == 0)
-            m += n;
-        snprintf(msg, sizeof msg, "devices[%zu]: %s", i, m);
-    }
-    return vmm__err(rc == VMM_ENOMEM ? rc : VMM_ECONFIG, "%s", msg);
-}
-
-/* The id a device gets: the spec's, else the default vmm_device_attach gives
- * the i-th device ("<type><i>"). */
-static void device_id(const struct spec_device *d, size_t i, char *id, size_t cap)
-{
-    if (d->id)
-        snprintf(id, cap, "%s", d->id);
-    else
-        snprintf(id, cap, "%s%zu", d->type, i);
-}
-
-struct check_host {
-    struct vmm__bus pio, mmio;
-    const struct spec *s;
-};
-
-static int check_claim(void *ctx, vmm_device *dev, vmm_space space, uint64_t base, uint64_t len,
-                       unsigned int index)
-{
-    struct check_host *h = ctx;
-    if (space == VMM_SPACE_MMIO) {
-        if (overlaps(base, len, 0, h->s->mem_size))
-            return vmm__err(VMM_EEXIST, "MMIO range 0x%llx+0x%llx overlaps guest RAM",
-                            (unsigned long long)base, (unsigned long long)len);
-        for (size_t k = 0; k < h->s->nfiles; k++)
-            if (overlaps(base, len, h->s->files[k].address, h->s->files[k].size))
-                return vmm__err(VMM_EEXIST, "MMIO range 0x%llx+0x%llx overlaps memory.files[%zu]",
-                                (unsigned long long)base, (unsigned long long)len, k);
-    }
-    return vmm__bus_add(space == VMM_SPACE_PIO ? &h->pio : &h->mmio, base, len, dev, index);
-}
-
-static const struct vmm__devhost check_devhost = {NULL, NULL, NULL, check_claim, NULL};
-
-static int check_devices(const struct spec *s)
-{
-    struct check_host h = {{0}, {0}, s};
-    vmm_device *made[SPEC_MAX_DEVICES];
-    size_t nmade = 0;
-    int rc = 0;
-    for (size_t i = 0; i < s->ndevices && rc == 0; i++) {
-        const struct spec_device *d = &s->devices[i];
-        if (d->plugin && (rc = vmm_plugin_load(d->plugin)) < 0) {
-            rc = vmm__err(VMM_ECONFIG, "devices[%zu].plugin: %s", i, vmm_error_last()->message);
-            break;
-        }
-        if (!vmm_device_find_type(d->type)) {
-            rc = vmm__err(VMM_ECONFIG, "devices[%zu].type: unknown device type \"%s\"", i, d->type);
-            break;
-        }
-        char id[32];
-        device_id(d, i, id, sizeof id);
-        rc = vmm__device_new(d->type, d->config, &check_devhost, &h, id, &made[nmade]);
-        if (rc < 0)
-            rc = device_error(i, id, rc);
-        else
-            nmade++;
-    }
-    for (size_t i = 0; i < nmade; i++)
-        vmm__device_free(made[i]);
-    vmm__bus_free(&h.pio);
-    vmm__bus_free(&h.mmio);
-    return rc;
-}
-
-int vmm_spec_check(const char *json, size_t len, const char *base_dir)
-{
-    struct spec s;
-    int rc = parse(json, len, base_dir, &s);
-    if (rc == 0)
-        rc = check_devices(&s);
-    spec_free(&s);
-    return rc;
-}
-
-/* ---- building ---- */
-
-static int build(const struct spec *s, vmm_vm **out, vmm_spec_info *info)
-{
-    vmm_vm_options vo = VMM_VM_OPTIONS_INIT;
-    vo.flags = s->irqchip ? VMM_VM_IRQCHIP : 0;
-    vmm_vm *vm = NULL;
-    int rc = vmm_vm_create(&vm, &vo);
-    if (rc < 0)
-        return rc;
-    vmm_device *console = NULL;
-    if ((rc = vmm_vm_set_sched(vm, &s->sched)) < 0) {
-        vmm__err_prefix("cpu");
-        goto fail;
-    }
-    if ((rc = vmm_mem_map(vm, 0, s->mem_size, NULL, s->hugepages ? VMM_MEM_HUGEPAGES : 0)) < 0) {
-        vmm__err_prefix("memory");
-        goto fail;
-    }
-    for (size_t i = 0; i < s->nfiles; i++)
-        if ((rc = vmm_mem_map_file(vm, s->files[i].address, s->files[i].path, NULL)) < 0) {
-            vmm__err_prefix("memory.files[%zu]", i);
-            goto fail;
-        }
-    for (size_t i = 0; i < s->ndevices; i++) {
-        const struct spec_device *d = &s->devices[i];
-        vmm_device *dev;
-        if ((rc = vmm_device_attach(vm, d->type, d->config, &dev)) < 0) {
-            char id[32];
-            device_id(d, i, id, sizeof id);
-            rc = device_error(i, id, rc);
-            goto fail;
-        }
-        if (d->console)
-            console = dev;
-    }
-    uint64_t entry = s->boot == BOOT_FLAT ? s->boot_address : 0;
-    if (s->boot == BOOT_FLAT && (rc = vmm_boot_flat(vm, s->boot_path, s->boot_address, NULL)) < 0) {
-        vmm__err_prefix("boot.path");
-        goto fail;
-    }
-    if (s->boot == BOOT_ELF && (rc = vmm_boot_elf(vm, s->boot_path, &entry)) < 0) {
-        rc = vmm__err(VMM_ECONFIG, "boot.path: %s", vmm_error_last()->message);
-        goto fail;
-    }
-    if (s->has_entry)
-        entry = s->entry;
-    for (unsigned int i = 0; i < s->vcpus; i++) {
-        vmm_vcpu *v;
-        if ((rc = vmm_vcpu_create(&v, vm, i)) < 0) {
-            vmm__err_prefix("vcpus");
-            goto fail;
-        }
-        vmm_x86_setup_options xo = VMM_X86_SETUP_OPTIONS_INIT;
-        xo.mode = s->mode;
-        xo.cpl = s->cpl;
-        xo.entry = entry;
-        xo.stack = s->stack;
-        if ((rc = vmm_x86_setup(v, &xo)) < 0) {
-            /* Only the entry (from the ELF header or cpu.entry) can be wrong here:
-             * everything else was checked while parsing. */
-            if (rc == VMM_EINVAL || rc == VMM_EFAULT)
-                rc = vmm__err(VMM_ECONFIG, "%s: %s",
-                              s->has_entry ? "cpu.entry" : "boot.path",
-                              vmm_error_last()->message);
-            else
-                vmm__err_prefix("cpu");
-            goto fail;
-        }
-    }
-    if (info) {
-        memset(info, 0, sizeof *info);
-        snprintf(info->name, sizeof info->name, "%s", s->name);
-        memcpy(info->uuid, s->uuid, sizeof info->uuid);
-        info->vcpus = s->vcpus;
-        info->time_budget_ns = s->time_budget_ns;
-        info->console = console;
-        info->entry = entry;
-    }
-    *out = vm;
-    return 0;
-fail:
-    vmm_vm_destroy(vm);
-    return rc;
-}
-
-int vmm_vm_create_from_spec(vmm_vm **out, const char *json, size_t len, const char *base_dir,
-                            vmm_spec_info *info)
-{
-    if (!out)
-        return vmm__err(VMM_EINVAL, "vmm_vm_create_from_spec: out is NULL");
-    *out = NULL;
-    struct spec s;
-    int rc = parse(json, len, base_dir, &s);
-    if (rc == 0)
-        rc = check_devices(&s);
-    if (rc == 0)
-        rc = build(&s, out, info);
-    spec_free(&s);
-    return rc;
-}
-
-int vmm_vm_create_from_spec_file(vmm_vm **out, const char *path, vmm_spec_info *info)
-{
-    if (!out || !path)
-        return vmm__err(VMM_EINVAL, "vmm_vm_create_from_spec_file: NULL argument");
-    *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return vmm__err(e == ENOENT ? VMM_ENOENT : VMM_EIO, "%s: %s", path, strerror(e));
-    }
-    char *buf = malloc(SPEC_MAX_LEN + 1);
-    if (!buf) {
-        close(fd);
-        return vmm__err(VMM_ENOMEM, "%s: out of memory", path);
-    }
-    size_t len = 0;
-    ssize_t n = 0;
-    while (len <= SPEC_MAX_LEN &&
-           ((n = read(fd, buf + len, SPEC_MAX_LEN + 1 - len)) > 0 || (n < 0 && errno == EINTR)))
-        if (n > 0)
-            len += (size_t)n;
-    int e = errno;
-    close(fd);
-    int rc;
-    if (n < 0) {
-        rc = vmm__err(VMM_EIO, "%s: %s", path, strerror(e));
-    } else if (len > SPEC_MAX_LEN) {
-        rc = vmm__err(VMM_ECONFIG, "%s: larger than %u bytes", path, SPEC_MAX_LEN);
-    } else {
-        char *dir = strdup(path);
-        char *slash = dir ? strrchr(dir, '/') : NULL;
-        if (slash)
-            slash[slash == dir ? 1 : 0] = 0; /* "/x.json" lives in "/" */
-        rc = dir ? vmm_vm_create_from_spec(out, buf, len, slash ? dir : NULL, info)
-                 : vmm__err(VMM_ENOMEM, "%s: out of memory", path);
-        free(dir);
-    }
-    free(buf);
-    return rc;
 }

@@ -7,4 +7,58 @@
 
 #define VMM__SPEC_PATH_MAX VMM__JSON_PATH_MAX
 
+#define SPEC_MAX_LEN     (1u << 20)
+#define SPEC_MAX_DEPTH   32
+#define SPEC_MAX_DEVICES 64
+#define SPEC_MAX_FILES   16
+#define SPEC_MAX_RAM     (1ull << 40)
+#define TABLES_END       (VMM_X86_TABLES_DEFAULT + VMM_X86_TABLES_MAX_SIZE)
+#define DEFAULT_LOAD     0x10000u
+
+struct spec_file {
+    char *path;
+    uint64_t address, size;
+};
+
+struct spec_device {
+    char *type, *id, *plugin, *config;
+    bool console;
+};
+
+enum boot_kind { BOOT_NONE, BOOT_FLAT, BOOT_ELF };
+
+struct spec {
+    char name[64];
+    char uuid[37];
+    unsigned int vcpus;
+    uint64_t mem_size;
+    bool hugepages;
+    struct spec_file files[SPEC_MAX_FILES];
+    size_t nfiles;
+    vmm_x86_mode mode;
+    unsigned int cpl;
+    bool has_entry;
+    uint64_t entry, stack;
+    vmm_sched sched;
+    enum boot_kind boot;
+    char *boot_path;
+    uint64_t boot_address, boot_size;
+    struct spec_device devices[SPEC_MAX_DEVICES];
+    size_t ndevices;
+    uint64_t time_budget_ns;
+    bool irqchip;
+};
+
+/* Parse and check a spec (everything but device configs, which need the device
+ * types); relative paths are resolved against bd (NULL: the current
+ * directory). 0, or VMM_ECONFIG with "<json path>: <reason>"; *s must be freed
+ * with vmm__spec_free() either way. */
+VMM__HIDDEN int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s);
+VMM__HIDDEN void vmm__spec_free(struct spec *s);
+
+static inline bool vmm__spec_overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+    return a < b + blen && b < a + alen;
+}
+
 #endif
