@@ -166,17 +166,13 @@ int vmm__device_new(const char *type, const char *config_json, const struct vmm_
     snprintf(dev->id, sizeof dev->id, "%s", default_id ? default_id : ops->name);
     config_id(config_json, dev->id, sizeof dev->id);
     /* Whether create() recorded its own message: compare the last error. */
-    const vmm_error *before = vmm_error_last();
-    int code_before = before->code;
-    const char *msg_before = before->message;
-    char saved[512];
-    snprintf(saved, sizeof saved, "%s", msg_before);
+    struct vmm__err_saved before;
+    vmm__err_save(&before);
     last_create_error[0] = 0;
     int rc = ops->create(dev, config_json, &dev->state);
     if (rc < 0) {
         memcpy(last_create_error, dev->error, sizeof last_create_error);
-        bool own =
-            vmm_error_last()->code != code_before || strcmp(vmm_error_last()->message, saved) != 0;
+        bool own = vmm__err_changed(&before);
         if (host && host->release)
             host->release(host_ctx, dev);
         if (dev->error[0])

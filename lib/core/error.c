@@ -37,6 +37,25 @@ void vmm__err_prefix(const char *fmt, ...)
     last_error.message = last_message;
 }
 
+void vmm__err_save(struct vmm__err_saved *s)
+{
+    s->code = last_error.code;
+    snprintf(s->message, sizeof s->message, "%s", last_error.message);
+}
+
+bool vmm__err_changed(const struct vmm__err_saved *s)
+{
+    return last_error.code != s->code || strcmp(last_error.message, s->message) != 0;
+}
+
+void vmm__err_restore(const struct vmm__err_saved *s)
+{
+    if (s->code)
+        vmm__err(s->code, "%s", s->message);
+    else
+        vmm_error_clear();
+}
+
 const vmm_error *vmm_error_last(void)
 {
     return &last_error;

@@ -19,6 +19,18 @@
 /* ---- errors and logging (error.c, log.c) ---- */
 /* Record an error for vmm_error_last() and return code. */
 VMM__HIDDEN int vmm__err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The calling thread's last error, kept aside while other libvmm calls run:
+ * to tell whether a callback recorded its own error, or to keep a caller's
+ * error across best-effort work or clean-up. */
+struct vmm__err_saved {
+    int code;
+    char message[512];
+};
+VMM__HIDDEN void vmm__err_save(struct vmm__err_saved *s);
+/* True if the last error differs from the saved one. */
+VMM__HIDDEN bool vmm__err_changed(const struct vmm__err_saved *s);
+/* Make the saved error the last error again (code 0: "no error"). */
+VMM__HIDDEN void vmm__err_restore(const struct vmm__err_saved *s);
 /* Prefix the current thread's last error message with a context string. */
 VMM__HIDDEN void vmm__err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 VMM__HIDDEN void vmm__log(vmm_log_level level, const char *component, const char *fmt, ...)
@@ -35,6 +47,13 @@ struct vmm__ratelimit {
 };
 /* True if a message may be emitted now; *suppressed receives the count dropped before it. */
 VMM__HIDDEN bool vmm__ratelimit_ok(struct vmm__ratelimit *rl, uint64_t *suppressed);
+
+/* Whether [a, a+alen) and [b, b+blen) share a byte; lengths > 0, and each
+ * range may end at 2^64 - 1 (inclusive ends, so nothing wraps). */
+static inline bool vmm__ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+    return a <= b + blen - 1 && b <= a + alen - 1;
+}
 
 /* Versioned options: fill the caller's struct of the given version with defaults. */
 VMM__HIDDEN int vmm__options_init(void *opts, unsigned int version, const void *defaults,
@@ -164,8 +183,8 @@ VMM__HIDDEN int vmm__json_check_utf8(const char *json, size_t len, size_t *bad);
  * has no NUL in a key, quotes strings with double quotes and has no integer
  * beyond 64 bits; else -1 with the JSON path ("" for the top level) and the
  * problem. */
-VMM__HIDDEN int vmm__json_check(const char *json, size_t len, char *path, size_t pathlen,
-                                char *why, size_t whylen);
+VMM__HIDDEN int vmm__json_check(const char *json, size_t len, char *path, size_t pathlen, char *why,
+                                size_t whylen);
 
 /* ---- JSON configuration helpers for device types (config.c) ---- */
 struct json_object;

@@ -97,11 +97,21 @@ static void string(struct scan *sc, char *out, size_t *len)
         char e = sc->s[sc->i++];
         unsigned int cp;
         switch (e) {
-        case 'b': out[o++] = '\b'; break;
-        case 'f': out[o++] = '\f'; break;
-        case 'n': out[o++] = '\n'; break;
-        case 'r': out[o++] = '\r'; break;
-        case 't': out[o++] = '\t'; break;
+        case 'b':
+            out[o++] = '\b';
+            break;
+        case 'f':
+            out[o++] = '\f';
+            break;
+        case 'n':
+            out[o++] = '\n';
+            break;
+        case 'r':
+            out[o++] = '\r';
+            break;
+        case 't':
+            out[o++] = '\t';
+            break;
         case 'u':
             if (sc->i + 4 > sc->n)
                 break;
@@ -131,7 +141,9 @@ static void string(struct scan *sc, char *out, size_t *len)
                 out[o++] = (char)(0x80 | (cp & 0x3f));
             }
             break;
-        default: out[o++] = e; break; /* \" \\ \/ */
+        default:
+            out[o++] = e;
+            break; /* \" \\ \/ */
         }
     }
     sc->i++; /* closing quote */

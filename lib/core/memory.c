@@ -253,7 +253,7 @@ int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned in
     }
     for (size_t k = 0; k < vm->mmio.n; k++) {
         const struct vmm__range *m = &vm->mmio.r[k];
-        if (m->base <= gpa + size - 1 && gpa <= m->base + m->len - 1) {
+        if (vmm__ranges_overlap(gpa, size, m->base, m->len)) {
             rc = vmm__err(VMM_EEXIST, "vmm_mem_map: overlaps MMIO range at 0x%llx",
                           (unsigned long long)m->base);
             goto out;
@@ -340,12 +340,11 @@ int vmm_mem_map_file(vmm_vm *vm, uint64_t gpa, const char *path, uint64_t *size)
             else
                 done += (uint64_t)n;
         }
-        if (rc < 0) {
-            int keep = rc;
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", vmm_error_last()->message);
+        if (rc < 0) { /* undo the mapping, keeping the read error */
+            struct vmm__err_saved saved;
+            vmm__err_save(&saved);
             vmm_mem_unmap(vm, gpa);
-            rc = vmm__err(keep, "%s", msg);
+            vmm__err_restore(&saved);
         }
     }
     close(fd);

@@ -337,29 +337,22 @@ static void drain_kick_signal(void)
  * did not supply them (best effort: the guest's page tables may be bogus). */
 static void describe_internal_error(vmm_vcpu *v, vmm_exit *x)
 {
+    /* Best effort: failures here are not the caller's errors, keep theirs. */
+    struct vmm__err_saved saved;
+    vmm__err_save(&saved);
     vmm_regs r;
     vmm_sregs s;
-    if (vmm__hv_get_regs(&v->hv, &r) < 0 || vmm__hv_get_sregs(&v->hv, &s) < 0)
-        return;
-    x->internal.rip = r.rip;
-    if (x->internal.insn_len)
-        return;
-    /* Best effort: failures here are not the caller's errors, keep theirs. */
-    int code = vmm_error_last()->code;
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", vmm_error_last()->message);
-    uint64_t linear = s.cs.base + r.rip;
-    uint8_t buf[15];
-    size_t got = 0;
-    for (; got < sizeof buf; got++)
-        if (vmm_vcpu_read_virt(v, linear + got, &buf[got], 1) < 0)
-            break;
-    memcpy(x->internal.insn, buf, got);
-    x->internal.insn_len = (uint8_t)got;
-    if (code)
-        vmm__err(code, "%s", msg);
-    else
-        vmm_error_clear();
+    if (vmm__hv_get_regs(&v->hv, &r) == 0 && vmm__hv_get_sregs(&v->hv, &s) == 0) {
+        x->internal.rip = r.rip;
+        /* KVM may have supplied the bytes; else read up to 15 at CS:RIP. */
+        uint64_t linear = s.cs.base + r.rip;
+        if (x->internal.insn_len == 0)
+            while (x->internal.insn_len < 15 &&
+                   vmm_vcpu_read_virt(v, linear + x->internal.insn_len,
+                                      &x->internal.insn[x->internal.insn_len], 1) == 0)
+                x->internal.insn_len++;
+    }
+    vmm__err_restore(&saved);
 }
 
 int vmm__vcpu_run_until(vmm_vcpu *v, vmm_exit *x, uint64_t deadline)

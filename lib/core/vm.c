@@ -113,21 +113,24 @@ void vmm_vm_destroy(vmm_vm *vm)
     free(vm);
 }
 
-bool vmm__vm_busy(const vmm_vm *vm)
+/* Whether some thread is inside vmm_vcpu_run() (or settling) on a vCPU. */
+static bool any_runner(const vmm_vm *vm)
 {
-    if (atomic_load(&((vmm_vm *)vm)->in_run))
-        return true;
     for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
         if (vm->vcpus[i] && atomic_load(&vm->vcpus[i]->runner))
             return true;
     return false;
 }
 
+bool vmm__vm_busy(const vmm_vm *vm)
+{
+    return atomic_load(&((vmm_vm *)vm)->in_run) || any_runner(vm);
+}
+
 bool vmm__vm_quiescent(vmm_vm *vm)
 {
-    for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
-        if (vm->vcpus[i] && atomic_load(&vm->vcpus[i]->runner))
-            return false;
+    if (any_runner(vm))
+        return false;
     if (!atomic_load(&vm->in_run))
         return true;
     pthread_mutex_lock(&vm->pause_lock);

@@ -276,13 +276,13 @@ static int parse_memory(struct json_object *root, const char *bd, struct spec *s
         sf->size = (sf->size + VMM_PAGE_SIZE - 1) & ~(uint64_t)(VMM_PAGE_SIZE - 1);
         if (sf->size > (1ull << 52) - sf->address)
             return bad(pa, "the file does not fit below 2^52");
-        if (vmm__spec_overlaps(sf->address, sf->size, 0, s->mem_size))
+        if (vmm__ranges_overlap(sf->address, sf->size, 0, s->mem_size))
             return bad(pa, "[0x%llx, 0x%llx) overlaps the RAM at [0, 0x%llx)",
                        (unsigned long long)sf->address,
                        (unsigned long long)(sf->address + sf->size),
                        (unsigned long long)s->mem_size);
         for (size_t k = 0; k + 1 < s->nfiles; k++)
-            if (vmm__spec_overlaps(sf->address, sf->size, s->files[k].address, s->files[k].size))
+            if (vmm__ranges_overlap(sf->address, sf->size, s->files[k].address, s->files[k].size))
                 return bad(pa, "[0x%llx, 0x%llx) overlaps memory.files[%zu]",
                            (unsigned long long)sf->address,
                            (unsigned long long)(sf->address + sf->size), k);
@@ -392,7 +392,8 @@ static int check_elf(struct spec *s)
                        (unsigned long long)g->paddr,
                        s->mode == VMM_X86_REAL ? "real" : "protected");
         if (s->mode != VMM_X86_REAL &&
-            vmm__spec_overlaps(g->paddr, g->memsz, VMM_X86_TABLES_DEFAULT, VMM_X86_TABLES_MAX_SIZE))
+            vmm__ranges_overlap(g->paddr, g->memsz, VMM_X86_TABLES_DEFAULT,
+                                VMM_X86_TABLES_MAX_SIZE))
             return bad("boot.path", "segment %u overlaps the CPU tables at [0x%x, 0x%x)", g->index,
                        VMM_X86_TABLES_DEFAULT, TABLES_END);
     }
@@ -450,8 +451,8 @@ static int parse_boot(struct json_object *root, const char *bd, struct spec *s)
                        (unsigned long long)s->boot_size, (unsigned long long)s->boot_address,
                        (unsigned long long)s->mem_size);
         if (s->mode != VMM_X86_REAL &&
-            vmm__spec_overlaps(s->boot_address, s->boot_size, VMM_X86_TABLES_DEFAULT,
-                               VMM_X86_TABLES_MAX_SIZE))
+            vmm__ranges_overlap(s->boot_address, s->boot_size, VMM_X86_TABLES_DEFAULT,
+                                VMM_X86_TABLES_MAX_SIZE))
             return bad("boot.address", "the image overlaps the CPU tables at [0x%x, 0x%x)",
                        VMM_X86_TABLES_DEFAULT, TABLES_END);
     }

@@ -47,14 +47,12 @@ int vmm_plugin_load(const char *path)
         rc = vmm__err(VMM_EINVAL, "plugin %s: no vmm_plugin_init function", path);
         goto out;
     }
-    int code_before = vmm_error_last()->code;
-    char msg_before[512];
-    snprintf(msg_before, sizeof msg_before, "%s", vmm_error_last()->message);
+    struct vmm__err_saved before;
+    vmm__err_save(&before);
     rc = init(VMM_DEVICE_OPS_VERSION);
     if (rc < 0) {
         /* Types it registered may be in use by now: keep the object loaded. */
-        if (vmm_error_last()->code == code_before &&
-            strcmp(vmm_error_last()->message, msg_before) == 0)
+        if (!vmm__err_changed(&before))
             vmm__err(rc, "plugin %s: vmm_plugin_init failed: %s", path, vmm_strerror(rc));
         else
             vmm__err_prefix("plugin %s", path);
@@ -121,11 +119,11 @@ static int check_claim(void *ctx, vmm_device *dev, vmm_space space, uint64_t bas
 {
     struct check_host *h = ctx;
     if (space == VMM_SPACE_MMIO) {
-        if (vmm__spec_overlaps(base, len, 0, h->s->mem_size))
+        if (vmm__ranges_overlap(base, len, 0, h->s->mem_size))
             return vmm__err(VMM_EEXIST, "MMIO range 0x%llx+0x%llx overlaps guest RAM",
                             (unsigned long long)base, (unsigned long long)len);
         for (size_t k = 0; k < h->s->nfiles; k++)
-            if (vmm__spec_overlaps(base, len, h->s->files[k].address, h->s->files[k].size))
+            if (vmm__ranges_overlap(base, len, h->s->files[k].address, h->s->files[k].size))
                 return vmm__err(VMM_EEXIST, "MMIO range 0x%llx+0x%llx overlaps memory.files[%zu]",
                                 (unsigned long long)base, (unsigned long long)len, k);
     }

@@ -56,9 +56,4 @@ struct spec {
 VMM__HIDDEN int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s);
 VMM__HIDDEN void vmm__spec_free(struct spec *s);
 
-static inline bool vmm__spec_overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-    return a < b + blen && b < a + alen;
-}
-
 #endif
