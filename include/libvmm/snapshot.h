@@ -84,6 +84,24 @@ VMM_EXTERN int vmm_snapshot_take(vmm_vm *vm, vmm_snapshot **out);
  */
 VMM_EXTERN int vmm_snapshot_restore(vmm_vm *vm, const vmm_snapshot *snap);
 
+/** vmm_snapshot_restore_flags(): the caller vouches that the guest has not
+ *  written any page-table page (nor made a new page a page table) since the
+ *  snapshot, so on shadow-paging hosts KVM's shadow page tables may be kept.
+ *  As a safety net libvmm still drops them when one of the pages it copies back
+ *  was a page table of some vCPU in the snapshot (found by walking the page
+ *  tables from each vCPU's CR3 when the snapshot was taken or loaded). Typical
+ *  fuzz targets and sandboxed programs never touch their page tables. Without
+ *  shadow paging the flag changes nothing. */
+#define VMM_SNAPSHOT_KEEP_PAGE_TABLES 1u
+
+/**
+ * vmm_snapshot_restore() with flags: 0 or VMM_SNAPSHOT_KEEP_PAGE_TABLES.
+ * If the promise behind VMM_SNAPSHOT_KEEP_PAGE_TABLES is broken, the guest may
+ * see stale mappings after the restore (the host process is never at risk).
+ * @return as vmm_snapshot_restore(); VMM_EINVAL also for an unknown flag.
+ */
+VMM_EXTERN int vmm_snapshot_restore_flags(vmm_vm *vm, const vmm_snapshot *snap, unsigned int flags);
+
 /** Free a snapshot. NULL is ignored. Any thread; the VM it came from may be gone. */
 VMM_EXTERN void vmm_snapshot_free(vmm_snapshot *snap);
 

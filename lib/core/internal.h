@@ -281,5 +281,11 @@ struct vmm__paging_state {
 typedef int (*vmm__phys_read_fn)(void *ctx, uint64_t gpa, uint64_t *val, size_t size);
 VMM__HIDDEN int vmm__x86_translate(const struct vmm__paging_state *ps, uint64_t gva, bool write,
                                    bool user, vmm__phys_read_fn rd, void *ctx, uint64_t *gpa);
+/* Called with each page-table page's address: 1 if new, 0 if seen before, <0 to stop. */
+typedef int (*vmm__table_fn)(void *ctx, uint64_t gpa);
+/* Report every page-table page reachable from CR3 (none with paging off).
+ * Returns 0, or -1 when add failed or more than max tables were visited. */
+VMM__HIDDEN int vmm__x86_table_pages(const struct vmm__paging_state *ps, vmm__phys_read_fn rd,
+                                     void *ctx, vmm__table_fn add, void *add_ctx, size_t max);
 
 #endif

@@ -96,3 +96,66 @@ int vmm__x86_translate(const struct vmm__paging_state *ps, uint64_t gva, bool wr
     }
     return fault(gva, "walk did not terminate");
 }
+
+/* ---- every page-table page reachable from CR3 ---- */
+
+struct table_walk {
+    vmm__phys_read_fn rd;
+    void *ctx;
+    vmm__table_fn add;
+    void *add_ctx;
+    size_t visits, max;
+    bool pse;
+};
+
+/* One table of esize-byte entries at level (1 = the last, whose entries map
+ * pages); nentries is 512, 1024 or 4 (the PAE PDPT). */
+static int walk_table(struct table_walk *w, uint64_t table, int level, size_t esize,
+                      unsigned int nentries)
+{
+    int added = w->add(w->add_ctx, table & ~(uint64_t)(VMM_PAGE_SIZE - 1));
+    if (added < 0)
+        return -1;
+    if (added == 0)
+        return 0; /* seen before, and its children with it */
+    /* Each table is scanned once, so the work is bounded by max tables. */
+    if (++w->visits > w->max)
+        return -1;
+    if (level == 1)
+        return 0; /* maps only pages */
+    for (unsigned int i = 0; i < nentries; i++) {
+        uint64_t e = 0;
+        if (w->rd(w->ctx, table + i * esize, &e, esize) < 0)
+            continue; /* not in RAM: the guest cannot use it either */
+        if (!(e & PTE_P))
+            continue;
+        if (esize == 8 && nentries == 4) { /* PAE PDPTE -> page directory */
+            if (walk_table(w, e & ADDR_MASK, level - 1, 8, 512) < 0)
+                return -1;
+            continue;
+        }
+        if (e & PTE_PS) {
+            if (esize == 4 ? w->pse : level <= 3)
+                continue; /* a large page */
+            if (esize == 8)
+                continue; /* reserved: the CPU would fault */
+        }
+        uint64_t child = esize == 8 ? e & ADDR_MASK : e & 0xfffff000ull;
+        if (walk_table(w, child, level - 1, esize, esize == 8 ? 512 : 1024) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int vmm__x86_table_pages(const struct vmm__paging_state *ps, vmm__phys_read_fn rd, void *ctx,
+                         vmm__table_fn add, void *add_ctx, size_t max)
+{
+    if (!(ps->cr0 & CR0_PG))
+        return 0;
+    struct table_walk w = {rd, ctx, add, add_ctx, 0, max, (ps->cr4 & CR4_PSE) != 0};
+    if (ps->efer & EFER_LMA)
+        return walk_table(&w, ps->cr3 & ADDR_MASK, (ps->cr4 & CR4_LA57) ? 5 : 4, 8, 512);
+    if (ps->cr4 & CR4_PAE)
+        return walk_table(&w, ps->cr3 & 0xffffffe0ull, 3, 8, 4);
+    return walk_table(&w, ps->cr3 & 0xfffff000ull, 2, 4, 1024);
+}

@@ -72,6 +72,11 @@ VMM__HV_HIDDEN int vmm__hv_vcpu_state_get(struct vmm__hv_vcpu *v, struct vmm__hv
                                           void **blob, size_t *len);
 /* Load a blob vmm__hv_vcpu_state_get() made; allocates nothing. */
 VMM__HV_HIDDEN int vmm__hv_vcpu_state_set(struct vmm__hv_vcpu *v, const void *blob, size_t len);
+struct vmm__paging_state;
+/* The paging registers (CR0, CR3, CR4, EFER) a blob holds; VMM_EINVAL if it
+ * is malformed or has none. Pure: reads only the blob. */
+VMM__HV_HIDDEN int vmm__hv_vcpu_state_paging(const void *blob, size_t len,
+                                             struct vmm__paging_state *ps);
 /* The same for the VM-wide state: irqchip, PIT, kvmclock. */
 VMM__HV_HIDDEN int vmm__hv_vm_state_get(int vm_fd, const struct vmm__hv_snapinfo *si, void **blob,
                                         size_t *len);

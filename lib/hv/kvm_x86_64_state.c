@@ -380,6 +380,21 @@ static int vcpu_blob_check(const struct vcpu_blob *b, size_t len)
     return 0;
 }
 
+int vmm__hv_vcpu_state_paging(const void *blob, size_t len, struct vmm__paging_state *ps)
+{
+    const struct vcpu_blob *b = blob;
+    int rc = vcpu_blob_check(b, len);
+    if (rc < 0)
+        return rc;
+    if (!(b->parts & PART_SREGS))
+        return vmm__err(VMM_EINVAL, "vCPU state: no special registers");
+    ps->cr0 = b->sregs.cr0;
+    ps->cr3 = b->sregs.cr3;
+    ps->cr4 = b->sregs.cr4;
+    ps->efer = b->sregs.efer;
+    return 0;
+}
+
 int vmm__hv_vcpu_state_set(struct vmm__hv_vcpu *v, const void *blob, size_t len)
 {
     const struct vcpu_blob *b = blob;

@@ -10,45 +10,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../core/internal.h"
-
-#define PAGE VMM_PAGE_SIZE
-
-struct snap_region {
-    uint64_t gpa, size;
-    unsigned int flags;
-    uint8_t *data;     /* size bytes, anonymous memory; pages never written read as zero */
-    uint64_t *present; /* bit per page: data holds a nonzero page there */
-    uint64_t npresent;
-};
-
-struct snap_vcpu {
-    unsigned int index;
-    void *state; /* the backend's blob */
-    size_t len;
-};
-
-struct snap_device {
-    char type[32], id[32];
-    void *data;
-    size_t len;
-};
-
-struct vmm_snapshot {
-    uint64_t id; /* unique in the process: what a VM's baseline names */
-    unsigned int vm_flags;
-    size_t nregions;
-    struct snap_region *regions;
-    unsigned int nvcpus;
-    struct snap_vcpu *vcpus; /* by increasing index */
-    void *vm_state;
-    size_t vm_state_len;
-    size_t ndevices;
-    struct snap_device *devices; /* in attach order */
-    size_t bytes;
-};
+#include "snapshot_internal.h"
 
 static atomic_uint_fast64_t next_id = 1;
+
+uint64_t vmm__snapshot_new_id(void)
+{
+    return atomic_fetch_add(&next_id, 1);
+}
 
 void vmm_snapshot_free(vmm_snapshot *s)
 {
@@ -67,6 +36,7 @@ void vmm_snapshot_free(vmm_snapshot *s)
     for (size_t i = 0; i < s->ndevices; i++)
         free(s->devices[i].data);
     free(s->devices);
+    free(s->tables);
     free(s);
 }
 
@@ -270,7 +240,7 @@ int vmm_snapshot_take(vmm_vm *vm, vmm_snapshot **out)
     vmm_snapshot *s = calloc(1, sizeof *s);
     if (!s)
         return vmm__err(VMM_ENOMEM, "vmm_snapshot_take: out of memory");
-    s->id = atomic_fetch_add(&next_id, 1);
+    s->id = vmm__snapshot_new_id();
     s->vm_flags = vm->flags;
     s->bytes = sizeof *s;
     if ((rc = acquire_vcpus(vm, "vmm_snapshot_take")) < 0) {
@@ -305,8 +275,102 @@ int vmm_snapshot_take(vmm_vm *vm, vmm_snapshot **out)
         vmm_snapshot_free(s);
         return rc;
     }
+    vmm__snapshot_index_tables(s);
     *out = s;
     return 0;
+}
+
+/* ---- page tables ---- */
+
+/* The most page-table pages a snapshot indexes; beyond, every restore that
+ * changes memory drops the shadow page tables. */
+#define MAX_TABLES 4096
+
+struct table_set {
+    uint64_t *pages;
+    size_t n, cap;
+};
+
+static int snap_phys_read(void *ctx, uint64_t gpa, uint64_t *val, size_t size)
+{
+    const vmm_snapshot *s = ctx;
+    for (size_t i = 0; i < s->nregions; i++) {
+        const struct snap_region *sr = &s->regions[i];
+        if (gpa < sr->gpa || gpa - sr->gpa >= sr->size || size > sr->size - (gpa - sr->gpa))
+            continue;
+        uint64_t off = gpa - sr->gpa, p = off / PAGE;
+        *val = 0;
+        if ((off + size - 1) / PAGE == p && (sr->present[p / 64] >> (p % 64) & 1))
+            memcpy(val, sr->data + off, size);
+        return 0;
+    }
+    return -1;
+}
+
+static int table_add(void *ctx, uint64_t gpa)
+{
+    struct table_set *t = ctx;
+    for (size_t i = 0; i < t->n; i++) /* small sets: a linear scan is enough */
+        if (t->pages[i] == gpa)
+            return 0;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        uint64_t *p = realloc(t->pages, cap * sizeof *p);
+        if (!p)
+            return -1;
+        t->pages = p;
+        t->cap = cap;
+    }
+    t->pages[t->n++] = gpa;
+    return 1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void vmm__snapshot_index_tables(vmm_snapshot *s)
+{
+    struct table_set t = {0};
+    bool ok = true;
+    struct vmm__err_saved saved; /* a failed walk is not the caller's error */
+    vmm__err_save(&saved);
+    for (unsigned int i = 0; ok && i < s->nvcpus; i++) {
+        struct vmm__paging_state ps;
+        ok = vmm__hv_vcpu_state_paging(s->vcpus[i].state, s->vcpus[i].len, &ps) == 0 &&
+             vmm__x86_table_pages(&ps, snap_phys_read, s, table_add, &t, MAX_TABLES) == 0;
+    }
+    vmm__err_restore(&saved);
+    free(s->tables);
+    s->tables = NULL;
+    s->ntables = 0;
+    s->tables_unknown = !ok;
+    if (!ok) {
+        free(t.pages);
+        return;
+    }
+    if (t.n)
+        qsort(t.pages, t.n, sizeof *t.pages, cmp_u64);
+    s->tables = t.pages;
+    s->ntables = t.n;
+    s->bytes += t.n * sizeof *t.pages;
+}
+
+static bool is_table(const vmm_snapshot *s, uint64_t gpa)
+{
+    size_t lo = 0, hi = s->ntables;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->tables[mid] == gpa)
+            return true;
+        if (s->tables[mid] < gpa)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
 }
 
 /* ---- restore ---- */
@@ -387,10 +451,11 @@ static void restore_full(const struct vmm__region *r, const struct snap_region *
 }
 
 /* Copy back the pages set in the VM's scratch bitmap that differ from the
- * snapshot (the others are left alone): returns how many were set, and adds
- * the number copied to *changed. */
-static uint64_t restore_dirty(vmm_vm *vm, const struct vmm__region *r, const struct snap_region *sr,
-                              uint64_t *changed)
+ * snapshot (the others are left alone): returns how many were set, adds the
+ * number copied to *changed, and sets *table_changed if a copied page is one
+ * of the snapshot's page tables. */
+static uint64_t restore_dirty(vmm_vm *vm, const struct vmm__region *r, const vmm_snapshot *s,
+                              const struct snap_region *sr, uint64_t *changed, bool *table_changed)
 {
     uint64_t words = (r->size / PAGE + 63) / 64, n = 0;
     for (uint64_t w = 0; w < words; w++) {
@@ -402,6 +467,8 @@ static uint64_t restore_dirty(vmm_vm *vm, const struct vmm__region *r, const str
             if (memcmp(r->host + p * PAGE, sr->data + p * PAGE, PAGE) != 0) {
                 memcpy(r->host + p * PAGE, sr->data + p * PAGE, PAGE);
                 (*changed)++;
+                if (!*table_changed && is_table(s, r->gpa + p * PAGE))
+                    *table_changed = true;
             }
         }
     }
@@ -420,10 +487,12 @@ static bool shadow_paging(vmm_vm *vm)
     return vm->snap_shadow;
 }
 
-static int restore_memory(vmm_vm *vm, const vmm_snapshot *s, vmm_snapshot_stats *st)
+static int restore_memory(vmm_vm *vm, const vmm_snapshot *s, unsigned int flags,
+                          vmm_snapshot_stats *st)
 {
     pthread_rwlock_wrlock(&vm->mem_lock);
     bool full = vm->snap_baseline != s->id;
+    bool table_changed = full || s->tables_unknown || !(flags & VMM_SNAPSHOT_KEEP_PAGE_TABLES);
     vm->snap_baseline = 0; /* until every region is done */
     uint64_t changed = 0;
     int rc = vmm__mem_track(vm);
@@ -439,14 +508,15 @@ static int restore_memory(vmm_vm *vm, const vmm_snapshot *s, vmm_snapshot_stats 
             st->pages_dirty += r->size / PAGE;
             changed += r->size / PAGE;
         } else {
-            st->pages_dirty += restore_dirty(vm, r, &s->regions[i], &changed);
+            st->pages_dirty += restore_dirty(vm, r, s, &s->regions[i], &changed, &table_changed);
         }
     }
     /* With shadow paging KVM keeps page tables derived from the guest's; it
      * follows the guest's own writes to them but not ours, so after changing
      * memory behind its back they must go (any changed page may have been a
-     * page table). Costs a memory slot update and the guest's refaults. */
-    if (rc == 0 && changed && shadow_paging(vm)) {
+     * page table). Costs a memory slot update and the guest's refaults.
+     * With VMM_SNAPSHOT_KEEP_PAGE_TABLES only a changed page table counts. */
+    if (rc == 0 && changed && table_changed && shadow_paging(vm)) {
         rc = vmm__mem_flush_shadow(vm);
         st->shadow_flushed = rc == 0;
     }
@@ -460,8 +530,16 @@ static int restore_memory(vmm_vm *vm, const vmm_snapshot *s, vmm_snapshot_stats 
 
 int vmm_snapshot_restore(vmm_vm *vm, const vmm_snapshot *s)
 {
+    return vmm_snapshot_restore_flags(vm, s, 0);
+}
+
+int vmm_snapshot_restore_flags(vmm_vm *vm, const vmm_snapshot *s, unsigned int flags)
+{
     if (!vm || !s)
         return vmm__err(VMM_EINVAL, "vmm_snapshot_restore: NULL argument");
+    if (flags & ~VMM_SNAPSHOT_KEEP_PAGE_TABLES)
+        return vmm__err(VMM_EINVAL, "vmm_snapshot_restore: unknown flags 0x%x",
+                        flags & ~VMM_SNAPSHOT_KEEP_PAGE_TABLES);
     uint64_t t0 = vmm__now_ns();
     if (!vmm__vm_quiescent(vm))
         return vmm__err(VMM_EBUSY,
@@ -472,7 +550,7 @@ int vmm_snapshot_restore(vmm_vm *vm, const vmm_snapshot *s)
     if ((rc = acquire_vcpus(vm, "vmm_snapshot_restore")) < 0)
         return rc;
     vmm_snapshot_stats st = {0};
-    rc = restore_memory(vm, s, &st);
+    rc = restore_memory(vm, s, flags, &st);
     /* Memory first: setting the special registers reloads PAE page-directory
      * pointers from guest memory. */
     for (unsigned int k = 0; rc == 0 && k < s->nvcpus; k++) {

@@ -607,6 +607,100 @@ static void test_self_referencing_tables_terminate(void **st)
     assert_int_equal(get32(0xa000), 0xa000 | PRW); /* the walk never writes */
 }
 
+/* ---- enumerating page-table pages ---- */
+
+static uint64_t found[64];
+static size_t nfound;
+
+static int collect(void *ctx, uint64_t gpa)
+{
+    (void)ctx;
+    for (size_t i = 0; i < nfound; i++)
+        if (found[i] == gpa)
+            return 0;
+    if (nfound == sizeof found / sizeof found[0])
+        return -1;
+    found[nfound++] = gpa;
+    return 1;
+}
+
+static int tables(const struct vmm__paging_state *ps, size_t max)
+{
+    nfound = 0;
+    return vmm__x86_table_pages(ps, mem_read, NULL, collect, NULL, max);
+}
+
+static bool has(uint64_t gpa)
+{
+    for (size_t i = 0; i < nfound; i++)
+        if (found[i] == gpa)
+            return true;
+    return false;
+}
+
+static void test_table_pages_long(void **st)
+{
+    (void)st;
+    uint64_t root = alloc_table();
+    struct vmm__paging_state ps = long_mode(root, false);
+    assert_int_equal(tables(&ps, 100), 0);
+    assert_int_equal(nfound, 1); /* an empty PML4 is still a table */
+    assert_true(has(root));
+    /* One 4 KiB mapping: PML4, PDPT, PD, PT; a 2 MiB and a 1 GiB mapping add
+     * tables only above their leaves; the data pages are not tables. */
+    map64(root, 4, GVA4(1, 2, 3, 4, 0), 0x50000, 1, PRW);
+    map64(root, 4, GVA4(1, 2, 5, 0, 0), 0x200000, 2, PRW);
+    map64(root, 4, GVA4(1, 7, 0, 0, 0), 0x40000000, 3, PRW);
+    assert_int_equal(tables(&ps, 100), 0);
+    assert_int_equal(nfound, 4);
+    assert_true(has(root));
+    assert_false(has(0x50000));
+    /* A PML4 entry with PS (reserved) is not followed. */
+    put64(root + 8 * 9, 0x60000 | PS | PRW);
+    assert_int_equal(tables(&ps, 100), 0);
+    assert_int_equal(nfound, 4);
+    /* Paging off: no tables. */
+    struct vmm__paging_state off = {CR0_PE, root, 0, EFER_LMA};
+    assert_int_equal(tables(&off, 100), 0);
+    assert_int_equal(nfound, 0);
+    /* Visiting more tables than allowed fails. */
+    assert_int_equal(tables(&ps, 3), -1);
+}
+
+static void test_table_pages_pae_32bit(void **st)
+{
+    (void)st;
+    const uint64_t pdpt = 0x6020;
+    struct vmm__paging_state ps = {CR0_PG | CR0_PE, pdpt, CR4_PAE, 0};
+    put64(pdpt + 8, 0x7000 | P);
+    put64(0x7000, 0x8000 | PRW);        /* -> page table */
+    put64(0x7008, 0x200000 | PS | PRW); /* 2 MiB page */
+    assert_int_equal(tables(&ps, 100), 0);
+    assert_int_equal(nfound, 3);
+    assert_true(has(0x6000) && has(0x7000) && has(0x8000));
+    struct vmm__paging_state p32 = {CR0_PG | CR0_PE, 0xa000, 0, 0};
+    put32(0xa000, 0xb000 | PRW);
+    put32(0xa004, 0x00c00000u | PS | PRW); /* without CR4.PSE: a page table */
+    assert_int_equal(tables(&p32, 100), 0);
+    assert_int_equal(nfound, 3);
+    assert_true(has(0xc00000));
+    p32.cr4 = CR4_PSE; /* now a 4 MiB page */
+    assert_int_equal(tables(&p32, 100), 0);
+    assert_int_equal(nfound, 2);
+}
+
+/* Self-referencing tables are counted once and the walk ends. */
+static void test_table_pages_cycles(void **st)
+{
+    (void)st;
+    uint64_t root = alloc_table();
+    for (int i = 0; i < 512; i++)
+        put64(root + i * 8ull, root | PRW);
+    struct vmm__paging_state ps = long_mode(root, true);
+    assert_int_equal(tables(&ps, 10), 0);
+    assert_int_equal(nfound, 1);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -625,6 +719,9 @@ int main(void)
         T(test_write_to_read_only_page),
         T(test_tables_outside_memory),
         T(test_self_referencing_tables_terminate),
+        T(test_table_pages_long),
+        T(test_table_pages_pae_32bit),
+        T(test_table_pages_cycles),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
