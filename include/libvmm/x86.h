@@ -15,12 +15,36 @@ typedef enum vmm_x86_mode {
 } vmm_x86_mode;
 
 /** Current version of vmm_x86_setup_options. */
-#define VMM_X86_SETUP_OPTIONS_VERSION 1
+#define VMM_X86_SETUP_OPTIONS_VERSION 2
 
 /** Default guest-physical address of the tables vmm_x86_setup() writes. */
 #define VMM_X86_TABLES_DEFAULT 0x9000u
 /** Bytes the tables occupy at most: one page for GDT and TSS, PML4, PDPT, 4 page directories. */
 #define VMM_X86_TABLES_MAX_SIZE 0x7000u
+
+/** What vmm_x86_setup() does about guest exceptions (vmm_x86_setup_options.exceptions). */
+typedef enum vmm_x86_exceptions {
+    /** No IDT: an exception ends as a triple fault (VMM_EXIT_SHUTDOWN). */
+    VMM_X86_EXCEPTIONS_NONE = 0,
+    /**
+     * Install an IDT for vectors 0-31 whose handlers report the exception to the
+     * host: vmm_vcpu_run() returns VMM_EXIT_FAULT with the vector, the error
+     * code, the faulting instruction's address and (for #PF) CR2. Protected and
+     * long mode only. The IDT, the handlers (a few instructions each, at CPL 0)
+     * and their stack live in the first page of the tables area, which the set-up
+     * already uses for the GDT and TSS; TSS.RSP0 points at that stack, so a fault
+     * at CPL 3 is reported even when the guest's own stack is unusable.
+     * Breakpoint (int3) and overflow (into) gates are callable from CPL 3, so they
+     * report vectors 3 and 4; other `int n` at CPL 3 report #GP. Interrupts with
+     * vectors 32 and up are beyond the IDT's limit and report #GP too.
+     * After a FAULT exit the vCPU's registers are the handler's; running the vCPU
+     * again returns from the handler and re-executes the faulting instruction
+     * (after the embedder has changed the state, or to fault again).
+     * The reporting belongs to the vCPU, not to guest memory: a vCPU restored
+     * from a snapshot reports exceptions if it was set up with this mode.
+     */
+    VMM_X86_EXCEPTIONS_REPORT = 1
+} vmm_x86_exceptions;
 
 /** Options for vmm_x86_setup(). */
 typedef struct vmm_x86_setup_options {
@@ -36,13 +60,15 @@ typedef struct vmm_x86_setup_options {
     /** Long mode: bytes identity-mapped from address 0, a multiple of 1 GiB,
      *  1..4 GiB. Default 4 GiB. With cpl 3 the pages are user-accessible. */
     uint64_t identity_map_size;
+    /** Since version 2: VMM_X86_EXCEPTIONS_NONE (default) or VMM_X86_EXCEPTIONS_REPORT. */
+    vmm_x86_exceptions exceptions;
 } vmm_x86_setup_options;
 
 /** Static initialiser with the defaults. */
 #define VMM_X86_SETUP_OPTIONS_INIT                                                                 \
     {                                                                                              \
         VMM_X86_SETUP_OPTIONS_VERSION, VMM_X86_LONG, 0, 0, 0, VMM_X86_TABLES_DEFAULT,              \
-            0x100000000ull                                                                         \
+            0x100000000ull, VMM_X86_EXCEPTIONS_NONE                                                \
     }
 
 /** Fill set-up options with defaults. Same contract as vmm_vm_options_init(). */
@@ -52,9 +78,9 @@ VMM_EXTERN int vmm_x86_setup_options_init(vmm_x86_setup_options *opts, unsigned 
  * Put a vCPU into the given mode, ready to run at opts->entry: writes the GDT,
  * a 64-bit or 32-bit TSS and (long mode) identity page tables into guest memory,
  * loads segment registers, control registers and EFER, and sets RIP, RSP and
- * RFLAGS (IF clear). Other general registers are zeroed. No IDT is installed:
- * an exception in the guest ends as a triple fault (VMM_EXIT_SHUTDOWN) unless the
- * guest installs its own.
+ * RFLAGS (IF clear). Other general registers are zeroed. Unless opts->exceptions
+ * asks for reporting, no IDT is installed: an exception in the guest ends as a
+ * triple fault (VMM_EXIT_SHUTDOWN) unless the guest installs its own.
  * @return 0; VMM_EINVAL (bad mode, cpl, entry), VMM_EFAULT (tables not in RAM),
  *         VMM_EVERSION, VMM_EBUSY (vCPU running), VMM_EKVM.
  */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Put a vCPU into real, protected or long mode with library-built tables. */
+#include <stddef.h>
 #include <string.h>
 
 #include "../core/internal.h"
@@ -26,7 +27,12 @@
 #define OFF_PD   0x3000
 #define TSS_SIZE 104
 
-static const size_t setup_sizes[] = {0, sizeof(vmm_x86_setup_options)};
+#define OFF_IDT   0x200  /* 32 gates: 512 bytes in long mode, 256 in protected mode */
+#define OFF_STUBS 0x400  /* VMM__EXC_VECTORS stubs of VMM__EXC_STUB_SIZE bytes */
+#define OFF_STACK 0x1000 /* top of the handlers' stack (grows down to 0x600) */
+
+static const size_t setup_sizes[] = {0, offsetof(vmm_x86_setup_options, exceptions),
+                                     sizeof(vmm_x86_setup_options)};
 
 int vmm_x86_setup_options_init(vmm_x86_setup_options *opts, unsigned int version)
 {
@@ -61,6 +67,60 @@ static vmm_segment flat_seg(uint16_t sel, unsigned int type, unsigned int dpl, b
     return s;
 }
 
+static bool has_error_code(unsigned int vector)
+{
+    return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 ||
+           vector == 29 || vector == 30;
+}
+
+/* Into the first tables page: an IDT for vectors 0-31, a stub per vector that
+ * reports it (push rax; mov $v, %al; out %al, $VMM__EXC_PORT; pop rax; drop
+ * the error code; iret) and the stack the TSS gives CPL 0. */
+static void write_exception_handlers(uint8_t *page, uint64_t tables, bool long_mode)
+{
+    for (unsigned int v = 0; v < VMM__EXC_VECTORS; v++) {
+        uint8_t *stub = page + OFF_STUBS + v * VMM__EXC_STUB_SIZE;
+        size_t n = 0;
+        stub[n++] = 0x50; /* push %rax / %eax */
+        stub[n++] = 0xb0; /* mov $v, %al */
+        stub[n++] = (uint8_t)v;
+        stub[n++] = 0xe6; /* out %al, $port */
+        stub[n++] = VMM__EXC_PORT;
+        stub[n++] = 0x58; /* pop %rax / %eax */
+        if (has_error_code(v)) {
+            if (long_mode)
+                stub[n++] = 0x48; /* REX.W */
+            stub[n++] = 0x83;     /* add $w, %rsp / %esp */
+            stub[n++] = 0xc4;
+            stub[n++] = long_mode ? 8 : 4;
+        }
+        if (long_mode)
+            stub[n++] = 0x48; /* iretq */
+        stub[n++] = 0xcf;
+        uint64_t h = tables + OFF_STUBS + v * VMM__EXC_STUB_SIZE;
+        /* Interrupt gate (type 0xe), present; DPL 3 for int3 and into. */
+        uint64_t dpl = (v == 3 || v == 4) ? 3 : 0;
+        uint16_t sel = long_mode ? VMM_X86_SEL_CODE64 : VMM_X86_SEL_CODE32;
+        uint64_t lo = (h & 0xffff) | ((uint64_t)sel << 16) | (0xeull << 40) | (dpl << 45) |
+                      (1ull << 47) | ((h >> 16 & 0xffff) << 48);
+        if (long_mode) {
+            uint64_t hi = h >> 32;
+            memcpy(page + OFF_IDT + v * 16, &lo, 8);
+            memcpy(page + OFF_IDT + v * 16 + 8, &hi, 8);
+        } else {
+            memcpy(page + OFF_IDT + v * 8, &lo, 8);
+        }
+    }
+    uint64_t sp = tables + OFF_STACK;
+    if (long_mode) {
+        memcpy(page + OFF_TSS + 4, &sp, 8); /* RSP0 */
+    } else {
+        uint32_t esp0 = (uint32_t)sp, ss0 = VMM_X86_SEL_DATA;
+        memcpy(page + OFF_TSS + 4, &esp0, 4);
+        memcpy(page + OFF_TSS + 8, &ss0, 4);
+    }
+}
+
 static int write_tables(vmm_vm *vm, const vmm_x86_setup_options *o, bool long_mode)
 {
     uint8_t page[VMM_PAGE_SIZE];
@@ -83,6 +143,8 @@ static int write_tables(vmm_vm *vm, const vmm_x86_setup_options *o, bool long_mo
     /* TSS: no I/O permission bitmap (its offset points past the limit). */
     uint16_t iopb = TSS_SIZE;
     memcpy(page + OFF_TSS + 102, &iopb, 2);
+    if (o->exceptions == VMM_X86_EXCEPTIONS_REPORT)
+        write_exception_handlers(page, o->tables, long_mode);
     int rc = vmm_mem_write(vm, o->tables, page, sizeof page);
     if (rc < 0 || !long_mode)
         return rc;
@@ -128,6 +190,11 @@ int vmm_x86_setup(vmm_vcpu *v, const vmm_x86_setup_options *opts)
         return vmm__err(VMM_EINVAL, "vmm_x86_setup: cpl must be 0 or 3, not %u", o.cpl);
     if (o.mode == VMM_X86_REAL && o.cpl != 0)
         return vmm__err(VMM_EINVAL, "vmm_x86_setup: real mode has no CPL 3");
+    if (o.exceptions != VMM_X86_EXCEPTIONS_NONE && o.exceptions != VMM_X86_EXCEPTIONS_REPORT)
+        return vmm__err(VMM_EINVAL, "vmm_x86_setup: unknown exceptions mode %d", (int)o.exceptions);
+    if (o.mode == VMM_X86_REAL && o.exceptions != VMM_X86_EXCEPTIONS_NONE)
+        return vmm__err(VMM_EINVAL, "vmm_x86_setup: exception reporting needs protected or long "
+                                    "mode");
     if (o.mode == VMM_X86_REAL && (o.entry >= 0x100000 || o.stack > 0xffff))
         return vmm__err(VMM_EINVAL, "vmm_x86_setup: real-mode entry must be below 1 MiB and the "
                                     "stack below 64 KiB");
@@ -214,6 +281,10 @@ int vmm_x86_setup(vmm_vcpu *v, const vmm_x86_setup_options *opts)
         s.gdt.limit = (lm ? 9 : 8) * 8 - 1;
         s.idt.base = 0;
         s.idt.limit = 0;
+        if (o.exceptions == VMM_X86_EXCEPTIONS_REPORT) {
+            s.idt.base = o.tables + OFF_IDT;
+            s.idt.limit = (uint16_t)(VMM__EXC_VECTORS * (lm ? 16 : 8) - 1);
+        }
         vmm_segment tr = {0};
         tr.base = o.tables + OFF_TSS;
         tr.limit = TSS_SIZE - 1;
@@ -237,7 +308,12 @@ int vmm_x86_setup(vmm_vcpu *v, const vmm_x86_setup_options *opts)
         }
         r.rip = o.entry;
     }
-    if ((rc = vmm_vcpu_set_sregs(v, &s)) < 0)
+    if ((rc = vmm_vcpu_set_sregs(v, &s)) < 0 || (rc = vmm_vcpu_set_regs(v, &r)) < 0)
         return rc;
-    return vmm_vcpu_set_regs(v, &r);
+    v->exc_bits = 0;
+    if (o.exceptions == VMM_X86_EXCEPTIONS_REPORT) {
+        v->exc_bits = o.mode == VMM_X86_LONG ? 64 : 32;
+        v->exc_stubs = o.tables + OFF_STUBS;
+    }
+    return 0;
 }

@@ -219,7 +219,17 @@ struct vmm_vcpu {
     timer_t timer;
     pid_t timer_tid; /* 0: no timer */
     bool io_pending; /* last exit was an unclaimed read: next run completes it */
+    /* Exception reporting installed by vmm_x86_setup(): 0 none, 32 or 64 (the
+     * handlers' bitness); the handler stubs' guest address. */
+    unsigned int exc_bits;
+    uint64_t exc_stubs;
 };
+
+/* Exception reporting (vmm_x86_setup's VMM_X86_EXCEPTIONS_REPORT): handler
+ * stub v at exc_stubs + v * VMM__EXC_STUB_SIZE writes v to this port. */
+#define VMM__EXC_PORT      0xef
+#define VMM__EXC_VECTORS   32
+#define VMM__EXC_STUB_SIZE 16
 
 struct vmm_vm {
     int kvm_fd, vm_fd;

@@ -355,6 +355,51 @@ static void describe_internal_error(vmm_vcpu *v, vmm_exit *x)
     vmm__err_restore(&saved);
 }
 
+/* Vectors whose exception frame carries an error code. */
+static bool has_error_code(unsigned int vector)
+{
+    return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 ||
+           vector == 29 || vector == 30;
+}
+
+/* An OUT to VMM__EXC_PORT: if it came from one of vmm_x86_setup()'s exception
+ * stubs, turn the exit into VMM_EXIT_FAULT. The stub has pushed RAX on top of
+ * the CPU's exception frame. Returns false for any other OUT (left as it is). */
+static bool decode_fault(vmm_vcpu *v, vmm_exit *x)
+{
+    if (!v->exc_bits || x->io.port != VMM__EXC_PORT || !x->io.is_write || x->io.size != 1 ||
+        x->io.count != 1)
+        return false;
+    struct vmm__err_saved saved;
+    vmm__err_save(&saved);
+    unsigned int vector = x->io.data[0];
+    vmm_regs r;
+    vmm_sregs s;
+    bool ok = vector < VMM__EXC_VECTORS && vmm__hv_get_regs(&v->hv, &r) == 0 &&
+              vmm__hv_get_sregs(&v->hv, &s) == 0;
+    /* The stub's own address (KVM may or may not have stepped past the OUT). */
+    uint64_t stub = v->exc_stubs + (uint64_t)vector * VMM__EXC_STUB_SIZE;
+    ok = ok && r.rip >= stub && r.rip <= stub + VMM__EXC_STUB_SIZE;
+    size_t w = v->exc_bits / 8;
+    uint64_t frame[3] = {0}; /* [error code], RIP, CS */
+    bool err = has_error_code(vector);
+    if (ok) {
+        uint64_t at = s.ss.base + r.rsp + w; /* past the saved RAX */
+        for (size_t i = 0; ok && i < (err ? 2u : 1u) + 1; i++)
+            ok = vmm_vcpu_read_virt(v, at + i * w, &frame[i], w) == 0;
+    }
+    vmm__err_restore(&saved);
+    if (!ok)
+        return false;
+    memset(x, 0, sizeof *x);
+    x->reason = VMM_EXIT_FAULT;
+    x->fault.vector = vector;
+    x->fault.error_code = err ? (uint32_t)frame[0] : 0;
+    x->fault.rip = err ? frame[1] : frame[0];
+    x->fault.address = vector == 14 ? s.cr2 : x->fault.rip;
+    return true;
+}
+
 int vmm__vcpu_run_until(vmm_vcpu *v, vmm_exit *x, uint64_t deadline)
 {
     pid_t tid = self_tid();
@@ -400,6 +445,10 @@ int vmm__vcpu_run_until(vmm_vcpu *v, vmm_exit *x, uint64_t deadline)
             break;
         }
         vmm__hv_exit_decode(v->hv.run, x);
+        if (x->reason == VMM_EXIT_IO && decode_fault(v, x)) {
+            v->io_pending = true; /* the stub's OUT completes on the next run */
+            break;
+        }
         if (x->reason == VMM_EXIT_IO || x->reason == VMM_EXIT_MMIO) {
             if (vmm__dispatch(&v->vm->pio, &v->vm->mmio, x)) {
                 /* KVM finishes the instruction on the next KVM_RUN. */
