@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/** @file snapshot.h  Whole-VM snapshots in memory: take one, reset a VM to it. */
+/** @file snapshot.h  Whole-VM snapshots: take one, reset a VM to it, save it to a file and
+ *  load it back. */
 #ifndef LIBVMM_SNAPSHOT_H
 #define LIBVMM_SNAPSHOT_H
 
@@ -111,6 +112,64 @@ VMM_EXTERN void vmm_snapshot_free(vmm_snapshot *snap);
  * written, and are not counted) plus vCPU, VM and device state. 0 for NULL.
  */
 VMM_EXTERN size_t vmm_snapshot_memory_size(const vmm_snapshot *snap);
+
+/**
+ * Save a snapshot to a file (format: docs/snapshot-format.md; versioned,
+ * CRC-32C checksummed, only the guest pages the snapshot holds are written).
+ *
+ * The file is written atomically: into a new temporary file in the same
+ * directory (named ".<name>.tmp-<pid>-<n>"), flushed with fsync(), then renamed
+ * over path and the directory synced. On failure nothing is left behind and an
+ * existing file at path is unchanged.
+ *
+ * @param snap  The snapshot (taken or loaded); not modified.
+ * @param path  The file to create or replace. Must not be NULL.
+ * @return 0; VMM_EINVAL (NULL argument, or path names a directory), VMM_ENOENT
+ *         (the directory does not exist), VMM_EPERM (no permission to create the
+ *         file), VMM_ENOMEM, or VMM_EIO (any other failure to write, sync or
+ *         rename; the message names the file and the system's reason).
+ * Any thread; several threads may save the same snapshot at once.
+ */
+VMM_EXTERN int vmm_snapshot_save(const vmm_snapshot *snap, const char *path);
+
+/**
+ * Load a snapshot that vmm_snapshot_save() wrote.
+ *
+ * The file is read whole and checked by vmm_snapshot_load_buffer() before
+ * anything is built from it. The result is like a snapshot just taken: it can
+ * be restored into any VM of the shape it records (the first restore into a VM
+ * copies all memory), saved again (byte for byte the same file), and freed.
+ *
+ * @param path  The file. Must not be NULL.
+ * @param out   Receives the snapshot, owned by the caller (vmm_snapshot_free());
+ *              set to NULL on failure. Must not be NULL.
+ * @return 0; VMM_EINVAL (NULL argument, not a regular file, or a malformed,
+ *         truncated, corrupted or foreign file: the message names the file and
+ *         what is wrong), VMM_EVERSION (a format version this libvmm cannot
+ *         read), VMM_ENOENT (no such file), VMM_EPERM, VMM_EIO, VMM_ENOMEM.
+ * Any thread.
+ */
+VMM_EXTERN int vmm_snapshot_load(const char *path, vmm_snapshot **out);
+
+/**
+ * Load a snapshot from the bytes of a snapshot file in memory (what
+ * vmm_snapshot_load() does after reading the file). Every length, count, offset
+ * and the checksum are checked against the len bytes given before anything is
+ * allocated from them, so any input is safe: it is refused with an error, never
+ * read beyond len, and memory allocated is bounded by len (plus address space
+ * reserved, not committed, for the guest RAM it describes). The vCPU, VM and
+ * device state it carries is checked again by vmm_snapshot_restore() and the
+ * devices' load, which refuse what this VM or device cannot take.
+ *
+ * @param buf  The bytes; not modified and not referenced after the call
+ *             (need not be aligned). May be NULL only if len is 0.
+ * @param len  Their number.
+ * @param out  As in vmm_snapshot_load().
+ * @return as vmm_snapshot_load(), without the file errors; the message begins
+ *         with "vmm_snapshot_load_buffer:".
+ * Any thread.
+ */
+VMM_EXTERN int vmm_snapshot_load_buffer(const void *buf, size_t len, vmm_snapshot **out);
 
 /** What the last successful vmm_snapshot_restore() of a VM did. */
 typedef struct vmm_snapshot_stats {

@@ -12,6 +12,7 @@ struct vmm__hv_vcpu {
     int fd;
     struct kvm_run *run;
     size_t run_size;
+    uint32_t xsave_size; /* bytes KVM_SET_XSAVE reads for this vCPU (KVM_CAP_XSAVE2) */
 };
 
 #define VMM__HV_HIDDEN __attribute__((visibility("hidden")))
@@ -70,8 +71,17 @@ VMM__HV_HIDDEN void vmm__hv_snapinfo_free(struct vmm__hv_snapinfo *si);
  * first call per VM settles the MSR list using this vCPU. */
 VMM__HV_HIDDEN int vmm__hv_vcpu_state_get(struct vmm__hv_vcpu *v, struct vmm__hv_snapinfo *si,
                                           void **blob, size_t *len);
-/* Load a blob vmm__hv_vcpu_state_get() made; allocates nothing. */
+/* Load a blob vmm__hv_vcpu_state_get() made; allocates nothing. Checks it
+ * with vmm__hv_vcpu_state_check() first. */
 VMM__HV_HIDDEN int vmm__hv_vcpu_state_set(struct vmm__hv_vcpu *v, const void *blob, size_t len);
+/* VMM_EINVAL (with a message) unless the blob is well-formed: its offsets and
+ * sizes describe its own len bytes and it names only known parts. Pure, and
+ * alignment-safe (reads a file's buffer in place). */
+VMM__HV_HIDDEN int vmm__hv_vcpu_state_valid(const void *blob, size_t len);
+/* vmm__hv_vcpu_state_valid(), plus what this vCPU needs of it (an XSAVE image
+ * as large as KVM reads): a restore asks before changing anything. */
+VMM__HV_HIDDEN int vmm__hv_vcpu_state_check(const struct vmm__hv_vcpu *v, const void *blob,
+                                            size_t len);
 struct vmm__paging_state;
 /* The paging registers (CR0, CR3, CR4, EFER) a blob holds; VMM_EINVAL if it
  * is malformed or has none. Pure: reads only the blob. */
@@ -81,6 +91,8 @@ VMM__HV_HIDDEN int vmm__hv_vcpu_state_paging(const void *blob, size_t len,
 VMM__HV_HIDDEN int vmm__hv_vm_state_get(int vm_fd, const struct vmm__hv_snapinfo *si, void **blob,
                                         size_t *len);
 VMM__HV_HIDDEN int vmm__hv_vm_state_set(int vm_fd, const void *blob, size_t len);
+/* VMM_EINVAL unless a VM-state blob is well-formed (as vmm__hv_vcpu_state_valid()). */
+VMM__HV_HIDDEN int vmm__hv_vm_state_valid(const void *blob, size_t len);
 
 /* Translate the kvm_run exit into a vmm_exit (pure: reads only run). */
 VMM__HV_HIDDEN void vmm__hv_exit_decode(struct kvm_run *run, vmm_exit *exit);

@@ -213,6 +213,11 @@ int vmm__hv_vcpu_create(int vm_fd, unsigned int index, int run_size, struct vmm_
     out->fd = fd;
     out->run = run;
     out->run_size = (size_t)run_size;
+    /* The vCPU's XSAVE size is settled at its creation (arch_prctl permissions
+     * freeze then); KVM_SET_XSAVE reads this many bytes. */
+    int x2 = vmm__hv_check_extension(vm_fd, KVM_CAP_XSAVE2);
+    out->xsave_size =
+        x2 > (int)sizeof(struct kvm_xsave) ? (uint32_t)x2 : (uint32_t)sizeof(struct kvm_xsave);
     return 0;
 }
 

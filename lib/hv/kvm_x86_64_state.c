@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,30 +13,9 @@
 #include <unistd.h>
 
 #include "../core/internal.h"
+#include "kvm_x86_64_blob.h"
 
 /* ---- Snapshot state ---- */
-
-/* Parts a state blob can hold. */
-enum {
-    PART_REGS = 1u << 0,
-    PART_SREGS = 1u << 1,
-    PART_XSAVE = 1u << 2,
-    PART_FPU = 1u << 3, /* instead of XSAVE where KVM lacks KVM_CAP_XSAVE */
-    PART_XCRS = 1u << 4,
-    PART_MSRS = 1u << 5,
-    PART_DEBUGREGS = 1u << 6,
-    PART_EVENTS = 1u << 7,
-    PART_MP_STATE = 1u << 8,
-    PART_LAPIC = 1u << 9,
-    PART_IRQCHIP = 1u << 16,
-    PART_PIT = 1u << 17,
-    PART_CLOCK = 1u << 18,
-};
-
-#define VCPU_BLOB_MAGIC 0x76637075u /* "vcpu" */
-#define VM_BLOB_MAGIC   0x766d7374u /* "vmst" */
-/* KVM_GET/SET_MSRS refuse 256 or more entries per call (MAX_IO_MSRS). */
-#define MSR_CHUNK 240
 
 struct vmm__hv_snapinfo {
     bool xsave, xcrs, debugregs, events, clock, pit_state2;
@@ -44,31 +24,6 @@ struct vmm__hv_snapinfo {
     bool msrs_ready;     /* msrs filtered for this VM */
     uint32_t nmsrs;
     uint32_t *msrs;
-};
-
-/* A vCPU's state: this header, then the XSAVE image at xsave_off, then the MSRs
- * at msrs_off as chunks of (struct kvm_msrs + at most MSR_CHUNK entries) that
- * KVM_SET_MSRS takes as they are. */
-struct vcpu_blob {
-    uint32_t magic, parts;
-    uint32_t xsave_size, xsave_off;
-    uint32_t nmsrs, msrs_off;
-    uint64_t total;
-    struct kvm_regs regs;
-    struct kvm_sregs sregs;
-    struct kvm_fpu fpu;
-    struct kvm_xcrs xcrs;
-    struct kvm_debugregs dregs;
-    struct kvm_vcpu_events events;
-    struct kvm_mp_state mp;
-    struct kvm_lapic_state lapic;
-};
-
-struct vm_blob {
-    uint32_t magic, parts;
-    struct kvm_irqchip chip[3]; /* PIC master, PIC slave, IOAPIC */
-    struct kvm_pit_state2 pit;
-    struct kvm_clock_data clock;
 };
 
 /* KVM_GET_MSR_INDEX_LIST, fetched once per process. */
@@ -363,27 +318,79 @@ int vmm__hv_vcpu_state_get(struct vmm__hv_vcpu *v, struct vmm__hv_snapinfo *si, 
     return vcpu_get(v, si, blob, len);
 }
 
-/* Check that a blob's offsets and sizes describe its own bytes (it could come
- * from a file one day). */
-static int vcpu_blob_check(const struct vcpu_blob *b, size_t len)
+/* Check that a blob's offsets and sizes describe its own bytes and that it
+ * names only parts this backend knows: blobs come from snapshot files too, so
+ * any bytes may arrive here. Reads the blob with memcpy (a file's buffer need
+ * not be aligned) and only within len. */
+static int vcpu_blob_check(const void *blob, size_t len)
 {
-    if (len < sizeof *b || b->magic != VCPU_BLOB_MAGIC || b->total != len)
+    struct {
+        uint32_t magic, parts;
+        uint32_t xsave_size, xsave_off;
+        uint32_t nmsrs, msrs_off;
+        uint64_t total;
+    } h;
+    _Static_assert(sizeof h == offsetof(struct vcpu_blob, regs), "blob header layout");
+    if (len < sizeof(struct vcpu_blob))
+        return vmm__err(VMM_EINVAL, "vCPU state: %zu bytes, less than its %zu-byte header", len,
+                        sizeof(struct vcpu_blob));
+    memcpy(&h, blob, sizeof h);
+    if (h.magic != VCPU_BLOB_MAGIC || h.total != len)
         return vmm__err(VMM_EINVAL, "vCPU state: bad header or length");
-    if ((b->parts & PART_XSAVE) &&
-        (b->xsave_size < sizeof(struct kvm_xsave) || b->xsave_off < sizeof *b ||
-         b->xsave_off > len || b->xsave_size > len - b->xsave_off))
+    if (h.parts & ~(uint32_t)VCPU_BLOB_PARTS)
+        return vmm__err(VMM_EINVAL, "vCPU state: unknown parts 0x%x",
+                        h.parts & ~(uint32_t)VCPU_BLOB_PARTS);
+    if ((h.parts & PART_XSAVE) &&
+        (h.xsave_size < sizeof(struct kvm_xsave) || h.xsave_off < sizeof(struct vcpu_blob) ||
+         h.xsave_off > len || h.xsave_size > len - h.xsave_off))
         return vmm__err(VMM_EINVAL, "vCPU state: bad XSAVE area");
-    if ((b->parts & PART_MSRS) &&
-        (b->msrs_off < sizeof *b || b->msrs_off > len || b->nmsrs > (1u << 20) ||
-         msr_chunks_size(b->nmsrs) > len - b->msrs_off || (b->msrs_off & 7)))
+    if ((h.parts & PART_MSRS) &&
+        (h.msrs_off < sizeof(struct vcpu_blob) || h.msrs_off > len || h.nmsrs > (1u << 20) ||
+         msr_chunks_size(h.nmsrs) > len - h.msrs_off || (h.msrs_off & 7)))
         return vmm__err(VMM_EINVAL, "vCPU state: bad MSR area");
+    if (h.parts & PART_MSRS) {
+        /* Each chunk's count is what KVM_SET_MSRS will read entries by. */
+        const uint8_t *p = (const uint8_t *)blob + h.msrs_off;
+        for (uint32_t i = 0; i < h.nmsrs; i += MSR_CHUNK) {
+            uint32_t n = h.nmsrs - i < MSR_CHUNK ? h.nmsrs - i : MSR_CHUNK, got;
+            memcpy(&got, p + offsetof(struct kvm_msrs, nmsrs), sizeof got);
+            if (got != n)
+                return vmm__err(VMM_EINVAL, "vCPU state: MSR chunk %u holds %u entries, not %u",
+                                i / MSR_CHUNK, got, n);
+            p += sizeof(struct kvm_msrs) + n * sizeof(struct kvm_msr_entry);
+        }
+    }
+    return 0;
+}
+
+int vmm__hv_vcpu_state_valid(const void *blob, size_t len)
+{
+    return vcpu_blob_check(blob, len);
+}
+
+int vmm__hv_vcpu_state_check(const struct vmm__hv_vcpu *v, const void *blob, size_t len)
+{
+    int rc = vcpu_blob_check(blob, len);
+    if (rc < 0)
+        return rc;
+    uint32_t parts, xsave_size;
+    memcpy(&parts, (const uint8_t *)blob + offsetof(struct vcpu_blob, parts), sizeof parts);
+    memcpy(&xsave_size, (const uint8_t *)blob + offsetof(struct vcpu_blob, xsave_size),
+           sizeof xsave_size);
+    /* KVM_SET_XSAVE reads as many bytes as this vCPU's XSAVE image has
+     * (KVM_CAP_XSAVE2), whatever the blob holds. */
+    if ((parts & PART_XSAVE) && xsave_size < v->xsave_size)
+        return vmm__err(VMM_EINVAL,
+                        "vCPU state: its XSAVE image has %u bytes, this host's KVM needs %u (the "
+                        "snapshot comes from a host with fewer XSAVE features)",
+                        xsave_size, v->xsave_size);
     return 0;
 }
 
 int vmm__hv_vcpu_state_paging(const void *blob, size_t len, struct vmm__paging_state *ps)
 {
     const struct vcpu_blob *b = blob;
-    int rc = vcpu_blob_check(b, len);
+    int rc = vcpu_blob_check(blob, len);
     if (rc < 0)
         return rc;
     if (!(b->parts & PART_SREGS))
@@ -398,7 +405,7 @@ int vmm__hv_vcpu_state_paging(const void *blob, size_t len, struct vmm__paging_s
 int vmm__hv_vcpu_state_set(struct vmm__hv_vcpu *v, const void *blob, size_t len)
 {
     const struct vcpu_blob *b = blob;
-    int rc = vcpu_blob_check(b, len);
+    int rc = vmm__hv_vcpu_state_check(v, blob, len);
     if (rc < 0)
         return rc;
     const uint8_t *base = blob;
@@ -493,11 +500,27 @@ fail:
     return rc;
 }
 
+int vmm__hv_vm_state_valid(const void *blob, size_t len)
+{
+    uint32_t magic, parts;
+    if (len != sizeof(struct vm_blob))
+        return vmm__err(VMM_EINVAL, "VM state: %zu bytes, not %zu", len, sizeof(struct vm_blob));
+    memcpy(&magic, (const uint8_t *)blob + offsetof(struct vm_blob, magic), sizeof magic);
+    memcpy(&parts, (const uint8_t *)blob + offsetof(struct vm_blob, parts), sizeof parts);
+    if (magic != VM_BLOB_MAGIC)
+        return vmm__err(VMM_EINVAL, "VM state: bad header");
+    if (parts & ~(uint32_t)VM_BLOB_PARTS)
+        return vmm__err(VMM_EINVAL, "VM state: unknown parts 0x%x",
+                        parts & ~(uint32_t)VM_BLOB_PARTS);
+    return 0;
+}
+
 int vmm__hv_vm_state_set(int vm_fd, const void *blob, size_t len)
 {
     const struct vm_blob *b = blob;
-    if (len != sizeof *b || b->magic != VM_BLOB_MAGIC)
-        return vmm__err(VMM_EINVAL, "VM state: bad header or length");
+    int rc = vmm__hv_vm_state_valid(blob, len);
+    if (rc < 0)
+        return rc;
     if (b->parts & PART_IRQCHIP)
         for (int i = 0; i < 3; i++)
             if (ioctl(vm_fd, KVM_SET_IRQCHIP, &b->chip[i]) < 0)

@@ -403,6 +403,12 @@ static int check_shape(vmm_vm *vm, const vmm_snapshot *s)
             continue;
         if (k >= s->nvcpus || s->vcpus[k].index != i)
             REFUSE("the VM has vCPU %u, the snapshot does not", i);
+        /* A loaded snapshot's state comes from a file: refuse it here, before
+         * anything changes, if this vCPU cannot take it. */
+        if (vmm__hv_vcpu_state_check(&vm->vcpus[i]->hv, s->vcpus[k].state, s->vcpus[k].len) < 0) {
+            vmm__err_prefix("vmm_snapshot_restore: vCPU %u", i);
+            return VMM_EINVAL;
+        }
         k++;
     }
     if (k != s->nvcpus)

@@ -47,6 +47,9 @@ struct vmm_snapshot {
     bool tables_unknown;
 };
 
+/* CRC-32C (Castagnoli) of len bytes, continuing from crc (0 to start): the
+ * snapshot file's checksum (snapshot_file.c). */
+VMM__HIDDEN uint32_t vmm__crc32c(uint32_t crc, const void *buf, size_t len);
 /* A new snapshot id, unique in the process. */
 VMM__HIDDEN uint64_t vmm__snapshot_new_id(void);
 /* Fill s->tables from the snapshot's vCPU states and memory (after a take or
