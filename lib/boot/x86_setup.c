@@ -26,6 +26,8 @@
 #define OFF_PDPT 0x2000
 #define OFF_PD   0x3000
 #define TSS_SIZE 104
+#define PTE_A    (1ull << 5)
+#define PTE_D    (1ull << 6)
 
 #define OFF_IDT   0x200  /* 32 gates: 512 bytes in long mode, 256 in protected mode */
 #define OFF_STUBS 0x400  /* VMM__EXC_VECTORS stubs of VMM__EXC_STUB_SIZE bytes */
@@ -153,20 +155,24 @@ static int write_tables(vmm_vm *vm, const vmm_x86_setup_options *o, bool long_mo
     uint64_t user = o->cpl == 3 ? 4 : 0;
     unsigned int gibs = (unsigned int)(o->identity_map_size / GIB);
     memset(page, 0, sizeof page);
-    uint64_t e = (o->tables + OFF_PDPT) | 3 | user;
+    /* Accessed (and, in leaves, dirty) bits are set up front: the CPU would
+     * set them on first use, making the tables differ from a snapshot taken
+     * before the first run (and so dropping shadow page tables on restore). */
+    uint64_t e = (o->tables + OFF_PDPT) | 3 | user | PTE_A;
     memcpy(page, &e, 8);
     if ((rc = vmm_mem_write(vm, o->tables + OFF_PML4, page, sizeof page)) < 0)
         return rc;
     memset(page, 0, sizeof page);
     for (unsigned int i = 0; i < gibs; i++) {
-        e = (o->tables + OFF_PD + i * VMM_PAGE_SIZE) | 3 | user;
+        e = (o->tables + OFF_PD + i * VMM_PAGE_SIZE) | 3 | user | PTE_A;
         memcpy(page + i * 8, &e, 8);
     }
     if ((rc = vmm_mem_write(vm, o->tables + OFF_PDPT, page, sizeof page)) < 0)
         return rc;
     for (unsigned int i = 0; i < gibs; i++) {
         for (unsigned int j = 0; j < 512; j++) {
-            e = ((uint64_t)i * GIB + (uint64_t)j * (2u << 20)) | 0x83 | user; /* P, W, PS */
+            e = ((uint64_t)i * GIB + (uint64_t)j * (2u << 20)) | 0x83 | user | PTE_A |
+                PTE_D; /* P, W, PS */
             memcpy(page + j * 8, &e, 8);
         }
         if ((rc = vmm_mem_write(vm, o->tables + OFF_PD + i * VMM_PAGE_SIZE, page, sizeof page)) < 0)
