@@ -15,6 +15,7 @@
 #include "serial.h"
 #include "boot.h"
 #include "snapshot.h"
+#include "fuzz.h"
 #include "spec.h"
 
 #endif
