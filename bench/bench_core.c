@@ -39,14 +39,8 @@
 
 #include "../guest/compute.h"
 
-#define SKIP_CODE 77
-
-/* Exit code when KVM is unusable: skip, or fail when LIBVMM_REQUIRE_KVM=1. */
-static int no_kvm_code(void)
-{
-    const char *req = getenv("LIBVMM_REQUIRE_KVM");
-    return req && strcmp(req, "1") == 0 ? 1 : SKIP_CODE;
-}
+#define BENCH_NAME "bench_core"
+#include "bench_util.h"
 #define RAM_SIZE    (2u << 20)
 #define GUEST_LOAD  0x10000u
 #define GUEST_STACK 0x9000u
@@ -74,65 +68,6 @@ static const struct params full = {21, 4, 4000, 21, 60, 11, 0.4};
 static const struct params quick = {3, 2, 500, 3, 4, 3, 0.03};
 
 /* ---- helpers ---- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench_core: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static void vmm_check(int rc, const char *what)
-{
-    if (rc < 0)
-        die("%s: %s", what, vmm_error_last()->message);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-    double *s = malloc((size_t)n * sizeof *s);
-    if (!s)
-        die("out of memory");
-    memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    double m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    free(s);
-    return m;
-}
-
-static double min_of(const double *v, int n)
-{
-    double m = v[0];
-    for (int i = 1; i < n; i++)
-        m = v[i] < m ? v[i] : m;
-    return m;
-}
-
-static double max_of(const double *v, int n)
-{
-    double m = v[0];
-    for (int i = 1; i < n; i++)
-        m = v[i] > m ? v[i] : m;
-    return m;
-}
 
 static void ratio_lines(const char *name, const double *ratios, int n)
 {

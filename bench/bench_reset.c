@@ -58,7 +58,8 @@
 
 #include <libvmm/vmm.h>
 
-#define SKIP_CODE 77
+#define BENCH_NAME "bench_reset"
+#include "bench_util.h"
 
 #define RAM_SIZE     (4u << 20)
 #define PAGE         4096u
@@ -71,13 +72,6 @@
 #define DATA_BASE    0x100000u
 #define STRIDE       PAGE
 #define EXIT_MMIO    0xd0000000ull
-
-/* Exit code when KVM is unusable: skip, or fail when LIBVMM_REQUIRE_KVM=1. */
-static int no_kvm_code(void)
-{
-    const char *req = getenv("LIBVMM_REQUIRE_KVM");
-    return req && strcmp(req, "1") == 0 ? 1 : SKIP_CODE;
-}
 
 /* ---- parameters ---- */
 
@@ -96,71 +90,6 @@ static const struct params quick = {3, 0.02, 40, 1, 0.02, {0, 10000, 100000}};
 static const unsigned int page_counts[] = {1, 16, 256};
 
 /* ---- helpers ---- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench_reset: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static void vmm_check(int rc, const char *what)
-{
-    if (rc < 0)
-        die("%s: %s", what, vmm_error_last()->message);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = calloc(1, n);
-    if (!p)
-        die("out of memory");
-    return p;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-    double *s = xmalloc((size_t)n * sizeof *s);
-    memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    double m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    free(s);
-    return m;
-}
-
-static double min_of(const double *v, int n)
-{
-    double m = v[0];
-    for (int i = 1; i < n; i++)
-        m = v[i] < m ? v[i] : m;
-    return m;
-}
-
-static double max_of(const double *v, int n)
-{
-    double m = v[0];
-    for (int i = 1; i < n; i++)
-        m = v[i] > m ? v[i] : m;
-    return m;
-}
 
 /* headline: a RATIO line; otherwise the ratio is shown as a DETAIL only. */
 static void ratio_lines(bool headline, const char *name, const double *ratios, int n)

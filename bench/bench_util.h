@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers the benchmarks share: clock, errors, the skip code, and the
+ * statistics behind RATIO/DETAIL lines. Each benchmark defines BENCH_NAME
+ * before including this. */
+#ifndef LIBVMM_BENCH_UTIL_H
+#define LIBVMM_BENCH_UTIL_H
+
+#include <libvmm/vmm.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SKIP_CODE 77
+
+/* Exit code when KVM is unusable: skip, or fail when LIBVMM_REQUIRE_KVM=1. */
+static inline int no_kvm_code(void)
+{
+    const char *req = getenv("LIBVMM_REQUIRE_KVM");
+    return req && strcmp(req, "1") == 0 ? 1 : SKIP_CODE;
+}
+
+static inline double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", BENCH_NAME);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static inline void vmm_check(int rc, const char *what)
+{
+    if (rc < 0)
+        die("%s: %s", what, vmm_error_last()->message);
+}
+
+static inline void *xmalloc(size_t n)
+{
+    void *p = calloc(1, n);
+    if (!p)
+        die("out of memory");
+    return p;
+}
+
+static inline int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static inline double median(const double *v, int n)
+{
+    double *s = xmalloc((size_t)n * sizeof *s);
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    double m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    free(s);
+    return m;
+}
+
+static inline double min_of(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] < m ? v[i] : m;
+    return m;
+}
+
+static inline double max_of(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+#endif
