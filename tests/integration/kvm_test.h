@@ -103,6 +103,13 @@ static inline vmm_exit tvm_run(struct tvm *t)
     return x;
 }
 
+/* Fail the test with the library's message unless rc is 0. */
+static inline void expect_ok(int rc, const char *what)
+{
+    if (rc != 0)
+        fail_msg("%s: %d (%s)", what, rc, vmm_error_last()->message);
+}
+
 static inline int count_open_fds(void)
 {
     int n = 0;

@@ -60,12 +60,6 @@ static void build(struct tvm *t, const struct shape *sh, const char *guest, vmm_
     assert_int_equal(vmm_x86_setup(t->vcpu, &xo), 0);
 }
 
-static void expect_ok(int rc, const char *what)
-{
-    if (rc != 0)
-        fail_msg("%s: %d (%s)", what, rc, vmm_error_last()->message);
-}
-
 /* ---- the state a restore must reproduce ---- */
 
 struct vm_state {

@@ -47,12 +47,6 @@ static void build(struct tvm *t, const struct shape *sh, const char *guest)
     assert_int_equal(vmm_x86_setup(t->vcpu, &xo), 0);
 }
 
-static void expect_ok(int rc, const char *what)
-{
-    if (rc != 0)
-        fail_msg("%s: %d (%s)", what, rc, vmm_error_last()->message);
-}
-
 struct vm_state {
     vmm_regs regs;
     vmm_sregs sregs;
