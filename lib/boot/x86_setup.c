@@ -69,12 +69,6 @@ static vmm_segment flat_seg(uint16_t sel, unsigned int type, unsigned int dpl, b
     return s;
 }
 
-static bool has_error_code(unsigned int vector)
-{
-    return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 ||
-           vector == 29 || vector == 30;
-}
-
 /* Into the first tables page: an IDT for vectors 0-31, a stub per vector that
  * reports it (push rax; mov $v, %al; out %al, $VMM__EXC_PORT; pop rax; drop
  * the error code; iret) and the stack the TSS gives CPL 0. */
@@ -89,7 +83,7 @@ static void write_exception_handlers(uint8_t *page, uint64_t tables, bool long_m
         stub[n++] = 0xe6; /* out %al, $port */
         stub[n++] = VMM__EXC_PORT;
         stub[n++] = 0x58; /* pop %rax / %eax */
-        if (has_error_code(v)) {
+        if (vmm__x86_has_error_code(v)) {
             if (long_mode)
                 stub[n++] = 0x48; /* REX.W */
             stub[n++] = 0x83;     /* add $w, %rsp / %esp */

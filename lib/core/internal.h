@@ -231,6 +231,13 @@ struct vmm_vcpu {
 #define VMM__EXC_VECTORS   32
 #define VMM__EXC_STUB_SIZE 16
 
+/* Whether the CPU pushes an error code for this exception vector. */
+static inline bool vmm__x86_has_error_code(unsigned int vector)
+{
+    return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 ||
+           vector == 29 || vector == 30;
+}
+
 struct vmm_vm {
     int kvm_fd, vm_fd;
     unsigned int flags;

@@ -355,13 +355,6 @@ static void describe_internal_error(vmm_vcpu *v, vmm_exit *x)
     vmm__err_restore(&saved);
 }
 
-/* Vectors whose exception frame carries an error code. */
-static bool has_error_code(unsigned int vector)
-{
-    return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 ||
-           vector == 29 || vector == 30;
-}
-
 /* An OUT to VMM__EXC_PORT: if it came from one of vmm_x86_setup()'s exception
  * stubs, turn the exit into VMM_EXIT_FAULT. The stub has pushed RAX on top of
  * the CPU's exception frame. Returns false for any other OUT (left as it is). */
@@ -381,11 +374,11 @@ static bool decode_fault(vmm_vcpu *v, vmm_exit *x)
     uint64_t stub = v->exc_stubs + (uint64_t)vector * VMM__EXC_STUB_SIZE;
     ok = ok && r.rip >= stub && r.rip <= stub + VMM__EXC_STUB_SIZE;
     size_t w = v->exc_bits / 8;
-    uint64_t frame[3] = {0}; /* [error code], RIP, CS */
-    bool err = has_error_code(vector);
+    uint64_t frame[2] = {0}; /* [error code], RIP: the rest of the frame is not reported */
+    bool err = vmm__x86_has_error_code(vector);
     if (ok) {
         uint64_t at = s.ss.base + r.rsp + w; /* past the saved RAX */
-        for (size_t i = 0; ok && i < (err ? 2u : 1u) + 1; i++)
+        for (size_t i = 0; ok && i < (err ? 2u : 1u); i++)
             ok = vmm_vcpu_read_virt(v, at + i * w, &frame[i], w) == 0;
     }
     vmm__err_restore(&saved);
