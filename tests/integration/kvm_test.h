@@ -66,9 +66,26 @@ static inline const char *guest_path(const char *name)
     return path;
 }
 
+/* vmm_x86_setup() for a guest entered at GUEST_LOAD in mode/cpl, with the stack
+ * at GUEST_STACK (real mode: 0x8000) and the given exception handling. */
+static inline void tvm_setup_cpu(vmm_vcpu *vcpu, vmm_x86_mode mode, unsigned int cpl,
+                                 vmm_x86_exceptions exceptions)
+{
+    vmm_x86_setup_options o = VMM_X86_SETUP_OPTIONS_INIT;
+    o.mode = mode;
+    o.cpl = cpl;
+    o.entry = GUEST_LOAD;
+    o.stack = mode == VMM_X86_REAL ? 0x8000 : GUEST_STACK;
+    o.exceptions = exceptions;
+    if (vmm_x86_setup(vcpu, &o) != 0)
+        fail_msg("vmm_x86_setup: %s", vmm_error_last()->message);
+}
+
 /* A VM with 2 MiB RAM at 0, serial on COM1 captured into t->out, debug-exit at
- * port 0xf4, the named guest loaded at 64 KiB and the vCPU set up for mode/cpl. */
-static inline void tvm_start(struct tvm *t, const char *guest, vmm_x86_mode mode, unsigned int cpl)
+ * port 0xf4, the named guest loaded at 64 KiB and the vCPU set up for mode/cpl
+ * with the given exception handling. */
+static inline void tvm_start_ex(struct tvm *t, const char *guest, vmm_x86_mode mode,
+                                unsigned int cpl, vmm_x86_exceptions exceptions)
 {
     memset(t, 0, sizeof *t);
     assert_int_equal(vmm_vm_create(&t->vm, NULL), 0);
@@ -79,12 +96,13 @@ static inline void tvm_start(struct tvm *t, const char *guest, vmm_x86_mode mode
     assert_int_equal(vmm_vcpu_create(&t->vcpu, t->vm, 0), 0);
     if (guest)
         assert_int_equal(vmm_boot_flat(t->vm, guest_path(guest), GUEST_LOAD, NULL), 0);
-    vmm_x86_setup_options o = VMM_X86_SETUP_OPTIONS_INIT;
-    o.mode = mode;
-    o.cpl = cpl;
-    o.entry = GUEST_LOAD;
-    o.stack = mode == VMM_X86_REAL ? 0x8000 : GUEST_STACK;
-    assert_int_equal(vmm_x86_setup(t->vcpu, &o), 0);
+    tvm_setup_cpu(t->vcpu, mode, cpl, exceptions);
+}
+
+/* tvm_start_ex() without exception reporting. */
+static inline void tvm_start(struct tvm *t, const char *guest, vmm_x86_mode mode, unsigned int cpl)
+{
+    tvm_start_ex(t, guest, mode, cpl, VMM_X86_EXCEPTIONS_NONE);
 }
 
 static inline void tvm_stop(struct tvm *t)

@@ -28,12 +28,8 @@ static void fvm_start(struct fvm *t, bool report, unsigned int flags, uint64_t b
         vmm_device_attach(t->vm, "debug-exit", "{\"mmio\": \"0xd0000000\", \"size\": 4}", NULL), 0);
     assert_int_equal(vmm_vcpu_create(&t->vcpu, t->vm, 0), 0);
     assert_int_equal(vmm_boot_flat(t->vm, guest_path("fuzz_cases"), GUEST_LOAD, NULL), 0);
-    vmm_x86_setup_options o = VMM_X86_SETUP_OPTIONS_INIT;
-    o.cpl = 3;
-    o.entry = GUEST_LOAD;
-    o.stack = GUEST_STACK;
-    o.exceptions = report ? VMM_X86_EXCEPTIONS_REPORT : VMM_X86_EXCEPTIONS_NONE;
-    assert_int_equal(vmm_x86_setup(t->vcpu, &o), 0);
+    tvm_setup_cpu(t->vcpu, VMM_X86_LONG, 3,
+                  report ? VMM_X86_EXCEPTIONS_REPORT : VMM_X86_EXCEPTIONS_NONE);
     /* Stale counters before the harness exists: it must zero them. */
     uint8_t junk[256];
     memset(junk, 0x11, sizeof junk);

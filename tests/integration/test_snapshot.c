@@ -52,12 +52,7 @@ static void build(struct tvm *t, const struct shape *sh, const char *guest, vmm_
     }
     if (guest)
         assert_int_equal(vmm_boot_flat(t->vm, guest_path(guest), GUEST_LOAD, NULL), 0);
-    vmm_x86_setup_options xo = VMM_X86_SETUP_OPTIONS_INIT;
-    xo.mode = mode;
-    xo.cpl = cpl;
-    xo.entry = GUEST_LOAD;
-    xo.stack = mode == VMM_X86_REAL ? 0x8000 : GUEST_STACK;
-    assert_int_equal(vmm_x86_setup(t->vcpu, &xo), 0);
+    tvm_setup_cpu(t->vcpu, mode, cpl, VMM_X86_EXCEPTIONS_NONE);
 }
 
 /* ---- the state a restore must reproduce ---- */

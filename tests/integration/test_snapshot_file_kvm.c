@@ -39,12 +39,8 @@ static void build(struct tvm *t, const struct shape *sh, const char *guest)
     assert_int_equal(vmm_vcpu_create(&t->vcpu, t->vm, 0), 0);
     if (guest)
         assert_int_equal(vmm_boot_flat(t->vm, guest_path(guest), GUEST_LOAD, NULL), 0);
-    vmm_x86_setup_options xo = VMM_X86_SETUP_OPTIONS_INIT;
-    xo.mode = guest ? VMM_X86_LONG : VMM_X86_REAL;
-    xo.cpl = guest ? 3 : 0;
-    xo.entry = GUEST_LOAD;
-    xo.stack = guest ? GUEST_STACK : 0x8000;
-    assert_int_equal(vmm_x86_setup(t->vcpu, &xo), 0);
+    tvm_setup_cpu(t->vcpu, guest ? VMM_X86_LONG : VMM_X86_REAL, guest ? 3 : 0,
+                  VMM_X86_EXCEPTIONS_NONE);
 }
 
 struct vm_state {
