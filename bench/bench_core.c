@@ -41,6 +41,7 @@
 
 #define BENCH_NAME "bench_core"
 #include "bench_util.h"
+#include "raw_x86.h"
 #define RAM_SIZE    (2u << 20)
 #define GUEST_LOAD  0x10000u
 #define GUEST_STACK 0x9000u
@@ -89,11 +90,6 @@ struct raw_vm {
     struct kvm_run *run;
     size_t run_size;
 };
-
-static void raw_fail(const char *what)
-{
-    die("raw KVM: %s: %s", what, strerror(errno));
-}
 
 /* Process-wide facts, fetched once, the same way libvmm caches its CPUID table. */
 static void raw_init(void)
@@ -210,85 +206,12 @@ static void raw_setup_real(struct raw_vm *r)
         raw_fail("KVM_SET_REGS");
 }
 
-static struct kvm_segment flat_seg(uint16_t sel, uint8_t type, int l)
+/* 64-bit long mode at CPL0 with the tables vmm_x86_setup() builds at TABLES. */
+static void raw_setup_long_cpl0(struct raw_vm *r)
 {
-    struct kvm_segment s;
-    memset(&s, 0, sizeof s);
-    s.base = 0;
-    s.limit = 0xffffffffu;
-    s.selector = sel;
-    s.type = type;
-    s.present = 1;
-    s.dpl = 0;
-    s.db = !l;
-    s.s = 1;
-    s.l = (uint8_t)l;
-    s.g = 1;
-    return s;
-}
-
-static uint64_t gdt_entry(unsigned int type, int l, int db)
-{
-    return 0xffffull | (0xfull << 48) | ((uint64_t)(type | 0x10) << 40) | (1ull << 47) |
-           ((uint64_t)l << 53) | ((uint64_t)db << 54) | (1ull << 55);
-}
-
-/* 64-bit long mode at CPL0 with the same layout vmm_x86_setup() builds at TABLES:
- * GDT + 64-bit TSS in the first page, then PML4, PDPT and four page directories
- * identity-mapping 4 GiB with 2 MiB pages. */
-static void raw_setup_long(struct raw_vm *r)
-{
-    uint8_t *t = r->mem + TABLES;
-    memset(t, 0, 0x7000);
-    uint64_t gdt[9] = {0, gdt_entry(0xb, 1, 0), gdt_entry(0xb, 0, 1), gdt_entry(0x3, 0, 1)};
-    uint64_t tss = TABLES + 0x100;
-    gdt[7] =
-        103 | ((tss & 0xffffff) << 16) | (0xbull << 40) | (1ull << 47) | ((tss >> 24 & 0xff) << 56);
-    gdt[8] = tss >> 32;
-    memcpy(t, gdt, sizeof gdt);
-    uint16_t iopb = 104;
-    memcpy(t + 0x100 + 102, &iopb, 2);
-    uint64_t *pml4 = (uint64_t *)(t + 0x1000), *pdpt = (uint64_t *)(t + 0x2000);
-    pml4[0] = (TABLES + 0x2000) | 3;
-    for (unsigned int i = 0; i < 4; i++) {
-        pdpt[i] = (TABLES + 0x3000 + i * 0x1000) | 3;
-        uint64_t *pd = (uint64_t *)(t + 0x3000 + i * 0x1000);
-        for (unsigned int j = 0; j < 512; j++)
-            pd[j] = ((uint64_t)i << 30) + ((uint64_t)j << 21) + 0x83;
-    }
-
-    struct kvm_sregs s;
-    if (ioctl(r->vcpu_fd, KVM_GET_SREGS, &s) < 0)
-        raw_fail("KVM_GET_SREGS");
-    s.cs = flat_seg(0x08, 0xb, 1);
-    s.ds = s.es = s.fs = s.gs = s.ss = flat_seg(0x18, 0x3, 0);
-    s.gdt.base = TABLES;
-    s.gdt.limit = 9 * 8 - 1;
-    s.idt.base = 0;
-    s.idt.limit = 0;
-    memset(&s.tr, 0, sizeof s.tr);
-    s.tr.base = tss;
-    s.tr.limit = 103;
-    s.tr.selector = 0x38;
-    s.tr.type = 0xb;
-    s.tr.present = 1;
-    memset(&s.ldt, 0, sizeof s.ldt);
-    s.ldt.type = 2;
-    s.ldt.present = 1;
-    s.ldt.unusable = 1;
-    s.cr0 = 0x80010033ull; /* PG WP NE ET MP PE */
-    s.cr4 = 0x620ull;      /* OSXMMEXCPT OSFXSR PAE */
-    s.cr3 = TABLES + 0x1000;
-    s.efer = 0x501ull; /* LMA LME SCE */
-    if (ioctl(r->vcpu_fd, KVM_SET_SREGS, &s) < 0)
-        raw_fail("KVM_SET_SREGS");
-    struct kvm_regs g;
-    memset(&g, 0, sizeof g);
-    g.rip = GUEST_LOAD;
-    g.rsp = GUEST_STACK;
-    g.rflags = 2;
-    if (ioctl(r->vcpu_fd, KVM_SET_REGS, &g) < 0)
-        raw_fail("KVM_SET_REGS");
+    const char *failed = raw_setup_long(r->mem, TABLES, r->vcpu_fd, 0, GUEST_LOAD, GUEST_STACK);
+    if (failed)
+        raw_fail(failed);
 }
 
 /* One KVM_RUN that must end in the guest's `out` to port 0x80. */
@@ -355,7 +278,7 @@ static void bench_exit_roundtrip(const struct params *p)
     struct raw_vm r;
     lib_create(&l, VMM_X86_LONG);
     raw_create(&r);
-    raw_setup_long(&r);
+    raw_setup_long_cpl0(&r);
     /* Warm-up: first entries build shadow page tables and fault the code page in. */
     lib_exit_batch(&l, p->exit_batch / 4 + 1);
     raw_exit_batch(&r, p->exit_batch / 4 + 1);
@@ -571,22 +494,12 @@ static void bench_cpl3_compute(const struct params *p)
 
 int main(int argc, char **argv)
 {
-    const struct params *p = &full;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--quick") == 0) {
-            p = &quick;
-        } else {
-            fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
-            return 2;
-        }
-    }
-    setvbuf(stdout, NULL, _IOLBF, 0);
-
+    bool use_quick;
     vmm_host_info info;
-    if (vmm_host_info_get(&info) < 0) {
-        fprintf(stderr, "bench_core: /dev/kvm unusable: %s\n", vmm_error_last()->message);
-        return no_kvm_code();
-    }
+    int rc = bench_begin(argc, argv, &use_quick, &info);
+    if (rc >= 0)
+        return rc;
+    const struct params *p = use_quick ? &quick : &full;
     raw_init();
 
     double t0 = now_s();

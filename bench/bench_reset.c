@@ -60,6 +60,7 @@
 
 #define BENCH_NAME "bench_reset"
 #include "bench_util.h"
+#include "raw_x86.h"
 
 #define RAM_SIZE     (4u << 20)
 #define PAGE         4096u
@@ -308,11 +309,6 @@ static struct {
     uint32_t nmsr_index;
 } caps;
 
-static void raw_fail(const char *what)
-{
-    die("raw KVM: %s: %s", what, strerror(errno));
-}
-
 /* Process-wide facts, fetched once, as libvmm caches them. */
 static void raw_init(void)
 {
@@ -415,90 +411,12 @@ struct raw_side {
     bool clock_cap;
 };
 
-static struct kvm_segment seg(uint16_t sel, uint8_t type, uint8_t dpl, int l, int db)
-{
-    struct kvm_segment s;
-    memset(&s, 0, sizeof s);
-    s.limit = 0xffffffffu;
-    s.selector = sel;
-    s.type = type;
-    s.present = 1;
-    s.dpl = dpl;
-    s.db = (uint8_t)db;
-    s.s = 1;
-    s.l = (uint8_t)l;
-    s.g = 1;
-    return s;
-}
-
-static uint64_t gdt_entry(unsigned int type, unsigned int dpl, int l, int db)
-{
-    return 0xffffull | (0xfull << 48) | ((uint64_t)(type | 0x10) << 40) | ((uint64_t)dpl << 45) |
-           (1ull << 47) | ((uint64_t)l << 53) | ((uint64_t)db << 54) | (1ull << 55);
-}
-
-/* CPL3 long mode with the tables vmm_x86_setup() builds at TABLES: GDT (kernel
- * and user segments, 64-bit TSS) and TSS in the first page, then PML4, PDPT and
- * four page directories identity-mapping 4 GiB with user 2 MiB pages. */
+/* CPL3 long mode with the tables vmm_x86_setup() builds at TABLES. */
 static void raw_setup_cpl3(struct raw_side *r)
 {
-    uint8_t *t = r->mem + TABLES;
-    memset(t, 0, 0x7000);
-    uint64_t gdt[10] = {0,
-                        gdt_entry(0xb, 0, 1, 0),
-                        gdt_entry(0xb, 0, 0, 1),
-                        gdt_entry(0x3, 0, 0, 1),
-                        gdt_entry(0x3, 3, 0, 1),
-                        gdt_entry(0xb, 3, 1, 0),
-                        gdt_entry(0xb, 3, 0, 1)};
-    uint64_t tss = TABLES + 0x100;
-    gdt[7] =
-        103 | ((tss & 0xffffff) << 16) | (0xbull << 40) | (1ull << 47) | ((tss >> 24 & 0xff) << 56);
-    gdt[8] = tss >> 32;
-    memcpy(t, gdt, sizeof gdt);
-    uint16_t iopb = 104;
-    memcpy(t + 0x100 + 102, &iopb, 2);
-    uint64_t *pml4 = (uint64_t *)(t + 0x1000), *pdpt = (uint64_t *)(t + 0x2000);
-    pml4[0] = (TABLES + 0x2000) | 7;
-    for (unsigned int i = 0; i < 4; i++) {
-        pdpt[i] = (TABLES + 0x3000 + i * 0x1000) | 7;
-        uint64_t *pd = (uint64_t *)(t + 0x3000 + i * 0x1000);
-        for (unsigned int j = 0; j < 512; j++)
-            pd[j] = ((uint64_t)i << 30) + ((uint64_t)j << 21) + 0x87;
-    }
-
-    struct kvm_sregs s;
-    if (ioctl(r->vcpu_fd, KVM_GET_SREGS, &s) < 0)
-        raw_fail("KVM_GET_SREGS");
-    s.cs = seg(0x28 | 3, 0xb, 3, 1, 0);
-    s.ds = s.es = s.fs = s.gs = s.ss = seg(0x20 | 3, 0x3, 3, 0, 1);
-    s.gdt.base = TABLES;
-    s.gdt.limit = 9 * 8 - 1;
-    s.idt.base = 0;
-    s.idt.limit = 0;
-    memset(&s.tr, 0, sizeof s.tr);
-    s.tr.base = tss;
-    s.tr.limit = 103;
-    s.tr.selector = 0x38;
-    s.tr.type = 0xb;
-    s.tr.present = 1;
-    memset(&s.ldt, 0, sizeof s.ldt);
-    s.ldt.type = 2;
-    s.ldt.present = 1;
-    s.ldt.unusable = 1;
-    s.cr0 = 0x80010033ull; /* PG WP NE ET MP PE */
-    s.cr4 = 0x620ull;      /* OSXMMEXCPT OSFXSR PAE */
-    s.cr3 = TABLES + 0x1000;
-    s.efer = 0x501ull; /* LMA LME SCE */
-    if (ioctl(r->vcpu_fd, KVM_SET_SREGS, &s) < 0)
-        raw_fail("KVM_SET_SREGS");
-    struct kvm_regs g;
-    memset(&g, 0, sizeof g);
-    g.rip = GUEST_LOAD;
-    g.rsp = GUEST_STACK;
-    g.rflags = 2;
-    if (ioctl(r->vcpu_fd, KVM_SET_REGS, &g) < 0)
-        raw_fail("KVM_SET_REGS");
+    const char *failed = raw_setup_long(r->mem, TABLES, r->vcpu_fd, 3, GUEST_LOAD, GUEST_STACK);
+    if (failed)
+        raw_fail(failed);
 }
 
 /* The MSRs a snapshot saves, chosen as libvmm does: the index list plus
@@ -1152,22 +1070,12 @@ static void bench_spin(const struct params *p)
 
 int main(int argc, char **argv)
 {
-    const struct params *p = &full;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--quick") == 0) {
-            p = &quick;
-        } else {
-            fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
-            return 2;
-        }
-    }
-    setvbuf(stdout, NULL, _IOLBF, 0);
-
+    bool use_quick;
     vmm_host_info info;
-    if (vmm_host_info_get(&info) < 0) {
-        fprintf(stderr, "bench_reset: /dev/kvm unusable: %s\n", vmm_error_last()->message);
-        return no_kvm_code();
-    }
+    int rc = bench_begin(argc, argv, &use_quick, &info);
+    if (rc >= 0)
+        return rc;
+    const struct params *p = use_quick ? &quick : &full;
     raw_init();
     load_image();
 

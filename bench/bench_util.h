@@ -7,6 +7,7 @@
 
 #include <libvmm/vmm.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,27 @@ static inline double max_of(const double *v, int n)
     for (int i = 1; i < n; i++)
         m = v[i] > m ? v[i] : m;
     return m;
+}
+
+/* The start of a benchmark's main: parse [--quick], line-buffer stdout and
+ * check that /dev/kvm is usable. Returns -1 to go on, else the exit code. */
+static inline int bench_begin(int argc, char **argv, bool *quick, vmm_host_info *info)
+{
+    *quick = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) {
+            *quick = true;
+        } else {
+            fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+            return 2;
+        }
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (vmm_host_info_get(info) < 0) {
+        fprintf(stderr, "%s: /dev/kvm unusable: %s\n", BENCH_NAME, vmm_error_last()->message);
+        return no_kvm_code();
+    }
+    return -1;
 }
 
 #endif
