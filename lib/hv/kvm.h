@@ -5,6 +5,7 @@
 
 #include <libvmm/vmm.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct kvm_run;
 
@@ -13,6 +14,10 @@ struct vmm__hv_vcpu {
     struct kvm_run *run;
     size_t run_size;
     uint32_t xsave_size; /* bytes KVM_SET_XSAVE reads for this vCPU (KVM_CAP_XSAVE2) */
+    /* KVM_CAP_SYNC_REGS: KVM copies the general registers into the run area
+     * at every exit, so reading them after an exit needs no ioctl. regs_synced
+     * says the copy is current (cleared by anything that changes them). */
+    bool sync_regs, regs_synced;
 };
 
 #define VMM__HV_HIDDEN __attribute__((visibility("hidden")))

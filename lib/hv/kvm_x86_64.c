@@ -218,6 +218,10 @@ int vmm__hv_vcpu_create(int vm_fd, unsigned int index, int run_size, struct vmm_
     int x2 = vmm__hv_check_extension(vm_fd, KVM_CAP_XSAVE2);
     out->xsave_size =
         x2 > (int)sizeof(struct kvm_xsave) ? (uint32_t)x2 : (uint32_t)sizeof(struct kvm_xsave);
+    int sync = vmm__hv_check_extension(vm_fd, KVM_CAP_SYNC_REGS);
+    out->sync_regs = sync > 0 && (sync & KVM_SYNC_X86_REGS);
+    out->regs_synced = false;
+    out->run->kvm_valid_regs = out->sync_regs ? KVM_SYNC_X86_REGS : 0;
     return 0;
 }
 
@@ -233,7 +237,11 @@ void vmm__hv_vcpu_close(struct vmm__hv_vcpu *v)
 
 int vmm__hv_run(struct vmm__hv_vcpu *v)
 {
-    return ioctl(v->fd, KVM_RUN, 0) < 0 ? -errno : 0;
+    v->regs_synced = false;
+    if (ioctl(v->fd, KVM_RUN, 0) < 0)
+        return -errno;
+    v->regs_synced = v->sync_regs;
+    return 0;
 }
 
 void vmm__hv_set_immediate_exit(struct vmm__hv_vcpu *v, bool on)
@@ -258,7 +266,9 @@ int vmm__hv_set_signal_mask(struct vmm__hv_vcpu *v, const void *sigset8)
 int vmm__hv_get_regs(struct vmm__hv_vcpu *v, vmm_regs *r)
 {
     struct kvm_regs k;
-    if (ioctl(v->fd, KVM_GET_REGS, &k) < 0)
+    if (v->regs_synced)
+        k = v->run->s.regs.regs;
+    else if (ioctl(v->fd, KVM_GET_REGS, &k) < 0)
         return vmm__hv_fail("KVM_GET_REGS");
     *r = (vmm_regs){k.rax, k.rbx, k.rcx, k.rdx, k.rsi, k.rdi, k.rsp, k.rbp, k.r8,
                     k.r9,  k.r10, k.r11, k.r12, k.r13, k.r14, k.r15, k.rip, k.rflags};
@@ -269,6 +279,7 @@ int vmm__hv_set_regs(struct vmm__hv_vcpu *v, const vmm_regs *r)
 {
     struct kvm_regs k = {r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rsp, r->rbp, r->r8,
                          r->r9,  r->r10, r->r11, r->r12, r->r13, r->r14, r->r15, r->rip, r->rflags};
+    v->regs_synced = false;
     if (ioctl(v->fd, KVM_SET_REGS, &k) < 0)
         return vmm__hv_fail("KVM_SET_REGS");
     return 0;

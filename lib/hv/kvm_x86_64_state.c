@@ -412,6 +412,7 @@ int vmm__hv_vcpu_state_set(struct vmm__hv_vcpu *v, const void *blob, size_t len)
     /* The order QEMU uses for KVM (target/i386/kvm/kvm.c, kvm_arch_put_registers):
      * XSAVE after the general registers, SREGS before the MSRs (EFER, APIC base),
      * the LAPIC after the MP state, events and debug registers last. */
+    v->regs_synced = false;
     if ((b->parts & PART_REGS) && ioctl(v->fd, KVM_SET_REGS, &b->regs) < 0)
         return vmm__hv_fail("KVM_SET_REGS");
     if ((b->parts & PART_XSAVE) && ioctl(v->fd, KVM_SET_XSAVE, base + b->xsave_off) < 0)
