@@ -16,6 +16,7 @@
 #include "boot.h"
 #include "snapshot.h"
 #include "fuzz.h"
+#include "sandbox.h"
 #include "spec.h"
 
 #endif
