@@ -21,7 +21,8 @@ VMM_BEGIN_DECLS
  * program end the run with their vector and address.
  *
  * Guest memory is identity-mapped (guest virtual = guest physical):
- *  - 0x0 - 0xffff: the null page (never mapped) and the runtime (kernel-only);
+ *  - 0x0 - 0xffff: the null page (never mapped) and the runtime (the
+ *    program may read its code and kernel stack, never write them);
  *  - 0x10000 - memory_size: the program's memory: its ELF segments, the
  *    heap (brk) above them, anonymous mmap()s taken top-down below the
  *    stack, an unmapped 2 MiB guard, and the stack at the top.

@@ -78,8 +78,8 @@ static int check_options(const vmm_sandbox_options *o)
 }
 
 /* Identity page tables: 4 KiB pages for the first 2 MiB (the null page and
- * the runtime unmapped or kernel-only), 2 MiB user pages above, except the
- * stack guard. */
+ * the page tables unmapped, the runtime read-only or kernel-only), 2 MiB
+ * user pages above, except the stack guard. */
 static int write_page_tables(vmm_sandbox *sb)
 {
     uint64_t size = sb->o.memory_size;
@@ -102,7 +102,11 @@ static int write_page_tables(vmm_sandbox *sb)
      * never writable by the guest. */
     ENTRY(VMM__SBX_PT0, VMM__SBX_RT_BASE / PAGE) = VMM__SBX_RT_BASE | PTE_P | PTE_U | PTE_A;
     ENTRY(VMM__SBX_PT0, VMM__SBX_RT_BASE / PAGE + 1) = (VMM__SBX_RT_BASE + PAGE) | kern;
-    ENTRY(VMM__SBX_PT0, (VMM__SBX_KSTACK_TOP - PAGE) / PAGE) = (VMM__SBX_KSTACK_TOP - PAGE) | kern;
+    /* The kernel stack holds the IRETQ frame the system-call path reads, so
+     * it is user-readable too; CR0.WP is clear, so CPL 0 may push onto it
+     * while the program cannot write it. */
+    ENTRY(VMM__SBX_PT0, (VMM__SBX_KSTACK_TOP - PAGE) / PAGE) =
+        (VMM__SBX_KSTACK_TOP - PAGE) | PTE_P | PTE_U | PTE_A | PTE_D;
     const uint64_t user = PTE_P | PTE_W | PTE_U | PTE_A | PTE_D;
     for (uint64_t a = VMM__SBX_USER_LO; a < LARGE; a += PAGE)
         ENTRY(VMM__SBX_PT0, a / PAGE) = a | user;
@@ -142,7 +146,7 @@ static int set_cpu(vmm_sandbox *sb)
     s.ds = s.es = s.fs = s.gs = flat(VMM__SBX_USER_SS, 0x3, 3, false);
     vmm_segment tr = {0};
     tr.base = VMM__SBX_RT_BASE + VMM__SBX_OFF_TSS;
-    tr.limit = 0x67;
+    tr.limit = 104 + 33 - 1; /* with the I/O bitmap (runtime.S) */
     tr.selector = 0x30;
     tr.type = 0xb;
     tr.present = 1;
@@ -152,9 +156,11 @@ static int set_cpu(vmm_sandbox *sb)
     ldt.present = 1;
     ldt.unusable = 1;
     s.ldt = ldt;
-    s.gdt = (vmm_dtable){0, 0};
+    s.gdt = (vmm_dtable){0, 0}; /* the runtime loads its own */
     s.idt = (vmm_dtable){0, 0};
-    s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+    /* No CR0.WP: CPL 0 pushes exception frames onto the read-only kernel
+     * stack (see write_page_tables()). */
+    s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_PG;
     s.cr3 = VMM__SBX_PML4;
     s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
     s.efer = EFER_SCE | EFER_LME | EFER_LMA;
@@ -250,7 +256,7 @@ static int start_runtime(vmm_sandbox *sb)
 static int write_frame(vmm_sandbox *sb, uint64_t rip, uint64_t rflags, uint64_t rsp)
 {
     const uint64_t frame[5] = {rip, VMM__SBX_USER_CS, rflags, rsp, VMM__SBX_USER_SS};
-    return vmm_mem_write(sb->vm, VMM__SBX_RT_BASE + VMM__SBX_OFF_FRAME, frame, sizeof frame);
+    return vmm_mem_write(sb->vm, VMM__SBX_FRAME, frame, sizeof frame);
 }
 
 static int load(vmm_sandbox *sb, const uint8_t *buf, size_t len, const char *const *argv,
@@ -413,17 +419,8 @@ static bool at_syscall(const vmm_regs *r)
 
 static int answer(vmm_sandbox *sb, const vmm_regs *r, int64_t ret)
 {
-    void *p;
-    int rc = vmm_mem_host_ptr(sb->vm, VMM__SBX_RT_BASE + VMM__SBX_OFF_MBOX,
-                              VMM__SBX_OFF_FRAME + 40 - VMM__SBX_OFF_MBOX, &p);
-    if (rc < 0)
-        return rc;
-    uint8_t *m = p;
-    const uint64_t frame[5] = {r->rcx, VMM__SBX_USER_CS, (r->r11 & USER_RFLAGS) | 0x2, r->rsp,
-                               VMM__SBX_USER_SS};
-    memcpy(m, &ret, sizeof ret);
-    memcpy(m + (VMM__SBX_OFF_FRAME - VMM__SBX_OFF_MBOX), frame, sizeof frame);
-    return 0;
+    int rc = vmm_mem_write(sb->vm, VMM__SBX_RT_BASE + VMM__SBX_OFF_MBOX, &ret, sizeof ret);
+    return rc < 0 ? rc : write_frame(sb, r->rcx, (r->r11 & USER_RFLAGS) | 0x2, r->rsp);
 }
 
 static void end(vmm_sandbox_result *res, vmm_sandbox_outcome why)

@@ -11,12 +11,12 @@
 #include "../core/internal.h"
 
 /* Guest memory layout (identity-mapped; see sandbox.h). */
-#define VMM__SBX_RT_BASE    0x1000ull /* the runtime blob (one page) */
-#define VMM__SBX_KSTACK_TOP 0x3000ull /* kernel stack page 0x2000-0x2fff */
-#define VMM__SBX_PML4       0x3000ull /* PML4, PDPT, the PT of the first 2 MiB */
-#define VMM__SBX_PDPT       0x4000ull
-#define VMM__SBX_PT0        0x5000ull
-#define VMM__SBX_PD         0x6000ull  /* one page directory per GiB, up to 4 */
+#define VMM__SBX_RT_BASE    0x1000ull /* the runtime: a code page, then a data page */
+#define VMM__SBX_KSTACK_TOP 0x4000ull /* kernel stack page 0x3000-0x3fff */
+#define VMM__SBX_PML4       0x4000ull /* PML4, PDPT, the PT of the first 2 MiB */
+#define VMM__SBX_PDPT       0x5000ull
+#define VMM__SBX_PT0        0x6000ull
+#define VMM__SBX_PD         0x7000ull  /* one page directory per GiB, up to 4 */
 #define VMM__SBX_USER_LO    0x10000ull /* the program's memory starts here */
 #define VMM__SBX_PIE_BASE   0x400000ull
 #define VMM__SBX_LARGE_PAGE 0x200000ull
@@ -80,12 +80,13 @@ VMM__HIDDEN int vmm__sbx_build_stack(uint8_t *mem, uint64_t stack_lo, uint64_t s
 /* Runtime blob offsets (guest/sandbox/runtime.S). */
 #define VMM__SBX_OFF_READY   0x3f /* the start-up OUT */
 #define VMM__SBX_OFF_SYSCALL 0x80 /* the system-call OUT */
-#define VMM__SBX_OFF_STUBS   0x100
+#define VMM__SBX_OFF_STUBS   0x1400
 #define VMM__SBX_OFF_TSS     0x1300
-#define VMM__SBX_OFF_MBOX    0x300 /* RAX to return */
-#define VMM__SBX_OFF_FRAME   0x340 /* IRETQ frame: RIP, CS, RFLAGS, RSP, SS */
-#define VMM__SBX_USER_CS     0x2b
-#define VMM__SBX_USER_SS     0x23
+#define VMM__SBX_OFF_MBOX    0x100 /* RAX to return */
+/* The IRETQ frame (RIP, CS, RFLAGS, RSP, SS) at the top of the kernel stack. */
+#define VMM__SBX_FRAME   (VMM__SBX_KSTACK_TOP - 40)
+#define VMM__SBX_USER_CS 0x2b
+#define VMM__SBX_USER_SS 0x23
 
 extern VMM__HIDDEN const uint8_t vmm__sbx_runtime[];
 extern VMM__HIDDEN const uint64_t vmm__sbx_runtime_size;
