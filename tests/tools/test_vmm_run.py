@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """End-to-end tests of vmm-run: every spec in examples/specs/, bad specs, exit
-codes, signals, the console, plugins, and the control channel driven by a real
-UNIX-socket client.
+codes, signals, the console, plugins, the control channel driven by a real
+UNIX-socket client, and static programs run with --elf.
 
-usage: test_vmm_run.py VMM_RUN SOURCE_DIR GUEST_DIR PLUGIN_SO
+usage: test_vmm_run.py VMM_RUN SOURCE_DIR GUEST_DIR PLUGIN_SO SANDBOX_DIR
 """
 import json
 import os
@@ -16,8 +16,8 @@ import tempfile
 import time
 import unittest
 
-VMM_RUN, SRC, GUESTS, PLUGIN = sys.argv[1:5]
-del sys.argv[1:5]
+VMM_RUN, SRC, GUESTS, PLUGIN, PROGRAMS = sys.argv[1:6]
+del sys.argv[1:6]
 SKIP = 77
 
 
@@ -312,6 +312,66 @@ class Control(Base):
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.communicate()
+
+
+class Elf(Base):
+    """vmm-run --elf with the static musl programs of tests/sandbox."""
+
+    def prog(self, name):
+        return os.path.join(PROGRAMS, name)
+
+    def test_hello_and_exit_status(self):
+        rc, out, err = self.run_vmm("--elf", self.prog("hello"))
+        self.assertEqual((rc, out, err), (0, "hello from the sandbox\n", ""))
+        rc, out, _ = self.run_vmm("--elf", self.prog("exit3"))
+        self.assertEqual(rc, 3)
+
+    def test_arguments_belong_to_the_program(self):
+        # Options after PROGRAM, even vmm-run's own, are the program's arguments.
+        rc, out, _ = self.run_vmm("--elf", self.prog("args"), "--timeout", "x y")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("argv[1]=--timeout", out)
+        self.assertIn("argv[2]=x y", out)
+
+    def test_stdin_stdout_stderr(self):
+        rc, out, _ = self.run_vmm("--elf", self.prog("cat"), stdin=b"abc\ndef\n")
+        self.assertEqual((rc, out), (0, "ABC\nDEF\n"))
+        rc, out, err = self.run_vmm("--elf", self.prog("stdio"))
+        self.assertEqual(rc, 0)
+        self.assertTrue(out and err and out != err, (out, err))
+
+    def test_fault_timeout_and_bad_program(self):
+        rc, _, err = self.run_vmm("--elf", self.prog("nullptr"))
+        self.assertEqual(rc, 125)
+        self.assertIn("page fault (#PF) at address 0x0", err)
+        t = time.monotonic()
+        rc, _, err = self.run_vmm("--timeout", "0.5", "--elf", self.prog("loop"))
+        self.assertEqual(rc, 124)
+        self.assertIn("time limit", err)
+        self.assertLess(time.monotonic() - t, 30)
+        rc, _, err = self.run_vmm("--elf", os.path.join(SRC, "README.md"))
+        self.assertEqual(rc, 126)
+        self.assertIn("not an ELF file", err)
+        rc, _, err = self.run_vmm("--elf", self.prog("hello_dyn"))
+        self.assertEqual(rc, 126)
+        self.assertIn("dynamically linked", err)
+
+    def test_memory_option_and_usage(self):
+        rc, out, _ = self.run_vmm("--memory", "32", "--elf", self.prog("membomb"))
+        self.assertEqual(rc, 0, out)
+        self.assertIn("refused after", out)
+        for bad in (["--memory", "7", "--elf", self.prog("hello")], ["--elf"],
+                    ["--memory", "64", self.example("hello-real.json")]):
+            rc, _, _ = self.run_vmm(*bad)
+            self.assertEqual(rc, 2, bad)
+
+    def test_sigterm_stops_the_program(self):
+        p = subprocess.Popen([VMM_RUN, "--elf", self.prog("loop")], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.assertEqual(p.stdout.readline(), b"looping\n")
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM)
 
 
 if __name__ == "__main__":
