@@ -24,7 +24,7 @@ cmake --build build-asan -j"$jobs"
 # paths name real files. Any crash, leak or sanitizer report fails the run.
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLIBVMM_FUZZ=ON \
     -DLIBVMM_BUILD_TESTS=OFF -DLIBVMM_BUILD_BENCH=OFF -DLIBVMM_BUILD_EXAMPLES=OFF
-cmake --build build-fuzz -j"$jobs" --target spec_fuzz snapshot_fuzz guest_fuzz
+cmake --build build-fuzz -j"$jobs" --target spec_fuzz snapshot_fuzz sandbox_elf_fuzz guest_fuzz
 fuzz_dir=$(mktemp -d)
 trap 'rm -rf "$fuzz_dir"' EXIT
 mkdir "$fuzz_dir/corpus" "$fuzz_dir/artifacts"
@@ -53,6 +53,19 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     exit 1
 }
 
+# The sandbox's ELF check and initial stack likewise, for 30 s, from a copy of
+# its seeds (made by `test_sandbox_elf --write-seeds DIR`).
+mkdir "$fuzz_dir/sandbox-elf-corpus"
+cp fuzz/corpus/sandbox_elf/* "$fuzz_dir/sandbox-elf-corpus/"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$top/build-fuzz/fuzz/sandbox_elf_fuzz" -max_total_time=30 -rss_limit_mb=2048 \
+    -artifact_prefix="$fuzz_dir/artifacts/" -print_final_stats=1 \
+    "$fuzz_dir/sandbox-elf-corpus" || {
+    echo "libvmm: sandbox_elf_fuzz failed; the input is in $fuzz_dir/artifacts (kept)" >&2
+    trap - EXIT
+    exit 1
+}
+
 # libFuzzer driving the guest fuzz harness (examples/fuzz/libfuzzer.c): with
 # the guest's coverage as extra counters it must find the target's planted bug
 # within 120 s. Here a crash is the expected result (exit code 3 as set below;
@@ -72,5 +85,6 @@ else
     grep -E "guest_fuzz: the guest crashed|stat::number_of_executed_units|stat::average_exec_per_sec" \
         "$fuzz_dir/guest.log" || true
 fi
-echo "libvmm: all tests passed; spec_fuzz ran 60 s and snapshot_fuzz 30 s without a crash or leak;" \
+echo "libvmm: all tests passed; spec_fuzz ran 60 s, snapshot_fuzz and sandbox_elf_fuzz 30 s each" \
+    "without a crash or leak;" \
     "guest_fuzz found the planted bug"

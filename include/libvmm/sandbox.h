@@ -87,7 +87,9 @@ typedef struct vmm_sandbox_options {
     unsigned int version; /**< VMM_SANDBOX_OPTIONS_VERSION */
     unsigned int flags;   /**< 0 or VMM_SANDBOX_ONESHOT */
     /** Guest RAM in bytes: a multiple of 2 MiB, 8 MiB .. 3 GiB. Default 64 MiB.
-     *  Everything the program uses (code, heap, mmap, stack) comes out of it. */
+     *  Everything the program uses (code, heap, mmap, stack) comes out of it.
+     *  A program linked at the usual 0x400000 needs at least 10 MiB with the
+     *  default stack (its end, a 2 MiB stack guard and the stack). */
     uint64_t memory_size;
     /** Stack size in bytes: a multiple of 2 MiB, at least 2 MiB. Default 2 MiB. */
     uint64_t stack_size;
@@ -96,7 +98,8 @@ typedef struct vmm_sandbox_options {
     uint64_t time_budget_ns;
     /** Most bytes the program may write to stdout and stderr together in one
      *  run; a write past it ends the run (VMM_SANDBOX_OUTPUT_LIMIT). 0 means
-     *  no limit. Default 1 MiB. */
+     *  no limit, which is allowed only when both streams are passed through
+     *  to file descriptors (captured output is always bounded). Default 1 MiB. */
     uint64_t max_output;
     /** Where the program's stdout and stderr go: -1 (default) captures them in
      *  buffers (vmm_sandbox_output()); a file descriptor passes them through
@@ -141,7 +144,9 @@ VMM_EXTERN void vmm_sandbox_destroy(vmm_sandbox *sb);
  * AT_HWCAP, AT_CLKTCK, AT_UID/EUID/GID/EGID = 0, AT_SECURE = 0). A
  * static-PIE program is loaded at 0x400000. Then the runtime starts and the
  * sandbox takes its snapshot (unless VMM_SANDBOX_ONESHOT), ready for
- * vmm_sandbox_run(). A sandbox loads one program once.
+ * vmm_sandbox_run(). A sandbox loads one program once: after a refused
+ * program (anything but a file that cannot be opened or read) it cannot load
+ * another; create a new sandbox.
  * @param path  The ELF file.
  * @param argv  NULL-terminated argument vector (argv[0] is the program's
  *              name); NULL for { path, NULL }.

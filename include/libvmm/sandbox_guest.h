@@ -13,8 +13,9 @@
  * The result in RAX is the number of bytes the function wrote to the output
  * buffer, or a negative errno: -ENOENT (no such function), -EFAULT (a buffer
  * outside the program's memory), -E2BIG (a buffer over the host's
- * max_call_bytes), -EINVAL (a name without a NUL in 64 bytes), or what the
- * function itself returned. RCX and R11 are clobbered, as for any system
+ * max_call_bytes), -EINVAL (a name without a NUL in 64 bytes), -EIO (the
+ * function claimed to write more than out_cap bytes), or what the function
+ * itself returned. RCX and R11 are clobbered, as for any system
  * call; other registers are preserved.
  */
 #ifndef LIBVMM_SANDBOX_GUEST_H

@@ -151,13 +151,13 @@ int vmm__sbx_elf_check(const uint8_t *buf, size_t len, uint64_t user_lo, uint64_
         return vmm__err(VMM_EINVAL, "entry point 0x%llx is not in an executable segment",
                         (unsigned long long)img->entry);
     if (pt_phdr) {
-        /* PT_PHDR must describe memory the program loads. */
+        /* PT_PHDR must name bytes the file loads (not a zero-filled tail). */
         bool inside = false;
         uint64_t table = (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
         for (size_t j = 0; j < img->nsegs && !inside; j++)
             inside = phdr_va >= img->segs[j].vaddr &&
-                     phdr_va - img->segs[j].vaddr <= img->segs[j].memsz &&
-                     table <= img->segs[j].memsz - (phdr_va - img->segs[j].vaddr);
+                     phdr_va - img->segs[j].vaddr <= img->segs[j].filesz &&
+                     table <= img->segs[j].filesz - (phdr_va - img->segs[j].vaddr);
         have_phdr = inside;
     }
     if (!have_phdr)

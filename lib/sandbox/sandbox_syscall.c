@@ -31,6 +31,7 @@ enum {
     NR_readv = 19,
     NR_writev = 20,
     NR_sched_yield = 24,
+    NR_mremap = 25,
     NR_madvise = 28,
     NR_getpid = 39,
     NR_exit = 60,
@@ -57,6 +58,7 @@ enum {
 #define MAP_FIXED_           0x10
 #define MAP_ANONYMOUS_       0x20
 #define MAP_FIXED_NOREPLACE_ 0x100000
+#define MREMAP_MAYMOVE_      1
 #define ARCH_SET_FS          0x1002
 #define ARCH_GET_FS          0x1003
 #define MSR_FS_BASE          0xc0000100u
@@ -226,6 +228,53 @@ static int64_t sys_munmap(vmm_sandbox *sb, uint64_t addr, uint64_t len)
             set_bits(mm->mapped, i, 1, false);
     }
     return 0;
+}
+
+/* Grow or shrink an mmap'd range: in place when the pages above are free,
+ * else (MREMAP_MAYMOVE) to new pages, copying the contents. */
+static int64_t sys_mremap(vmm_sandbox *sb, const uint64_t *a)
+{
+    struct vmm__sbx_mm *mm = &sb->mm;
+    uint64_t old = a[0], old_len = a[1], new_len = a[2], flags = a[3];
+    if ((old & (PAGE - 1)) || new_len == 0 || (flags & ~(uint64_t)MREMAP_MAYMOVE_))
+        return -EINVAL;
+    uint64_t total = (mm->heap_hi - mm->heap_lo) / PAGE;
+    if (old_len > mm->heap_hi - mm->heap_lo || new_len > mm->heap_hi - mm->heap_lo)
+        return -ENOMEM;
+    uint64_t on = (old_len + PAGE - 1) / PAGE, nn = (new_len + PAGE - 1) / PAGE;
+    if (on == 0 || old < mm->heap_lo || old >= mm->heap_hi ||
+        (old - mm->heap_lo) / PAGE + on > total)
+        return -EFAULT;
+    uint64_t first = (old - mm->heap_lo) / PAGE;
+    for (uint64_t i = first; i < first + on; i++)
+        if (!bit(mm->mapped, i))
+            return -EFAULT; /* not a mapping of ours */
+    if (nn <= on) {
+        set_bits(mm->mapped, first + nn, on - nn, false);
+        return (int64_t)old;
+    }
+    bool room = first + nn <= total;
+    for (uint64_t i = first + on; room && i < first + nn; i++)
+        room = !bit(mm->mapped, i);
+    if (room) {
+        if (hand_out(sb, first + on, nn - on) < 0)
+            return -ENOMEM;
+        set_bits(mm->mapped, first + on, nn - on, true);
+        return (int64_t)old;
+    }
+    if (!(flags & MREMAP_MAYMOVE_))
+        return -ENOMEM;
+    int64_t to = find_free(mm, nn);
+    if (to < 0 || hand_out(sb, (uint64_t)to, nn) < 0)
+        return -ENOMEM;
+    void *dst, *src;
+    if (vmm_mem_host_ptr(sb->vm, mm->heap_lo + (uint64_t)to * PAGE, on * PAGE, &dst) < 0 ||
+        vmm_mem_host_ptr(sb->vm, old, on * PAGE, &src) < 0)
+        return -ENOMEM;
+    memcpy(dst, src, (size_t)(on * PAGE)); /* free pages never overlap taken ones */
+    set_bits(mm->mapped, (uint64_t)to, nn, true);
+    set_bits(mm->mapped, first, on, false);
+    return (int64_t)(mm->heap_lo + (uint64_t)to * PAGE);
 }
 
 /* ---- streams ---- */
@@ -503,6 +552,8 @@ static int64_t policy(vmm_sandbox *sb, const vmm_sandbox_syscall *c)
         return sys_mmap(sb, a);
     case NR_munmap:
         return sys_munmap(sb, a[0], a[1]);
+    case NR_mremap:
+        return sys_mremap(sb, a);
     case NR_mprotect:
     case NR_madvise:
         /* Protections are not enforced (sandbox.h); the range must exist. */
