@@ -70,14 +70,6 @@ static const struct params quick = {3, 2, 500, 3, 4, 3, 0.03};
 
 /* ---- helpers ---- */
 
-static void ratio_lines(const char *name, const double *ratios, int n)
-{
-    printf("RATIO %s %.3f\n", name, median(ratios, n));
-    printf("DETAIL %s_ratio_min %.3f ratio\n", name, min_of(ratios, n));
-    printf("DETAIL %s_ratio_max %.3f ratio\n", name, max_of(ratios, n));
-    printf("DETAIL %s_rounds %d count\n", name, n);
-}
-
 /* ---- raw KVM ---- */
 
 static int raw_kvm_fd = -1;          /* used only to probe capabilities and fetch CPUID once */
@@ -307,7 +299,7 @@ static void bench_exit_roundtrip(const struct params *p)
     vmm_vm_destroy(l.vm);
     raw_destroy(&r);
 
-    ratio_lines("exit_roundtrip", ratio, p->exit_rounds);
+    ratio_report(true, "exit_roundtrip", ratio, p->exit_rounds);
     printf("DETAIL exit_roundtrip_libvmm_us %.3f us\n", median(lib_us, p->exit_rounds));
     printf("DETAIL exit_roundtrip_raw_us %.3f us\n", median(raw_us, p->exit_rounds));
     printf("DETAIL exit_roundtrip_exits_per_side_per_round %d count\n",
@@ -377,7 +369,7 @@ static void bench_vm_create(const struct params *p)
         raw_d_us[k] = rd / p->create_iters * 1e6;
         ratio[k] = lib_us[k] / raw_us[k];
     }
-    ratio_lines("vm_create", ratio, n);
+    ratio_report(true, "vm_create", ratio, n);
     printf("DETAIL vm_create_libvmm_us %.3f us\n", median(lib_us, n));
     printf("DETAIL vm_create_raw_us %.3f us\n", median(raw_us, n));
     printf("DETAIL vm_destroy_libvmm_us %.3f us\n", median(lib_d_us, n));
@@ -481,7 +473,7 @@ static void bench_cpl3_compute(const struct params *p)
         }
         ratio[k] = gs[k] / ns[k];
     }
-    ratio_lines("cpl3_compute", ratio, rounds);
+    ratio_report(true, "cpl3_compute", ratio, rounds);
     printf("DETAIL cpl3_compute_guest_s %.3f s\n", median(gs, rounds));
     printf("DETAIL cpl3_compute_native_s %.3f s\n", median(ns, rounds));
     printf("DETAIL cpl3_compute_iterations %llu count\n", (unsigned long long)n);

@@ -92,18 +92,6 @@ static const unsigned int page_counts[] = {1, 16, 256};
 
 /* ---- helpers ---- */
 
-/* headline: a RATIO line; otherwise the ratio is shown as a DETAIL only. */
-static void ratio_lines(bool headline, const char *name, const double *ratios, int n)
-{
-    if (headline)
-        printf("RATIO %s %.3f\n", name, median(ratios, n));
-    else
-        printf("DETAIL %s_ratio %.3f ratio\n", name, median(ratios, n));
-    printf("DETAIL %s_ratio_min %.3f ratio\n", name, min_of(ratios, n));
-    printf("DETAIL %s_ratio_max %.3f ratio\n", name, max_of(ratios, n));
-    printf("DETAIL %s_rounds %d count\n", name, n);
-}
-
 static struct {
     uint8_t *bytes;
     size_t len;
@@ -956,15 +944,15 @@ static void bench_pages(const struct params *p, unsigned int n)
     snprintf(name, sizeof name, "reset_%upage", n);
     for (int k = 0; k < p->rounds; k++)
         ratio[k] = us[S_LIB][k] / us[S_RAW][k];
-    ratio_lines(true, name, ratio, p->rounds);
+    ratio_report(true, name, ratio, p->rounds);
     snprintf(name, sizeof name, "reset_%upage_vs_unicorn", n);
     for (int k = 0; k < p->rounds; k++)
         ratio[k] = us[S_LIB][k] / us[S_UC][k];
-    ratio_lines(true, name, ratio, p->rounds);
+    ratio_report(true, name, ratio, p->rounds);
     snprintf(name, sizeof name, "reset_%upage_flush", n);
     for (int k = 0; k < p->rounds; k++)
         ratio[k] = us[S_LIB_FLUSH][k] / us[S_RAW_FLUSH][k];
-    ratio_lines(false, name, ratio, p->rounds);
+    ratio_report(false, name, ratio, p->rounds);
     for (int w = 0; w < S_N; w++)
         printf("DETAIL reset_%upage_%s_us %.2f us\n", n, side_names[w], median(us[w], p->rounds));
 
@@ -1045,7 +1033,7 @@ static void bench_spin(const struct params *p)
             ratio[k] = us[S_LIB][k] / us[S_UC][k];
         char name[96];
         snprintf(name, sizeof name, "reset_spin%llu_vs_unicorn", (unsigned long long)spin);
-        ratio_lines(false, name, ratio, p->spin_rounds);
+        ratio_report(false, name, ratio, p->spin_rounds);
         lib_us[si] = median(us[S_LIB], p->spin_rounds);
         uc_us[si] = median(us[S_UC], p->spin_rounds);
         printf("DETAIL reset_spin%llu_libvmm_us %.2f us\n", (unsigned long long)spin, lib_us[si]);

@@ -62,18 +62,6 @@ static double sandbox_run(vmm_sandbox *sb, bool reset, vmm_sandbox_result *res)
     return t;
 }
 
-static void ratio_lines(const char *name, const double *lib, const double *ref, int n)
-{
-    double *r = xmalloc((size_t)n * sizeof *r);
-    for (int i = 0; i < n; i++)
-        r[i] = lib[i] / ref[i];
-    printf("RATIO %s %.3f\n", name, median(r, n));
-    printf("DETAIL %s_ratio_min %.3f ratio\n", name, min_of(r, n));
-    printf("DETAIL %s_ratio_max %.3f ratio\n", name, max_of(r, n));
-    printf("DETAIL %s_rounds %d count\n", name, n);
-    free(r);
-}
-
 /* The same program both ways, interleaved; the sandbox's output is checked
  * against the expected line. */
 static void compare(const char *name, const char *const *argv, const char *expect, int rounds,
@@ -91,7 +79,11 @@ static void compare(const char *name, const char *const *argv, const char *expec
         if (!out || len < strlen(expect) || memcmp(out, expect, strlen(expect)) != 0)
             die("%s: unexpected output in the sandbox: %.*s", name, (int)len, out ? out : "");
     }
-    ratio_lines(name, lib, ref, rounds);
+    double *r = xmalloc((size_t)rounds * sizeof *r);
+    for (int i = 0; i < rounds; i++)
+        r[i] = lib[i] / ref[i];
+    ratio_report(true, name, r, rounds);
+    free(r);
     printf("DETAIL %s_sandbox_s %.4f s\n", name, median(lib, rounds));
     printf("DETAIL %s_native_s %.4f s\n", name, median(ref, rounds));
     *sandbox_med = median(lib, rounds);

@@ -87,6 +87,19 @@ static inline double max_of(const double *v, int n)
     return m;
 }
 
+/* The median of the per-round ratios as a RATIO line (headline) or, for a
+ * secondary figure, as a DETAIL line; then their spread. */
+static inline void ratio_report(bool headline, const char *name, const double *ratios, int n)
+{
+    if (headline)
+        printf("RATIO %s %.3f\n", name, median(ratios, n));
+    else
+        printf("DETAIL %s_ratio %.3f ratio\n", name, median(ratios, n));
+    printf("DETAIL %s_ratio_min %.3f ratio\n", name, min_of(ratios, n));
+    printf("DETAIL %s_ratio_max %.3f ratio\n", name, max_of(ratios, n));
+    printf("DETAIL %s_rounds %d count\n", name, n);
+}
+
 /* The start of a benchmark's main: parse [--quick], line-buffer stdout and
  * check that /dev/kvm is usable. Returns -1 to go on, else the exit code. */
 static inline int bench_begin(int argc, char **argv, bool *quick, vmm_host_info *info)

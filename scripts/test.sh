@@ -40,31 +40,25 @@ top=$(pwd)
     exit 1
 }
 
-# The snapshot-file loader likewise, for 30 s, from a copy of its seeds (made by
-# `test_snapshot_file --write-seeds DIR`).
-mkdir "$fuzz_dir/snapshot-corpus"
-cp fuzz/corpus/snapshot/* "$fuzz_dir/snapshot-corpus/"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$top/build-fuzz/fuzz/snapshot_fuzz" -max_total_time=30 -rss_limit_mb=2048 \
-    -artifact_prefix="$fuzz_dir/artifacts/" -print_final_stats=1 \
-    "$fuzz_dir/snapshot-corpus" || {
-    echo "libvmm: snapshot_fuzz failed; the input is in $fuzz_dir/artifacts (kept)" >&2
-    trap - EXIT
-    exit 1
+# A file-format fuzzer for SECONDS from a copy of its seeds; any crash, leak
+# or sanitizer report fails the run and keeps the input.
+fuzz_files() { # NAME SEEDS_DIR SECONDS
+    mkdir "$fuzz_dir/$1-corpus"
+    cp "$2"/* "$fuzz_dir/$1-corpus/"
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        "$top/build-fuzz/fuzz/$1" -max_total_time="$3" -rss_limit_mb=2048 \
+        -artifact_prefix="$fuzz_dir/artifacts/" -print_final_stats=1 \
+        "$fuzz_dir/$1-corpus" || {
+        echo "libvmm: $1 failed; the input is in $fuzz_dir/artifacts (kept)" >&2
+        trap - EXIT
+        exit 1
+    }
 }
-
-# The sandbox's ELF check and initial stack likewise, for 30 s, from a copy of
-# its seeds (made by `test_sandbox_elf --write-seeds DIR`).
-mkdir "$fuzz_dir/sandbox-elf-corpus"
-cp fuzz/corpus/sandbox_elf/* "$fuzz_dir/sandbox-elf-corpus/"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$top/build-fuzz/fuzz/sandbox_elf_fuzz" -max_total_time=30 -rss_limit_mb=2048 \
-    -artifact_prefix="$fuzz_dir/artifacts/" -print_final_stats=1 \
-    "$fuzz_dir/sandbox-elf-corpus" || {
-    echo "libvmm: sandbox_elf_fuzz failed; the input is in $fuzz_dir/artifacts (kept)" >&2
-    trap - EXIT
-    exit 1
-}
+# The snapshot-file loader (seeds made by `test_snapshot_file --write-seeds
+# DIR`) and the sandbox's ELF check and initial stack (`test_sandbox_elf
+# --write-seeds DIR`), 30 s each.
+fuzz_files snapshot_fuzz fuzz/corpus/snapshot 30
+fuzz_files sandbox_elf_fuzz fuzz/corpus/sandbox_elf 30
 
 # libFuzzer driving the guest fuzz harness (examples/fuzz/libfuzzer.c): with
 # the guest's coverage as extra counters it must find the target's planted bug

@@ -116,6 +116,22 @@ static void *signal_thread(void *arg)
     return NULL;
 }
 
+/* A reader of our stdout or a control client that goes away must not end
+ * the run: writes then fail with EPIPE and the bytes are dropped. SIGINT and
+ * SIGTERM go to one thread, which stops the VM or the sandbox; they are
+ * blocked everywhere else. */
+static void start_signal_thread(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    static sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    pthread_t th;
+    pthread_create(&th, NULL, signal_thread, &sigs);
+}
+
 /* ---- control channel ---- */
 
 #define MAX_CLIENTS 16
@@ -461,14 +477,7 @@ static int run_elf(char **args, double timeout, uint64_t memory_mib)
         vmm_sandbox_destroy(sandbox);
         return EXIT_BADSPEC;
     }
-    signal(SIGPIPE, SIG_IGN);
-    static sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    pthread_t th;
-    pthread_create(&th, NULL, signal_thread, &sigs);
+    start_signal_thread();
 
     vmm_sandbox_result r;
     int code;
@@ -585,17 +594,8 @@ int main(int argc, char **argv)
         return EXIT_BADSPEC;
     }
 
-    /* A reader of our stdout or a control client that goes away must not end
-     * the VM: writes then fail with EPIPE and the bytes are dropped. */
-    signal(SIGPIPE, SIG_IGN);
-    /* Signals go to one thread, which stops the VM; block them everywhere else. */
-    static sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    start_signal_thread();
     pthread_t th;
-    pthread_create(&th, NULL, signal_thread, &sigs);
 
     if (info.console) {
         vmm_serial_set_output(info.console, console_out, NULL);

@@ -53,7 +53,7 @@ static uint64_t gdt_entry(unsigned int type, unsigned int dpl, bool l, bool db)
            (1ull << 55);                                /* G */
 }
 
-static vmm_segment flat_seg(uint16_t sel, unsigned int type, unsigned int dpl, bool l, bool db)
+vmm_segment vmm__x86_flat_seg(uint16_t sel, unsigned int type, unsigned int dpl, bool l, bool db)
 {
     vmm_segment s = {0};
     s.base = 0;
@@ -67,6 +67,22 @@ static vmm_segment flat_seg(uint16_t sel, unsigned int type, unsigned int dpl, b
     s.l = l;
     s.g = 1;
     return s;
+}
+
+void vmm__x86_system_segs(vmm_sregs *s, uint64_t tss, uint32_t limit, uint16_t sel)
+{
+    vmm_segment tr = {0};
+    tr.base = tss;
+    tr.limit = limit;
+    tr.selector = sel;
+    tr.type = 0xb; /* busy 32/64-bit TSS */
+    tr.present = 1;
+    s->tr = tr;
+    vmm_segment ldt = {0};
+    ldt.type = 2;
+    ldt.present = 1;
+    ldt.unusable = 1;
+    s->ldt = ldt;
 }
 
 /* Into the first tables page: an IDT for vectors 0-31, a stub per vector that
@@ -275,8 +291,8 @@ int vmm_x86_setup(vmm_vcpu *v, const vmm_x86_setup_options *opts)
         uint16_t csel = lm ? (cpl ? VMM_X86_SEL_UCODE64 : VMM_X86_SEL_CODE64)
                            : (cpl ? VMM_X86_SEL_UCODE32 : VMM_X86_SEL_CODE32);
         uint16_t dsel = cpl ? VMM_X86_SEL_UDATA : VMM_X86_SEL_DATA;
-        s.cs = flat_seg(csel | rpl, 0xb, cpl, lm, !lm);
-        s.ds = s.es = s.fs = s.gs = s.ss = flat_seg(dsel | rpl, 0x3, cpl, false, true);
+        s.cs = vmm__x86_flat_seg(csel | rpl, 0xb, cpl, lm, !lm);
+        s.ds = s.es = s.fs = s.gs = s.ss = vmm__x86_flat_seg(dsel | rpl, 0x3, cpl, false, true);
         s.gdt.base = o.tables + OFF_GDT;
         s.gdt.limit = (lm ? 9 : 8) * 8 - 1;
         s.idt.base = 0;
@@ -285,18 +301,7 @@ int vmm_x86_setup(vmm_vcpu *v, const vmm_x86_setup_options *opts)
             s.idt.base = o.tables + OFF_IDT;
             s.idt.limit = (uint16_t)(VMM__EXC_VECTORS * (lm ? 16 : 8) - 1);
         }
-        vmm_segment tr = {0};
-        tr.base = o.tables + OFF_TSS;
-        tr.limit = TSS_SIZE - 1;
-        tr.selector = VMM_X86_SEL_TSS;
-        tr.type = 0xb; /* busy 32/64-bit TSS */
-        tr.present = 1;
-        s.tr = tr;
-        vmm_segment ldt = {0};
-        ldt.type = 2;
-        ldt.present = 1;
-        ldt.unusable = 1;
-        s.ldt = ldt;
+        vmm__x86_system_segs(&s, o.tables + OFF_TSS, TSS_SIZE - 1, VMM_X86_SEL_TSS);
         s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE;
         s.cr4 = CR4_OSFXSR | CR4_OSXMMEXCPT;
         s.efer = 0;

@@ -238,6 +238,12 @@ static inline bool vmm__x86_has_error_code(unsigned int vector)
            vector == 29 || vector == 30;
 }
 
+/* x86 set-up pieces shared with the sandbox (lib/boot/x86_setup.c): a flat
+ * 4 GiB segment, and TR (a busy TSS) plus an unusable LDT. */
+VMM__HIDDEN vmm_segment vmm__x86_flat_seg(uint16_t sel, unsigned int type, unsigned int dpl, bool l,
+                                          bool db);
+VMM__HIDDEN void vmm__x86_system_segs(vmm_sregs *s, uint64_t tss, uint32_t limit, uint16_t sel);
+
 struct vmm_vm {
     int kvm_fd, vm_fd;
     unsigned int flags;

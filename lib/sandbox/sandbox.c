@@ -117,21 +117,6 @@ static int write_page_tables(vmm_sandbox *sb)
     return 0;
 }
 
-static vmm_segment flat(uint16_t sel, uint8_t type, uint8_t dpl, bool code64)
-{
-    vmm_segment s = {0};
-    s.limit = 0xffffffff;
-    s.selector = sel;
-    s.type = type;
-    s.present = 1;
-    s.dpl = dpl;
-    s.s = 1;
-    s.l = code64;
-    s.db = !code64;
-    s.g = 1;
-    return s;
-}
-
 /* Long mode at CPL 0 at the runtime's start-up code; the runtime loads its
  * own GDT, IDT and TSS. */
 static int set_cpu(vmm_sandbox *sb)
@@ -140,22 +125,12 @@ static int set_cpu(vmm_sandbox *sb)
     int rc = vmm_vcpu_get_sregs(sb->vcpu, &s);
     if (rc < 0)
         return rc;
-    s.cs = flat(0x08, 0xb, 0, true);
-    s.ss = flat(0x10, 0x3, 0, false);
+    s.cs = vmm__x86_flat_seg(0x08, 0xb, 0, true, false);
+    s.ss = vmm__x86_flat_seg(0x10, 0x3, 0, false, true);
     /* User data in DS-GS: an IRETQ to CPL 3 keeps them (their DPL is 3). */
-    s.ds = s.es = s.fs = s.gs = flat(VMM__SBX_USER_SS, 0x3, 3, false);
-    vmm_segment tr = {0};
-    tr.base = VMM__SBX_RT_BASE + VMM__SBX_OFF_TSS;
-    tr.limit = 104 + 33 - 1; /* with the I/O bitmap (runtime.S) */
-    tr.selector = 0x30;
-    tr.type = 0xb;
-    tr.present = 1;
-    s.tr = tr;
-    vmm_segment ldt = {0};
-    ldt.type = 2;
-    ldt.present = 1;
-    ldt.unusable = 1;
-    s.ldt = ldt;
+    s.ds = s.es = s.fs = s.gs = vmm__x86_flat_seg(VMM__SBX_USER_SS, 0x3, 3, false, true);
+    /* With the I/O bitmap (runtime.S); the runtime loads TR again itself. */
+    vmm__x86_system_segs(&s, VMM__SBX_RT_BASE + VMM__SBX_OFF_TSS, 104 + 33 - 1, 0x30);
     s.gdt = (vmm_dtable){0, 0}; /* the runtime loads its own */
     s.idt = (vmm_dtable){0, 0};
     /* No CR0.WP: CPL 0 pushes exception frames onto the read-only kernel
