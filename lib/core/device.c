@@ -59,6 +59,8 @@ static void ensure_builtins_locked(void)
     builtins_done = true;
     add_locked(&vmm__serial_ops, true);
     add_locked(&vmm__debug_exit_ops, true);
+    add_locked(&vmm__virtio_rng_ops, true);
+    add_locked(&vmm__virtio_blk_ops, true);
 }
 
 int vmm_device_register(const vmm_device_ops *ops)

@@ -174,6 +174,8 @@ VMM__HIDDEN void vmm__devices_register_builtins(void);
 /* Built-in device types. */
 extern VMM__HIDDEN const vmm_device_ops vmm__serial_ops;
 extern VMM__HIDDEN const vmm_device_ops vmm__debug_exit_ops;
+extern VMM__HIDDEN const vmm_device_ops vmm__virtio_rng_ops;
+extern VMM__HIDDEN const vmm_device_ops vmm__virtio_blk_ops;
 
 /* ---- strict JSON checks json-c does not make (json_check.c) ---- */
 #define VMM__JSON_PATH_MAX 256

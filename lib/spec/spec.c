@@ -518,8 +518,21 @@ static int parse_devices(struct json_object *root, const char *bd, struct spec *
         struct json_object *cfg = json_object_new_object();
         json_object_object_foreach(d, key, val)
         {
-            if (strcmp(key, "type") && strcmp(key, "plugin") && strcmp(key, "console"))
-                json_object_object_add(cfg, key, json_object_get(val));
+            if (!strcmp(key, "type") || !strcmp(key, "plugin") || !strcmp(key, "console"))
+                continue;
+            /* A built-in's file is relative to the spec, like every path in it. */
+            if (!strcmp(type, "virtio-blk") && !strcmp(key, "path") &&
+                json_object_is_type(val, json_type_string)) {
+                char *full = resolve(bd, json_object_get_string(val));
+                if (!full) {
+                    json_object_put(cfg);
+                    return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
+                }
+                json_object_object_add(cfg, key, json_object_new_string(full));
+                free(full);
+                continue;
+            }
+            json_object_object_add(cfg, key, json_object_get(val));
         }
         const char *txt = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN);
         sd->config = txt ? strdup(txt) : NULL;

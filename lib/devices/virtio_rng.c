@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/* virtio-rng (virtio 1.2 §5.4): fills the driver's buffers with bytes from the
+ * host's getrandom(), at most max_bytes per request. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "../virtio/virtio.h"
+
+struct rng {
+    struct vmm__virtio t;
+    uint64_t max_bytes;
+};
+
+static int rng_notify(void *model, struct vmm__virtio *t, unsigned int q)
+{
+    struct rng *r = model;
+    struct vmm__vq *vq = &t->q[q];
+    struct vmm__vq_chain c;
+    uint8_t buf[4096];
+    bool used = false;
+    /* At most one queue's worth per notification: a driver refilling the
+     * ring from another vCPU cannot keep this one here. */
+    for (unsigned int n = 0; n < vq->num; n++) {
+        const char *why;
+        int got = vmm__vq_pop(vq, t->dev, vmm__virtio_has(t, VMM__VIRTIO_F_INDIRECT), &c, &why);
+        if (got < 0) {
+            vmm__virtio_fail(t, why);
+            return got;
+        }
+        if (got == 0)
+            break;
+        if (c.readable) {
+            vmm__virtio_fail(t, "device-readable buffer in a virtio-rng request");
+            return VMM_EINVAL;
+        }
+        uint64_t want = c.writable < r->max_bytes ? c.writable : r->max_bytes;
+        uint64_t done = 0;
+        while (done < want) {
+            size_t chunk = want - done < sizeof buf ? (size_t)(want - done) : sizeof buf;
+            ssize_t k = getrandom(buf, chunk, 0);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0 || vmm__vq_write(t->dev, &c, done, buf, (size_t)k) < 0)
+                break; /* a buffer outside RAM: return what was written */
+            done += (uint64_t)k;
+        }
+        if (vmm__vq_push(vq, t->dev, c.head, (uint32_t)done) < 0) {
+            vmm__virtio_fail(t, "used ring unwritable");
+            return VMM_EFAULT;
+        }
+        used = true;
+    }
+    if (used)
+        vmm__virtio_used(t);
+    return 0;
+}
+
+static const struct vmm__virtio_ops rng_model = {
+    .device_id = 4,
+    .features = 0,
+    .nqueues = 1,
+    .queue_max = 256,
+    .config_size = 0,
+    .notify = rng_notify,
+};
+
+static const char *const rng_keys[] = {"mmio", "irq", "max_bytes", NULL};
+
+static int rng_create(vmm_device *dev, const char *config, void **state)
+{
+    struct json_object *cfg;
+    int rc = vmm__cfg_parse(dev, config, rng_keys, &cfg);
+    if (rc < 0)
+        return rc;
+    uint64_t base, max;
+    int irq;
+    rc = vmm__virtio_cfg(dev, cfg, &base, &irq);
+    if (rc >= 0 && vmm__cfg_u64(dev, cfg, "max_bytes", 1, 1u << 20, 65536, &max) < 0)
+        rc = VMM_ECONFIG;
+    vmm__cfg_free(cfg);
+    if (rc < 0)
+        return rc;
+    struct rng *r = calloc(1, sizeof *r);
+    if (!r)
+        return VMM_ENOMEM;
+    r->max_bytes = max;
+    if ((rc = vmm__virtio_init(&r->t, dev, &rng_model, r, base, irq)) < 0) {
+        free(r);
+        return rc;
+    }
+    *state = r;
+    return 0;
+}
+
+static int rng_read(void *state, unsigned int range, uint64_t off, void *data, unsigned int size)
+{
+    (void)range;
+    return vmm__virtio_read(&((struct rng *)state)->t, off, data, size);
+}
+
+static int rng_write(void *state, unsigned int range, uint64_t off, const void *data,
+                     unsigned int size)
+{
+    (void)range;
+    return vmm__virtio_write(&((struct rng *)state)->t, off, data, size);
+}
+
+static void rng_reset(void *state)
+{
+    vmm__virtio_reset(&((struct rng *)state)->t);
+}
+
+const vmm_device_ops vmm__virtio_rng_ops = {
+    .version = VMM_DEVICE_OPS_VERSION,
+    .name = "virtio-rng",
+    .create = rng_create,
+    .read = rng_read,
+    .write = rng_write,
+    .reset = rng_reset,
+    .destroy = free,
+};

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/* The virtio-mmio transport (virtio 1.2 §4.2, register layout version 2) and
+ * the split virtqueue (§2.7), shared by the virtio device models. Written
+ * against a hostile driver: every guest-shared field is read once into a
+ * local, chains are bounded, and a violation puts the device in NEEDS_RESET
+ * (§2.1.2) instead of trusting the guest. Guest memory is reached only through
+ * vmm_device_mem_read/write, which refuse anything outside RAM. */
+#ifndef LIBVMM_VIRTIO_H
+#define LIBVMM_VIRTIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../core/internal.h"
+
+/* ---- split virtqueue (virtio 1.2 §2.7) ---- */
+
+#define VMM__VQ_DESC_F_NEXT     1
+#define VMM__VQ_DESC_F_WRITE    2
+#define VMM__VQ_DESC_F_INDIRECT 4
+/* Largest queue the devices offer, and most buffers in one chain (direct
+ * descriptors plus those of one indirect table). */
+#define VMM__VQ_MAX_SIZE 1024
+#define VMM__VQ_MAX_SEGS 256
+
+struct vmm__vq {
+    uint16_t num; /* QueueNum: a power of two, 1..QueueNumMax (0 until set) */
+    bool ready;   /* QueueReady */
+    uint64_t desc, avail, used;
+    uint16_t last_avail; /* next available-ring entry to take */
+    uint16_t used_idx;   /* the used ring's idx as we last wrote it */
+};
+
+/* One buffer of a descriptor chain; the driver's descriptor, read once. */
+struct vmm__vq_seg {
+    uint64_t addr;
+    uint32_t len;
+    bool write; /* device-writable */
+};
+
+/* A chain taken from the available ring: readable buffers first, then
+ * writable ones (§2.7.4.2; anything else is a violation). */
+struct vmm__vq_chain {
+    uint16_t head;
+    unsigned int nsegs;
+    uint32_t readable, writable; /* total bytes of each kind; sums checked against 2^32 */
+    struct vmm__vq_seg seg[VMM__VQ_MAX_SEGS];
+};
+
+/* Check a queue's rings before it is made ready: num a power of two no
+ * larger than max, the rings aligned (§2.7: 16, 2, 4) and wholly inside RAM.
+ * 0, or a negative code with the reason in *why. */
+VMM__HIDDEN int vmm__vq_check(const struct vmm__vq *vq, vmm_device *dev, uint16_t max,
+                              const char **why);
+/* Take the next available chain: 1 with *c filled, 0 when the ring is empty,
+ * <0 when the driver broke the protocol (reason in *why; the queue must not be
+ * used again before a reset). indirect: VIRTIO_F_RING_INDIRECT_DESC was
+ * negotiated. */
+VMM__HIDDEN int vmm__vq_pop(struct vmm__vq *vq, vmm_device *dev, bool indirect,
+                            struct vmm__vq_chain *c, const char **why);
+/* Return a chain to the driver with len bytes written into it. */
+VMM__HIDDEN int vmm__vq_push(struct vmm__vq *vq, vmm_device *dev, uint16_t head, uint32_t len);
+/* Copy len bytes from the chain's readable buffers, starting off bytes in;
+ * VMM_ERANGE if they hold fewer, VMM_EFAULT if a buffer is not RAM. */
+VMM__HIDDEN int vmm__vq_read(vmm_device *dev, const struct vmm__vq_chain *c, uint64_t off,
+                             void *buf, size_t len);
+/* Copy into the chain's writable buffers, starting off bytes into them. */
+VMM__HIDDEN int vmm__vq_write(vmm_device *dev, const struct vmm__vq_chain *c, uint64_t off,
+                              const void *buf, size_t len);
+
+/* ---- virtio-mmio transport (virtio 1.2 §4.2.2) ---- */
+
+#define VMM__VIRTIO_MMIO_SIZE   0x200
+#define VMM__VIRTIO_MAX_QUEUES  8
+#define VMM__VIRTIO_F_INDIRECT  (1ull << 28)
+#define VMM__VIRTIO_F_VERSION_1 (1ull << 32)
+
+#define VMM__VIRTIO_S_ACKNOWLEDGE 1u
+#define VMM__VIRTIO_S_DRIVER      2u
+#define VMM__VIRTIO_S_DRIVER_OK   4u
+#define VMM__VIRTIO_S_FEATURES_OK 8u
+#define VMM__VIRTIO_S_NEEDS_RESET 64u
+#define VMM__VIRTIO_S_FAILED      128u
+
+struct vmm__virtio;
+
+/* A device model behind the transport. */
+struct vmm__virtio_ops {
+    uint32_t device_id;   /* §5: 1 net, 2 blk, 3 console, 4 rng, 19 vsock */
+    uint64_t features;    /* device-specific offer (the transport adds VERSION_1, INDIRECT) */
+    unsigned int nqueues; /* 1..VMM__VIRTIO_MAX_QUEUES */
+    uint16_t queue_max;   /* QueueNumMax, a power of two <= VMM__VQ_MAX_SIZE */
+    uint32_t config_size; /* bytes of device configuration space at 0x100 */
+    /* Read config bytes [off, off+size), inside config_size. */
+    void (*config_read)(void *model, uint32_t off, void *data, unsigned int size);
+    /* A driver write to config space (optional; absent: ignored). */
+    void (*config_write)(void *model, uint32_t off, const void *data, unsigned int size);
+    /* Serve queue q after a notification. <0: the driver broke the protocol
+     * (the transport sets NEEDS_RESET). */
+    int (*notify)(void *model, struct vmm__virtio *t, unsigned int q);
+    void (*reset)(void *model); /* optional: back to power-on (device reset) */
+};
+
+struct vmm__virtio {
+    vmm_device *dev;
+    const struct vmm__virtio_ops *ops;
+    void *model;
+    int irq; /* interrupt line, or -1 for none (the driver polls) */
+    uint32_t status, dev_features_sel, drv_features_sel, queue_sel, isr, config_generation;
+    uint64_t driver_features;
+    bool broken; /* NEEDS_RESET set: no queue is served until a reset */
+    struct vmm__vq q[VMM__VIRTIO_MAX_QUEUES];
+};
+
+struct json_object;
+/* The transport's keys in a device's JSON config: "mmio" (required, 4 KiB
+ * aligned) and "irq" (0-23; absent: -1, the driver polls). */
+VMM__HIDDEN int vmm__virtio_cfg(vmm_device *dev, struct json_object *cfg, uint64_t *base, int *irq);
+/* Set up the transport for a device and claim its MMIO range. */
+VMM__HIDDEN int vmm__virtio_init(struct vmm__virtio *t, vmm_device *dev,
+                                 const struct vmm__virtio_ops *ops, void *model, uint64_t base,
+                                 int irq);
+/* Register accesses (the device type's read/write). */
+VMM__HIDDEN int vmm__virtio_read(struct vmm__virtio *t, uint64_t off, void *data,
+                                 unsigned int size);
+VMM__HIDDEN int vmm__virtio_write(struct vmm__virtio *t, uint64_t off, const void *data,
+                                  unsigned int size);
+/* Device reset (status 0 or vmm_device_reset()). */
+VMM__HIDDEN void vmm__virtio_reset(struct vmm__virtio *t);
+/* Whether a feature bit was negotiated. */
+VMM__HIDDEN bool vmm__virtio_has(const struct vmm__virtio *t, uint64_t feature);
+/* Tell the driver buffers were used (interrupt status bit 0 and the line). */
+VMM__HIDDEN void vmm__virtio_used(struct vmm__virtio *t);
+/* The driver broke the protocol: log why (rate-limited), set NEEDS_RESET and
+ * raise a configuration-change interrupt (§2.1.2). */
+VMM__HIDDEN void vmm__virtio_fail(struct vmm__virtio *t, const char *why);
+
+#endif
