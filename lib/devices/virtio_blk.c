@@ -107,8 +107,10 @@ static int ranges(struct blk *b, const struct vmm__vq_chain *c, uint64_t data, b
         } r;
         if (vmm__vq_read(b->t.dev, c, 16 + i * 16, &r, sizeof r) < 0)
             return S_IOERR;
-        /* flags bit 0 is "unmap", meaningful for write-zeroes only. */
-        if (r.flags & ~1u || (!zero && r.flags) || !in_disk(b, r.sector, (uint64_t)r.num * SECTOR))
+        /* §5.2.6.2: unknown flags, or "unmap" on a discard, are UNSUPP. */
+        if ((r.flags & ~1u) || (!zero && r.flags))
+            return S_UNSUPP;
+        if (!in_disk(b, r.sector, (uint64_t)r.num * SECTOR))
             return S_IOERR;
         off_t pos = (off_t)(r.sector * SECTOR), len = (off_t)((uint64_t)r.num * SECTOR);
         if (len == 0)
@@ -146,6 +148,9 @@ static int64_t request(struct blk *b, const struct vmm__vq_chain *c)
     uint64_t status_at = c->writable - 1; /* offset among the writable bytes */
     uint8_t st = S_IOERR;
     uint64_t written = 1;
+    /* The status byte must be writable before anything touches the disk. */
+    if (vmm__vq_write(b->t.dev, c, status_at, &st, 1) < 0)
+        return VMM_EFAULT;
     if (c->readable < sizeof h || vmm__vq_read(b->t.dev, c, 0, &h, sizeof h) < 0)
         goto done;
     uint64_t in_data = status_at, out_data = c->readable - sizeof h;
@@ -196,6 +201,8 @@ static int blk_notify(void *model, struct vmm__virtio *t, unsigned int q)
         const char *why;
         int got = vmm__vq_pop(vq, t->dev, vmm__virtio_has(t, VMM__VIRTIO_F_INDIRECT), &c, &why);
         if (got < 0) {
+            if (used) /* what was served before the violation still counts */
+                vmm__virtio_used(t);
             vmm__virtio_fail(t, why);
             return got;
         }
@@ -203,6 +210,8 @@ static int blk_notify(void *model, struct vmm__virtio *t, unsigned int q)
             break;
         int64_t w = request(b, &c);
         if (w < 0) {
+            if (used)
+                vmm__virtio_used(t);
             vmm__virtio_fail(t, "request without a writable status byte in RAM");
             return (int)w;
         }

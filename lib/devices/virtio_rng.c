@@ -26,12 +26,16 @@ static int rng_notify(void *model, struct vmm__virtio *t, unsigned int q)
         const char *why;
         int got = vmm__vq_pop(vq, t->dev, vmm__virtio_has(t, VMM__VIRTIO_F_INDIRECT), &c, &why);
         if (got < 0) {
+            if (used) /* what was served before the violation still counts */
+                vmm__virtio_used(t);
             vmm__virtio_fail(t, why);
             return got;
         }
         if (got == 0)
             break;
         if (c.readable) {
+            if (used)
+                vmm__virtio_used(t);
             vmm__virtio_fail(t, "device-readable buffer in a virtio-rng request");
             return VMM_EINVAL;
         }
@@ -39,7 +43,9 @@ static int rng_notify(void *model, struct vmm__virtio *t, unsigned int q)
         uint64_t done = 0;
         while (done < want) {
             size_t chunk = want - done < sizeof buf ? (size_t)(want - done) : sizeof buf;
-            ssize_t k = getrandom(buf, chunk, 0);
+            /* Never block the vCPU: before the host's pool is ready the
+             * request gets what there is (possibly nothing). */
+            ssize_t k = getrandom(buf, chunk, GRND_NONBLOCK);
             if (k < 0 && errno == EINTR)
                 continue;
             if (k <= 0 || vmm__vq_write(t->dev, &c, done, buf, (size_t)k) < 0)
@@ -47,6 +53,8 @@ static int rng_notify(void *model, struct vmm__virtio *t, unsigned int q)
             done += (uint64_t)k;
         }
         if (vmm__vq_push(vq, t->dev, c.head, (uint32_t)done) < 0) {
+            if (used)
+                vmm__virtio_used(t);
             vmm__virtio_fail(t, "used ring unwritable");
             return VMM_EFAULT;
         }

@@ -163,6 +163,9 @@ static void write_status(struct vmm__virtio *t, uint32_t v)
         vmm__virtio_reset(t);
         return;
     }
+    /* Only the driver's bits (§2.1); NEEDS_RESET is the device's to set. */
+    v &= VMM__VIRTIO_S_ACKNOWLEDGE | VMM__VIRTIO_S_DRIVER | VMM__VIRTIO_S_DRIVER_OK |
+         VMM__VIRTIO_S_FEATURES_OK | VMM__VIRTIO_S_FAILED;
     uint32_t old = t->status;
     /* §2.1.1: the driver never clears bits it set, except by a reset. */
     if ((old & ~v) & ~VMM__VIRTIO_S_NEEDS_RESET) {

@@ -34,15 +34,21 @@ int vmm__vq_check(const struct vmm__vq *vq, vmm_device *dev, uint16_t max, const
         *why = "a ring is not aligned";
         return VMM_EINVAL;
     }
-    /* The rings must lie wholly in RAM; probing their last byte and first
-     * byte through the checked accessor covers a ring in one RAM region. */
+    /* The rings must lie wholly in RAM. */
     const struct {
         uint64_t at, len;
     } ring[3] = {{vq->desc, 16ull * n}, {vq->avail, 6ull + 2ull * n}, {vq->used, 6ull + 8ull * n}};
     for (int i = 0; i < 3; i++) {
+        uint64_t end = ring[i].at + ring[i].len - 1;
         uint8_t b;
-        if (ring[i].at + ring[i].len - 1 < ring[i].at || rd(dev, ring[i].at, &b, 1) < 0 ||
-            rd(dev, ring[i].at + ring[i].len - 1, &b, 1) < 0) {
+        bool ok = end >= ring[i].at;
+        /* A byte in every page, and the last one: no hole inside a ring. */
+        for (uint64_t a = ring[i].at; ok && a <= end; a = (a | 4095) + 1) {
+            ok = rd(dev, a, &b, 1) == 0;
+            if ((a | 4095) >= end)
+                break;
+        }
+        if (!ok || rd(dev, end, &b, 1) < 0) {
             *why = "a ring lies outside RAM";
             return VMM_EFAULT;
         }
@@ -80,7 +86,7 @@ int vmm__vq_pop(struct vmm__vq *vq, vmm_device *dev, bool indirect, struct vmm__
     c->head = head;
     uint64_t table = vq->desc, readable = 0, writable = 0;
     uint32_t limit = vq->num, hops = 0, idx = head;
-    bool in_indirect = false;
+    bool in_indirect = false, seen_write = false;
     for (;;) {
         if (++hops > limit)
             return violation(why, "descriptor chain longer than its table (a loop?)");
@@ -108,8 +114,9 @@ int vmm__vq_pop(struct vmm__vq *vq, vmm_device *dev, bool indirect, struct vmm__
         if (d.len && d.addr + d.len - 1 < d.addr)
             return violation(why, "buffer address + length wraps around");
         bool w = (d.flags & VMM__VQ_DESC_F_WRITE) != 0;
-        if (!w && writable)
+        if (!w && seen_write)
             return violation(why, "device-readable buffer after a device-writable one");
+        seen_write = seen_write || w;
         if (d.len) {
             if (c->nsegs == VMM__VQ_MAX_SEGS)
                 return violation(why, "too many buffers in one chain");
