@@ -30,7 +30,7 @@ enum { S_OK = 0, S_IOERR = 1, S_UNSUPP = 2 };
 #define CONFIG_SIZE 60u
 
 struct blk {
-    struct vmm__virtio t;
+    struct vmm__virtio t; /* first: vmm__virtio_dev_read() and friends rely on it */
     int fd;
     bool readonly;
     uint64_t sectors;
@@ -191,39 +191,18 @@ done:
     return (int64_t)written;
 }
 
+static int64_t blk_serve(void *model, const struct vmm__vq_chain *c, const char **why)
+{
+    int64_t w = request(model, c);
+    if (w < 0)
+        *why = "request without a writable status byte in RAM";
+    return w;
+}
+
 static int blk_notify(void *model, struct vmm__virtio *t, unsigned int q)
 {
-    struct blk *b = model;
-    struct vmm__vq *vq = &t->q[q];
-    struct vmm__vq_chain c;
-    bool used = false;
-    for (unsigned int n = 0; n < vq->num; n++) {
-        const char *why;
-        int got = vmm__vq_pop(vq, t->dev, vmm__virtio_has(t, VMM__VIRTIO_F_INDIRECT), &c, &why);
-        if (got < 0) {
-            if (used) /* what was served before the violation still counts */
-                vmm__virtio_used(t);
-            vmm__virtio_fail(t, why);
-            return got;
-        }
-        if (got == 0)
-            break;
-        int64_t w = request(b, &c);
-        if (w < 0) {
-            if (used)
-                vmm__virtio_used(t);
-            vmm__virtio_fail(t, "request without a writable status byte in RAM");
-            return (int)w;
-        }
-        if (vmm__vq_push(vq, t->dev, c.head, (uint32_t)w) < 0) {
-            vmm__virtio_fail(t, "used ring unwritable");
-            return VMM_EFAULT;
-        }
-        used = true;
-    }
-    if (used)
-        vmm__virtio_used(t);
-    return 0;
+    (void)model;
+    return vmm__virtio_serve(t, q, blk_serve);
 }
 
 static void blk_destroy(void *model)
@@ -330,30 +309,12 @@ static int blk_create(vmm_device *dev, const char *config, void **state)
     return 0;
 }
 
-static int blk_read(void *state, unsigned int range, uint64_t off, void *data, unsigned int size)
-{
-    (void)range;
-    return vmm__virtio_read(&((struct blk *)state)->t, off, data, size);
-}
-
-static int blk_write(void *state, unsigned int range, uint64_t off, const void *data,
-                     unsigned int size)
-{
-    (void)range;
-    return vmm__virtio_write(&((struct blk *)state)->t, off, data, size);
-}
-
-static void blk_reset(void *state)
-{
-    vmm__virtio_reset(&((struct blk *)state)->t);
-}
-
 const vmm_device_ops vmm__virtio_blk_ops = {
     .version = VMM_DEVICE_OPS_VERSION,
     .name = "virtio-blk",
     .create = blk_create,
-    .read = blk_read,
-    .write = blk_write,
-    .reset = blk_reset,
+    .read = vmm__virtio_dev_read,
+    .write = vmm__virtio_dev_write,
+    .reset = vmm__virtio_dev_reset,
     .destroy = blk_destroy,
 };

@@ -9,60 +9,38 @@
 #include "../virtio/virtio.h"
 
 struct rng {
-    struct vmm__virtio t;
+    struct vmm__virtio t; /* first: vmm__virtio_dev_read() and friends rely on it */
     uint64_t max_bytes;
 };
 
-static int rng_notify(void *model, struct vmm__virtio *t, unsigned int q)
+static int64_t rng_serve(void *model, const struct vmm__vq_chain *c, const char **why)
 {
     struct rng *r = model;
-    struct vmm__vq *vq = &t->q[q];
-    struct vmm__vq_chain c;
     uint8_t buf[4096];
-    bool used = false;
-    /* At most one queue's worth per notification: a driver refilling the
-     * ring from another vCPU cannot keep this one here. */
-    for (unsigned int n = 0; n < vq->num; n++) {
-        const char *why;
-        int got = vmm__vq_pop(vq, t->dev, vmm__virtio_has(t, VMM__VIRTIO_F_INDIRECT), &c, &why);
-        if (got < 0) {
-            if (used) /* what was served before the violation still counts */
-                vmm__virtio_used(t);
-            vmm__virtio_fail(t, why);
-            return got;
-        }
-        if (got == 0)
-            break;
-        if (c.readable) {
-            if (used)
-                vmm__virtio_used(t);
-            vmm__virtio_fail(t, "device-readable buffer in a virtio-rng request");
-            return VMM_EINVAL;
-        }
-        uint64_t want = c.writable < r->max_bytes ? c.writable : r->max_bytes;
-        uint64_t done = 0;
-        while (done < want) {
-            size_t chunk = want - done < sizeof buf ? (size_t)(want - done) : sizeof buf;
-            /* Never block the vCPU: before the host's pool is ready the
-             * request gets what there is (possibly nothing). */
-            ssize_t k = getrandom(buf, chunk, GRND_NONBLOCK);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k <= 0 || vmm__vq_write(t->dev, &c, done, buf, (size_t)k) < 0)
-                break; /* a buffer outside RAM: return what was written */
-            done += (uint64_t)k;
-        }
-        if (vmm__vq_push(vq, t->dev, c.head, (uint32_t)done) < 0) {
-            if (used)
-                vmm__virtio_used(t);
-            vmm__virtio_fail(t, "used ring unwritable");
-            return VMM_EFAULT;
-        }
-        used = true;
+    if (c->readable) {
+        *why = "device-readable buffer in a virtio-rng request";
+        return VMM_EINVAL;
     }
-    if (used)
-        vmm__virtio_used(t);
-    return 0;
+    uint64_t want = c->writable < r->max_bytes ? c->writable : r->max_bytes;
+    uint64_t done = 0;
+    while (done < want) {
+        size_t chunk = want - done < sizeof buf ? (size_t)(want - done) : sizeof buf;
+        /* Never block the vCPU: before the host's pool is ready the request
+         * gets what there is (possibly nothing). */
+        ssize_t k = getrandom(buf, chunk, GRND_NONBLOCK);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0 || vmm__vq_write(r->t.dev, c, done, buf, (size_t)k) < 0)
+            break; /* a buffer outside RAM: return what was written */
+        done += (uint64_t)k;
+    }
+    return (int64_t)done;
+}
+
+static int rng_notify(void *model, struct vmm__virtio *t, unsigned int q)
+{
+    (void)model;
+    return vmm__virtio_serve(t, q, rng_serve);
 }
 
 static const struct vmm__virtio_ops rng_model = {
@@ -102,30 +80,12 @@ static int rng_create(vmm_device *dev, const char *config, void **state)
     return 0;
 }
 
-static int rng_read(void *state, unsigned int range, uint64_t off, void *data, unsigned int size)
-{
-    (void)range;
-    return vmm__virtio_read(&((struct rng *)state)->t, off, data, size);
-}
-
-static int rng_write(void *state, unsigned int range, uint64_t off, const void *data,
-                     unsigned int size)
-{
-    (void)range;
-    return vmm__virtio_write(&((struct rng *)state)->t, off, data, size);
-}
-
-static void rng_reset(void *state)
-{
-    vmm__virtio_reset(&((struct rng *)state)->t);
-}
-
 const vmm_device_ops vmm__virtio_rng_ops = {
     .version = VMM_DEVICE_OPS_VERSION,
     .name = "virtio-rng",
     .create = rng_create,
-    .read = rng_read,
-    .write = rng_write,
-    .reset = rng_reset,
+    .read = vmm__virtio_dev_read,
+    .write = vmm__virtio_dev_write,
+    .reset = vmm__virtio_dev_reset,
     .destroy = free,
 };

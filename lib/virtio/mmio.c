@@ -323,3 +323,53 @@ int vmm__virtio_cfg(vmm_device *dev, struct json_object *cfg, uint64_t *base, in
     *irq = rc == 1 ? (int)line : -1;
     return 0;
 }
+
+int vmm__virtio_dev_read(void *state, unsigned int range, uint64_t off, void *data,
+                         unsigned int size)
+{
+    (void)range;
+    return vmm__virtio_read(state, off, data, size);
+}
+
+int vmm__virtio_dev_write(void *state, unsigned int range, uint64_t off, const void *data,
+                          unsigned int size)
+{
+    (void)range;
+    return vmm__virtio_write(state, off, data, size);
+}
+
+void vmm__virtio_dev_reset(void *state)
+{
+    vmm__virtio_reset(state);
+}
+
+int vmm__virtio_serve(struct vmm__virtio *t, unsigned int q, vmm__virtio_serve_fn fn)
+{
+    struct vmm__vq *vq = &t->q[q];
+    struct vmm__vq_chain c;
+    bool used = false;
+    int rc = 0;
+    const char *why = NULL;
+    for (unsigned int n = 0; n < vq->num; n++) {
+        int got = vmm__vq_pop(vq, t->dev, vmm__virtio_has(t, VMM__VIRTIO_F_INDIRECT), &c, &why);
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
+        int64_t w = fn(t->model, &c, &why);
+        if (w < 0) {
+            rc = (int)w;
+            break;
+        }
+        if ((rc = vmm__vq_push(vq, t->dev, c.head, (uint32_t)w)) < 0) {
+            why = "used ring unwritable";
+            break;
+        }
+        used = true;
+    }
+    if (used) /* what was served before a violation still counts */
+        vmm__virtio_used(t);
+    if (rc < 0)
+        vmm__virtio_fail(t, why ? why : "bad request");
+    return rc;
+}

@@ -125,6 +125,22 @@ VMM__HIDDEN int vmm__virtio_read(struct vmm__virtio *t, uint64_t off, void *data
                                  unsigned int size);
 VMM__HIDDEN int vmm__virtio_write(struct vmm__virtio *t, uint64_t off, const void *data,
                                   unsigned int size);
+/* vmm_device_ops read/write/reset for a device type whose state begins with
+ * its struct vmm__virtio. */
+VMM__HIDDEN int vmm__virtio_dev_read(void *state, unsigned int range, uint64_t off, void *data,
+                                     unsigned int size);
+VMM__HIDDEN int vmm__virtio_dev_write(void *state, unsigned int range, uint64_t off,
+                                      const void *data, unsigned int size);
+VMM__HIDDEN void vmm__virtio_dev_reset(void *state);
+/* A device's handling of one chain: the bytes it wrote into the chain, or <0
+ * when the driver broke the protocol (reason in *why). */
+typedef int64_t (*vmm__virtio_serve_fn)(void *model, const struct vmm__vq_chain *c,
+                                        const char **why);
+/* Serve the chains available on queue q, at most the queue size per call (a
+ * driver refilling the ring from another vCPU cannot keep this one here):
+ * pop, serve, push, then one used-buffer interrupt. A violation sets
+ * NEEDS_RESET (after signalling what was already served) and returns <0. */
+VMM__HIDDEN int vmm__virtio_serve(struct vmm__virtio *t, unsigned int q, vmm__virtio_serve_fn fn);
 /* Device reset (status 0 or vmm_device_reset()). */
 VMM__HIDDEN void vmm__virtio_reset(struct vmm__virtio *t);
 /* Whether a feature bit was negotiated. */

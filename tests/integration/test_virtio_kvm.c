@@ -26,6 +26,20 @@ static char *make_disk(void)
     return path;
 }
 
+/* The driver guest with debug-exit, virtio-rng and a virtio-blk over disk
+ * with the extra config keys blk_keys. */
+static void start(struct tvm *t, const char *disk, const char *blk_keys)
+{
+    tvm_start(t, "virtio_drv", VMM_X86_LONG, 3);
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"size\": 4}", DRV_EXIT_MMIO);
+    expect_ok(vmm_device_attach(t->vm, "debug-exit", cfg, NULL), "debug-exit");
+    snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"max_bytes\": 4096}", DRV_RNG_MMIO);
+    expect_ok(vmm_device_attach(t->vm, "virtio-rng", cfg, NULL), "virtio-rng");
+    snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"path\": \"%s\", %s}", DRV_BLK_MMIO, disk, blk_keys);
+    expect_ok(vmm_device_attach(t->vm, "virtio-blk", cfg, NULL), "virtio-blk");
+}
+
 static void run_driver(struct tvm *t, int32_t *status)
 {
     for (int i = 0; i < 1000; i++) {
@@ -43,15 +57,7 @@ static void test_rng_and_blk(void **state)
     (void)state;
     char *disk = make_disk();
     struct tvm t;
-    tvm_start(&t, "virtio_drv", VMM_X86_LONG, 3);
-    char cfg[512];
-    snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"size\": 4}", DRV_EXIT_MMIO);
-    expect_ok(vmm_device_attach(t.vm, "debug-exit", cfg, NULL), "debug-exit");
-    snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"max_bytes\": 4096}", DRV_RNG_MMIO);
-    expect_ok(vmm_device_attach(t.vm, "virtio-rng", cfg, NULL), "virtio-rng");
-    snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"path\": \"%s\", \"serial\": \"disk-0\"}",
-             DRV_BLK_MMIO, disk);
-    expect_ok(vmm_device_attach(t.vm, "virtio-blk", cfg, NULL), "virtio-blk");
+    start(&t, disk, "\"serial\": \"disk-0\"");
 
     int32_t status = -1;
     run_driver(&t, &status);
@@ -106,15 +112,7 @@ static void test_blk_readonly(void **state)
     (void)state;
     char *disk = make_disk();
     struct tvm t;
-    tvm_start(&t, "virtio_drv", VMM_X86_LONG, 3);
-    char cfg[512];
-    snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"size\": 4}", DRV_EXIT_MMIO);
-    expect_ok(vmm_device_attach(t.vm, "debug-exit", cfg, NULL), "debug-exit");
-    snprintf(cfg, sizeof cfg, "{\"mmio\": %u}", DRV_RNG_MMIO);
-    expect_ok(vmm_device_attach(t.vm, "virtio-rng", cfg, NULL), "virtio-rng");
-    snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"path\": \"%s\", \"readonly\": true}", DRV_BLK_MMIO,
-             disk);
-    expect_ok(vmm_device_attach(t.vm, "virtio-blk", cfg, NULL), "virtio-blk");
+    start(&t, disk, "\"readonly\": true");
     int32_t status = -1;
     run_driver(&t, &status);
     assert_int_equal(status, 22); /* the write step failed */
