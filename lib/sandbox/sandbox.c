@@ -210,6 +210,14 @@ bool vmm__sbx_user_range(const vmm_sandbox *sb, uint64_t gva, uint64_t len)
     return gva >= VMM__SBX_USER_LO && gva <= sb->o.memory_size && len <= sb->o.memory_size - gva;
 }
 
+/* Whether the vCPU stopped at the runtime's OUT at blob offset off (KVM may
+ * report RIP at the OUT or past it). */
+static bool at_out(const vmm_regs *r, uint64_t off)
+{
+    uint64_t out = VMM__SBX_RT_BASE + off;
+    return r->rip == out || r->rip == out + 2;
+}
+
 /* Run the runtime's start-up until its ready report: an OUT at a known
  * address. Anything else means the VM could not start it. */
 static int start_runtime(vmm_sandbox *sb)
@@ -220,9 +228,7 @@ static int start_runtime(vmm_sandbox *sb)
         return rc;
     vmm_regs r;
     if (x.reason == VMM_EXIT_IO && x.io.port == VMM__SBX_PORT &&
-        vmm__hv_get_regs(&sb->vcpu->hv, &r) == 0 &&
-        (r.rip == VMM__SBX_RT_BASE + VMM__SBX_OFF_READY ||
-         r.rip == VMM__SBX_RT_BASE + VMM__SBX_OFF_READY + 2))
+        vmm__hv_get_regs(&sb->vcpu->hv, &r) == 0 && at_out(&r, VMM__SBX_OFF_READY))
         return 0;
     return vmm__err(VMM_EKVM, "the sandbox runtime did not start: exit %s",
                     vmm_exit_reason_name(x.reason));
@@ -234,11 +240,9 @@ static int write_frame(vmm_sandbox *sb, uint64_t rip, uint64_t rflags, uint64_t 
     return vmm_mem_write(sb->vm, VMM__SBX_FRAME, frame, sizeof frame);
 }
 
-static int load(vmm_sandbox *sb, const uint8_t *buf, size_t len, const char *const *argv,
-                const char *const *envp)
+static int load_program(vmm_sandbox *sb, const uint8_t *buf, size_t len, const char *const *argv,
+                        const char *const *envp)
 {
-    if (sb->state != SBX_EMPTY)
-        return vmm__err(VMM_ESTATE, "a program is already loaded in this sandbox");
     struct vmm__sbx_image img;
     int rc = vmm__sbx_elf_check(buf, len, VMM__SBX_USER_LO, sb->guard_lo, &img);
     if (rc < 0)
@@ -265,18 +269,26 @@ static int load(vmm_sandbox *sb, const uint8_t *buf, size_t len, const char *con
     return 0;
 }
 
+static int load(vmm_sandbox *sb, const uint8_t *buf, size_t len, const char *const *argv,
+                const char *const *envp)
+{
+    if (sb->state != SBX_EMPTY)
+        return vmm__err(VMM_ESTATE, "a program is already loaded in this sandbox");
+    int rc = load_program(sb, buf, len, argv, envp);
+    /* Guest memory and the vCPU may be half set up: no second try. */
+    if (rc < 0)
+        sb->state = SBX_DONE;
+    return rc;
+}
+
 int vmm_sandbox_load_buffer(vmm_sandbox *sb, const void *elf, size_t len, const char *const *argv,
                             const char *const *envp)
 {
     if (!sb || !elf || !argv)
         return vmm__err(VMM_EINVAL, "vmm_sandbox_load_buffer: NULL argument");
     int rc = load(sb, elf, len, argv, envp);
-    if (rc < 0) {
+    if (rc < 0)
         vmm__err_prefix("vmm_sandbox_load");
-        /* Guest memory and the vCPU may be half set up: no second try. */
-        if (sb->state == SBX_EMPTY && rc != VMM_ESTATE)
-            sb->state = SBX_DONE;
-    }
     return rc;
 }
 
@@ -318,11 +330,8 @@ int vmm_sandbox_load(vmm_sandbox *sb, const char *path, const char *const *argv,
     const char *dflt[] = {path, NULL};
     if (rc == 0) {
         rc = load(sb, buf, got, argv ? argv : dflt, envp);
-        if (rc < 0) {
+        if (rc < 0)
             vmm__err_prefix("vmm_sandbox_load: %s", path);
-            if (sb->state == SBX_EMPTY)
-                sb->state = SBX_DONE;
-        }
     }
     free(buf);
     return rc;
@@ -380,14 +389,6 @@ int vmm_sandbox_set_stdin(vmm_sandbox *sb, const void *data, size_t len)
     return 0;
 }
 
-/* The system-call OUT, from the runtime's entry (KVM may report RIP at the
- * OUT or past it). */
-static bool at_syscall(const vmm_regs *r)
-{
-    uint64_t out = VMM__SBX_RT_BASE + VMM__SBX_OFF_SYSCALL;
-    return r->rip == out || r->rip == out + 2;
-}
-
 /* The RFLAGS bits a program may carry back from a system call: arithmetic
  * flags, DF, AC and ID; never IOPL, NT, TF or IF. */
 #define USER_RFLAGS 0x244cd5ull
@@ -396,11 +397,6 @@ static int answer(vmm_sandbox *sb, const vmm_regs *r, int64_t ret)
 {
     int rc = vmm_mem_write(sb->vm, VMM__SBX_RT_BASE + VMM__SBX_OFF_MBOX, &ret, sizeof ret);
     return rc < 0 ? rc : write_frame(sb, r->rcx, (r->r11 & USER_RFLAGS) | 0x2, r->rsp);
-}
-
-static void end(vmm_sandbox_result *res, vmm_sandbox_outcome why)
-{
-    res->outcome = why;
 }
 
 int vmm_sandbox_run(vmm_sandbox *sb, vmm_sandbox_result *res)
@@ -419,7 +415,7 @@ int vmm_sandbox_run(vmm_sandbox *sb, vmm_sandbox_result *res)
     int rc = 0;
     while (res->outcome == 0) {
         if (atomic_exchange(&sb->stop, false)) {
-            end(res, VMM_SANDBOX_STOPPED);
+            res->outcome = VMM_SANDBOX_STOPPED;
             break;
         }
         vmm_exit x;
@@ -427,7 +423,7 @@ int vmm_sandbox_run(vmm_sandbox *sb, vmm_sandbox_result *res)
             break;
         vmm_regs r;
         if (x.reason == VMM_EXIT_IO && x.io.port == VMM__SBX_PORT && x.io.is_write &&
-            vmm__hv_get_regs(&sb->vcpu->hv, &r) == 0 && at_syscall(&r)) {
+            vmm__hv_get_regs(&sb->vcpu->hv, &r) == 0 && at_out(&r, VMM__SBX_OFF_SYSCALL)) {
             vmm_sandbox_syscall call = {r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}, 0};
             res->syscalls++;
             if ((rc = vmm__sbx_syscall(sb, &call)) < 0)
@@ -437,26 +433,26 @@ int vmm_sandbox_run(vmm_sandbox *sb, vmm_sandbox_result *res)
             if ((rc = answer(sb, &r, call.ret)) < 0)
                 break;
             if (deadline && vmm__now_ns() >= deadline)
-                end(res, VMM_SANDBOX_TIMEOUT);
+                res->outcome = VMM_SANDBOX_TIMEOUT;
             continue;
         }
         switch (x.reason) {
         case VMM_EXIT_FAULT:
-            end(res, VMM_SANDBOX_FAULT);
+            res->outcome = VMM_SANDBOX_FAULT;
             res->fault.vector = x.fault.vector;
             res->fault.error_code = x.fault.error_code;
             res->fault.address = x.fault.address;
             res->fault.rip = x.fault.rip;
             break;
         case VMM_EXIT_TIMEOUT:
-            end(res, VMM_SANDBOX_TIMEOUT);
+            res->outcome = VMM_SANDBOX_TIMEOUT;
             break;
         case VMM_EXIT_KICKED:
             if (atomic_exchange(&sb->stop, false))
-                end(res, VMM_SANDBOX_STOPPED);
+                res->outcome = VMM_SANDBOX_STOPPED;
             break;
         default:
-            end(res, VMM_SANDBOX_CRASHED);
+            res->outcome = VMM_SANDBOX_CRASHED;
             res->exit = x;
             break;
         }

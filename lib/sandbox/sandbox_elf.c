@@ -182,25 +182,21 @@ int vmm__sbx_build_stack(uint8_t *mem, uint64_t stack_lo, uint64_t stack_top,
     if (!argv[0])
         return vmm__err(VMM_EINVAL, "argv is empty (argv[0] is the program's name)");
     static const char platform[] = "x86_64";
-    size_t argc = 0, envc = 0, bytes = 0;
-    for (; argv[argc]; argc++) {
-        if (argc >= VMM__SBX_MAX_ARGS)
-            return vmm__err(VMM_ERANGE, "more than %u arguments and environment strings",
-                            VMM__SBX_MAX_ARGS);
-        bytes += strnlen(argv[argc], VMM__SBX_MAX_ARG_BYTES + 1) + 1;
-        if (bytes > VMM__SBX_MAX_ARG_BYTES)
-            return vmm__err(VMM_ERANGE, "arguments and environment exceed %u bytes",
-                            VMM__SBX_MAX_ARG_BYTES);
+    /* argv and envp count together against both caps. */
+    const char *const *lists[2] = {argv, envp};
+    size_t count[2] = {0, 0}, bytes = 0;
+    for (int l = 0; l < 2; l++) {
+        for (; lists[l] && lists[l][count[l]]; count[l]++) {
+            if (count[0] + count[1] >= VMM__SBX_MAX_ARGS)
+                return vmm__err(VMM_ERANGE, "more than %u arguments and environment strings",
+                                VMM__SBX_MAX_ARGS);
+            bytes += strnlen(lists[l][count[l]], VMM__SBX_MAX_ARG_BYTES + 1) + 1;
+            if (bytes > VMM__SBX_MAX_ARG_BYTES)
+                return vmm__err(VMM_ERANGE, "arguments and environment exceed %u bytes",
+                                VMM__SBX_MAX_ARG_BYTES);
+        }
     }
-    for (; envp && envp[envc]; envc++) {
-        if (argc + envc >= VMM__SBX_MAX_ARGS)
-            return vmm__err(VMM_ERANGE, "more than %u arguments and environment strings",
-                            VMM__SBX_MAX_ARGS);
-        bytes += strnlen(envp[envc], VMM__SBX_MAX_ARG_BYTES + 1) + 1;
-        if (bytes > VMM__SBX_MAX_ARG_BYTES)
-            return vmm__err(VMM_ERANGE, "arguments and environment exceed %u bytes",
-                            VMM__SBX_MAX_ARG_BYTES);
-    }
+    size_t argc = count[0], envc = count[1];
     size_t execfn_len = strlen(argv[0]) + 1;
     enum { NAUX = 19 };
     size_t words = 1 + argc + 1 + envc + 1 + 2 * NAUX;
