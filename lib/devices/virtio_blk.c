@@ -56,6 +56,20 @@ static bool in_disk(const struct blk *b, uint64_t sector, uint64_t bytes)
     return sector <= b->sectors && n <= b->sectors - sector;
 }
 
+/* pwrite all n bytes at pos: 0, or -1. */
+static int write_all(int fd, const uint8_t *p, size_t n, uint64_t pos)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t k = pwrite(fd, p + done, n - done, (off_t)(pos + done));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        done += (size_t)k;
+    }
+    return 0;
+}
+
 /* Move data between the file at byte offset pos and the chain (from chain
  * offset coff), BOUNCE bytes at a time. */
 static int transfer(struct blk *b, const struct vmm__vq_chain *c, bool to_guest, uint64_t pos,
@@ -76,15 +90,8 @@ static int transfer(struct blk *b, const struct vmm__vq_chain *c, bool to_guest,
         } else {
             if (vmm__vq_read(b->t.dev, c, coff, b->bounce, n) < 0)
                 return S_IOERR;
-            size_t done = 0;
-            while (done < n) {
-                ssize_t k = pwrite(b->fd, b->bounce + done, n - done, (off_t)(pos + done));
-                if (k < 0 && errno == EINTR)
-                    continue;
-                if (k <= 0)
-                    return S_IOERR;
-                done += (size_t)k;
-            }
+            if (write_all(b->fd, b->bounce, n, pos) < 0)
+                return S_IOERR;
         }
         pos += n;
         coff += n;
@@ -122,12 +129,9 @@ static int ranges(struct blk *b, const struct vmm__vq_chain *c, uint64_t data, b
             memset(b->bounce, 0, BOUNCE);
             for (off_t done = 0; done < len;) {
                 size_t n = len - done < (off_t)BOUNCE ? (size_t)(len - done) : BOUNCE;
-                ssize_t k = pwrite(b->fd, b->bounce, n, pos + done);
-                if (k < 0 && errno == EINTR)
-                    continue;
-                if (k <= 0)
+                if (write_all(b->fd, b->bounce, n, (uint64_t)(pos + done)) < 0)
                     return S_IOERR;
-                done += k;
+                done += (off_t)n;
             }
         }
     }
