@@ -18,6 +18,7 @@ typedef enum vmm_error_code {
     VMM_ENOENT = -2,      /**< no such file, device type, region or object */
     VMM_EIO = -5,         /**< I/O error talking to the host (file, fd) */
     VMM_E2BIG = -7,       /**< too many items (regions, vCPUs, devices) */
+    VMM_EAGAIN = -11,     /**< try again later (e.g. the guest driver has no receive buffer) */
     VMM_ENOMEM = -12,     /**< out of memory, or a memory limit was reached */
     VMM_EFAULT = -14,     /**< guest address not backed by RAM, or not mapped by the guest */
     VMM_EBUSY = -16,      /**< object in use (e.g. vCPU already running) */

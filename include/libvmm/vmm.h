@@ -13,6 +13,7 @@
 #include "x86.h"
 #include "device.h"
 #include "serial.h"
+#include "virtio.h"
 #include "boot.h"
 #include "snapshot.h"
 #include "fuzz.h"

@@ -80,6 +80,8 @@ const char *vmm_strerror(int code)
         return "I/O error";
     case VMM_E2BIG:
         return "too many items";
+    case VMM_EAGAIN:
+        return "try again later";
     case VMM_ENOMEM:
         return "out of memory";
     case VMM_EFAULT:

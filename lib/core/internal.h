@@ -171,6 +171,33 @@ VMM__HIDDEN int vmm__device_access(vmm_device *dev, unsigned int range, uint64_t
                                    unsigned int size, bool write);
 VMM__HIDDEN void vmm__devices_register_builtins(void);
 
+/* Hold the device lock outside an access callback: a backend thread, or an
+ * embedder call that feeds a device (device access callbacks already hold it). */
+VMM__HIDDEN void vmm__device_lock(vmm_device *dev);
+VMM__HIDDEN void vmm__device_unlock(vmm_device *dev);
+
+/* ---- a device's I/O thread (iothread.c) ---- */
+/* Backends that wait on host file descriptors (TAP, sockets, console input)
+ * get one thread per device. It polls the watched descriptors and calls fn
+ * with the device lock held for each ready one (idx: the number
+ * vmm__io_add() returned; revents as poll() reports them). Descriptors must
+ * be non-blocking: a readiness report may be stale. */
+#define VMM__IO_MAX_FDS 64
+struct vmm__io;
+typedef void (*vmm__io_ready_fn)(void *model, unsigned int idx, short revents);
+VMM__HIDDEN int vmm__io_new(vmm_device *dev, vmm__io_ready_fn fn, void *model,
+                            struct vmm__io **out);
+/* Watch fd for events (0: known but not watched now); the entry's number, or
+ * VMM_E2BIG. After vmm__io_start() only with the device lock held. */
+VMM__HIDDEN int vmm__io_add(struct vmm__io *io, int fd, short events);
+/* Change entry i (fd -1 or events 0: not watched). Clear an entry before
+ * closing its descriptor. After vmm__io_start() only with the device lock held. */
+VMM__HIDDEN void vmm__io_set(struct vmm__io *io, unsigned int i, int fd, short events);
+VMM__HIDDEN int vmm__io_start(struct vmm__io *io);
+/* Stop and join the thread (without the device lock held), free everything;
+ * NULL is ignored. Watched descriptors stay open: they are the caller's. */
+VMM__HIDDEN void vmm__io_free(struct vmm__io *io);
+
 /* Built-in device types. */
 extern VMM__HIDDEN const vmm_device_ops vmm__serial_ops;
 extern VMM__HIDDEN const vmm_device_ops vmm__debug_exit_ops;

@@ -14,9 +14,9 @@
 #include "core/internal.h"
 
 static const int all_codes[] = {
-    VMM_OK,      VMM_EPERM,     VMM_ENOENT,   VMM_EIO,    VMM_E2BIG,   VMM_ENOMEM, VMM_EFAULT,
-    VMM_EBUSY,   VMM_EEXIST,    VMM_ENODEV,   VMM_EINVAL, VMM_ERANGE,  VMM_ENOSYS, VMM_EOVERFLOW,
-    VMM_ENOTSUP, VMM_ETIMEDOUT, VMM_EVERSION, VMM_EKVM,   VMM_ECONFIG, VMM_ESTATE,
+    VMM_OK,      VMM_EPERM,     VMM_ENOENT, VMM_EIO,      VMM_E2BIG,  VMM_ENOMEM,  VMM_EFAULT,
+    VMM_EBUSY,   VMM_EEXIST,    VMM_ENODEV, VMM_EINVAL,   VMM_ERANGE, VMM_ENOSYS,  VMM_EOVERFLOW,
+    VMM_ENOTSUP, VMM_ETIMEDOUT, VMM_EAGAIN, VMM_EVERSION, VMM_EKVM,   VMM_ECONFIG, VMM_ESTATE,
 };
 
 /* ---- vmm_strerror ---- */
@@ -38,6 +38,7 @@ static void test_strerror_all_codes(void **st)
     assert_int_equal(VMM_ENOENT, -2);
     assert_int_equal(VMM_EINVAL, -22);
     assert_int_equal(VMM_ETIMEDOUT, -110);
+    assert_int_equal(VMM_EAGAIN, -11);
 }
 
 static void test_strerror_unknown(void **st)

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file virtio.h  Embedder backends of the built-in virtio devices.
+ *
+ * virtio-console and virtio-net can talk to the embedder instead of a host
+ * file descriptor: attach the device with `"backend": "callback"`, then set
+ * the output callback with the calls below and feed input with them. Output
+ * the guest produces before a callback is set is dropped (and counted in the
+ * device's log at DEBUG).
+ *
+ * Callbacks run on the vCPU thread that made the notification, with the
+ * device's lock held: they must not call back into the same device. The
+ * input calls may be made from any thread, also while vCPUs run.
+ */
+#ifndef LIBVMM_VIRTIO_H
+#define LIBVMM_VIRTIO_H
+
+#include "common.h"
+
+VMM_BEGIN_DECLS
+
+/**
+ * Bytes the guest wrote to a virtio-console port.
+ * @param opaque  The pointer given to vmm_virtio_console_set_output().
+ * @param data    The bytes; valid only during the call.
+ * @param len     Their number (at least 1).
+ */
+typedef void (*vmm_console_output_fn)(void *opaque, const void *data, size_t len);
+
+/**
+ * Set (or, with fn NULL, clear) the output callback of a virtio-console
+ * attached with `"backend": "callback"`.
+ * @return 0; VMM_EINVAL (dev NULL or not a virtio-console), VMM_ESTATE (the
+ *         device has another backend).
+ */
+VMM_EXTERN int vmm_virtio_console_set_output(vmm_device *dev, vmm_console_output_fn fn,
+                                             void *opaque);
+
+/**
+ * Give the guest input on a virtio-console attached with `"backend":
+ * "callback"`: the bytes go into the receive buffers the driver has posted,
+ * and the driver is interrupted.
+ * @param accepted  Receives how many bytes the guest's buffers took (fewer
+ *                  than len when it has not posted enough; the rest is not
+ *                  kept). May be NULL.
+ * @return 0 (also when nothing fit: see *accepted); VMM_EINVAL; VMM_ESTATE
+ *         (another backend, or the driver is not ready: nothing was taken).
+ */
+VMM_EXTERN int vmm_virtio_console_input(vmm_device *dev, const void *data, size_t len,
+                                        size_t *accepted);
+
+/**
+ * A frame the guest transmitted on a virtio-net device (the Ethernet frame,
+ * without the virtio-net header).
+ * @param opaque  The pointer given to vmm_virtio_net_set_tx().
+ * @param frame   The frame; valid only during the call.
+ * @param len     Its length (14 .. 65550 bytes).
+ */
+typedef void (*vmm_net_tx_fn)(void *opaque, const void *frame, size_t len);
+
+/**
+ * Set (or, with fn NULL, clear) the transmit callback of a virtio-net attached
+ * with `"backend": "callback"`.
+ * @return 0; VMM_EINVAL (dev NULL or not a virtio-net); VMM_ESTATE (another backend).
+ */
+VMM_EXTERN int vmm_virtio_net_set_tx(vmm_device *dev, vmm_net_tx_fn fn, void *opaque);
+
+/**
+ * Deliver one Ethernet frame to the guest of a virtio-net attached with
+ * `"backend": "callback"`.
+ * @return 0 (delivered, the driver is interrupted); VMM_EAGAIN (the driver has
+ *         no receive buffer posted now: the frame was dropped, retry later);
+ *         VMM_E2BIG (longer than the posted buffer or 65550 bytes); VMM_EINVAL
+ *         (NULL, or shorter than an Ethernet header); VMM_ESTATE (another
+ *         backend, or the driver is not ready).
+ */
+VMM_EXTERN int vmm_virtio_net_receive(vmm_device *dev, const void *frame, size_t len);
+
+VMM_END_DECLS
+
+#endif
