@@ -62,7 +62,10 @@ typedef enum vmm_linux_cpuid {
     VMM_LINUX_CPUID_HOST = 1,
     /** KVM's set without CMPXCHG16B and XSAVE (and what depends on XSAVE:
      *  OSXSAVE, AVX and later vector extensions), whose instructions KVM on PVM
-     *  cannot emulate in a guest kernel. */
+     *  cannot emulate in a guest kernel; and "noxsave" appended to the command
+     *  line, because a PVM host shows the guest its own XSAVE bit whatever the
+     *  CPUID table says (measured: the bit cleared in KVM_SET_CPUID2 still
+     *  reads as set in the guest, while CMPXCHG16B's is hidden). */
     VMM_LINUX_CPUID_SAFE = 2
 } vmm_linux_cpuid;
 
@@ -111,7 +114,8 @@ VMM_EXTERN int vmm_linux_boot_init(vmm_linux_boot *b, unsigned int version);
  *   the MP table);
  * - 0x9000-0xffff: a GDT (0x10 64-bit code, 0x18 data) and identity page
  *   tables for the low 4 GiB (2 MiB pages);
- * - 0x20000: the command line: b->cmdline, then (unless
+ * - 0x20000: the command line: b->cmdline, " noxsave" in the safe CPUID
+ *   mode (see VMM_LINUX_CPUID_SAFE), then (unless
  *   VMM_LINUX_NO_VIRTIO_CMDLINE) ` virtio_mmio.device=512@<base>:<irq>` for
  *   each virtio device that has an interrupt line; at most the kernel's
  *   cmdline_size (2048 for a vmlinux);

@@ -387,12 +387,26 @@ static int load_initrd(vmm_vm *vm, const char *path, const struct kernel *k, uin
     return 0;
 }
 
-/* The command line with a virtio_mmio.device= for each virtio device that
+/* Whether the host runs KVM on PVM (module kvm_pvm). */
+static bool host_is_pvm(void)
+{
+    return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+static bool cpuid_safe(const vmm_linux_boot *b)
+{
+    return b->cpuid == VMM_LINUX_CPUID_SAFE || (b->cpuid == VMM_LINUX_CPUID_AUTO && host_is_pvm());
+}
+
+/* The command line: the caller's, "noxsave" in the safe CPUID mode (a PVM
+ * host shows the guest its own XSAVE bit whatever the CPUID table says), and
+ * a virtio_mmio.device= for each virtio device that
  * has an interrupt line. */
-static int build_cmdline(vmm_vm *vm, const vmm_linux_boot *b, char *out, size_t max)
+static int build_cmdline(vmm_vm *vm, const vmm_linux_boot *b, bool safe, char *out, size_t max)
 {
     size_t len = 0;
-    int n = snprintf(out, max + 1, "%s", b->cmdline ? b->cmdline : "");
+    const char *user = b->cmdline ? b->cmdline : "";
+    int n = snprintf(out, max + 1, "%s%s%s", user, safe && *user ? " " : "", safe ? "noxsave" : "");
     if (n < 0 || (size_t)n > max)
         return vmm__err(VMM_EINVAL, "the command line is longer than the kernel's %zu bytes", max);
     len = (size_t)n;
@@ -421,12 +435,6 @@ static int build_cmdline(vmm_vm *vm, const vmm_linux_boot *b, char *out, size_t 
     return 0;
 }
 
-/* Whether the host runs KVM on PVM (module kvm_pvm). */
-static bool host_is_pvm(void)
-{
-    return access("/sys/module/kvm_pvm", F_OK) == 0;
-}
-
 #define CPUID_1_ECX_CX16    (1u << 13)
 #define CPUID_1_ECX_FMA     (1u << 12)
 #define CPUID_1_ECX_XSAVE   (1u << 26)
@@ -447,8 +455,7 @@ static int set_cpuids(vmm_vm *vm, const vmm_linux_boot *b, uint32_t *sig, uint32
         return vmm__err(VMM_ENOMEM, "CPUID table: out of memory");
     if ((rc = vmm_x86_supported_cpuid(vm, e, n, &n)) < 0)
         goto out;
-    bool safe =
-        b->cpuid == VMM_LINUX_CPUID_SAFE || (b->cpuid == VMM_LINUX_CPUID_AUTO && host_is_pvm());
+    bool safe = cpuid_safe(b);
     for (size_t i = 0; i < n; i++) {
         if (e[i].function == 1) {
             if (safe)
@@ -603,7 +610,7 @@ int vmm_boot_linux(vmm_vm *vm, const vmm_linux_boot *bp_in)
         rc = vmm__err(VMM_ENOMEM, "out of memory");
         goto out;
     }
-    rc = build_cmdline(vm, &b, cmd, k.cmdline_max);
+    rc = build_cmdline(vm, &b, cpuid_safe(&b), cmd, k.cmdline_max);
     if (rc >= 0)
         rc = vmm_mem_write(vm, VMM__LINUX_CMDLINE, cmd, strlen(cmd) + 1);
     free(cmd);
