@@ -76,6 +76,22 @@ VMM_EXTERN int vmm_virtio_net_set_tx(vmm_device *dev, vmm_net_tx_fn fn, void *op
  */
 VMM_EXTERN int vmm_virtio_net_receive(vmm_device *dev, const void *frame, size_t len);
 
+/** Counters of a virtio-net device (either backend). */
+typedef struct vmm_net_stats {
+    uint64_t tx_frames;  /**< frames the guest transmitted that reached the TAP or the callback */
+    uint64_t tx_dropped; /**< transmitted frames lost: no callback set, or the TAP write failed */
+    uint64_t tx_errors;  /**< transmitted frames refused as malformed (length, header fields) */
+    uint64_t rx_frames;  /**< frames written into the guest's receive buffers */
+    uint64_t rx_dropped; /**< frames for the guest lost: no (large enough) buffer, driver not
+                              ready, or not a valid Ethernet frame length from the TAP */
+} vmm_net_stats;
+
+/**
+ * Read the counters of a virtio-net device.
+ * @return 0; VMM_EINVAL (dev not a virtio-net, or stats NULL). Any thread.
+ */
+VMM_EXTERN int vmm_virtio_net_get_stats(vmm_device *dev, vmm_net_stats *stats);
+
 VMM_END_DECLS
 
 #endif
