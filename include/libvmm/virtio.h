@@ -67,12 +67,17 @@ VMM_EXTERN int vmm_virtio_net_set_tx(vmm_device *dev, vmm_net_tx_fn fn, void *op
 
 /**
  * Deliver one Ethernet frame to the guest of a virtio-net attached with
- * `"backend": "callback"`.
+ * `"backend": "callback"`: a zero virtio-net header (num_buffers 1) and the
+ * frame go into the next receive chain the driver posted, never split across
+ * chains. The frame is copied; the caller keeps it.
  * @return 0 (delivered, the driver is interrupted); VMM_EAGAIN (the driver has
  *         no receive buffer posted now: the frame was dropped, retry later);
- *         VMM_E2BIG (longer than the posted buffer or 65550 bytes); VMM_EINVAL
- *         (NULL, or shorter than an Ethernet header); VMM_ESTATE (another
- *         backend, or the driver is not ready).
+ *         VMM_E2BIG (longer than the posted buffer, which stays posted for a
+ *         later frame, or than 65550 bytes); VMM_EINVAL (NULL, or shorter
+ *         than an Ethernet header); VMM_ESTATE (another backend, the driver
+ *         is not ready, or it broke the virtqueue protocol and the device
+ *         needs a reset). Frames refused with VMM_EAGAIN, VMM_E2BIG (buffer)
+ *         or VMM_ESTATE (driver) count in rx_dropped (vmm_virtio_net_get_stats).
  */
 VMM_EXTERN int vmm_virtio_net_receive(vmm_device *dev, const void *frame, size_t len);
 

@@ -137,6 +137,10 @@ static void test_tap_tx(void **st)
     vmm_net_stats s = locked_stats(n);
     assert_int_equal(s.tx_frames, 2);
     assert_int_equal(s.tx_dropped, 0);
+    /* The callback calls belong to the other backend. */
+    assert_int_equal(vmm_virtio_net_set_tx(n->f->dev, tx_cb, n), VMM_ESTATE);
+    assert_int_equal(vmm_virtio_net_receive(n->f->dev, got, 60), VMM_ESTATE);
+    assert_non_null(strstr(vmm_error_last()->message, "tap backend"));
 }
 
 static void test_tap_rx(void **st)
