@@ -507,6 +507,10 @@ static int parse_devices(struct json_object *root, const char *bd, struct spec *
             join(pk, p, "fd");
             return bad(pk, "file descriptors cannot be named in a spec (use \"console\")");
         }
+        if (!strcmp(type, "virtio-net") && json_object_object_get_ex(d, "tap_fd", NULL)) {
+            join(pk, p, "tap_fd");
+            return bad(pk, "file descriptors cannot be named in a spec (use \"tap\")");
+        }
         for (size_t k = 0; id && k + 1 < s->ndevices; k++)
             if (s->devices[k].id && strcmp(s->devices[k].id, id) == 0) {
                 join(pk, p, "id");

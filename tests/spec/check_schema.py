@@ -114,6 +114,11 @@ GOOD = [
     ("no console", with_((("devices", 0, "console"), False))),
     ("irqchip", with_((("irqchip",), True))),
     ("entry at 2^64-1", with_((("cpu", "entry"), 18446744073709551615))),
+    ("virtio-net on a TAP", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": "0xd0003000", "irq": 5, "mac": "52:54:00:Ab:cD:ef",
+        "tap": "tap0"}))),
+    ("virtio-net, callback backend", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 3489673216, "backend": "callback"}))),
 ]
 
 BAD = [
@@ -216,6 +221,24 @@ BAD = [
                                                 (("devices", 1, "port"), 65535))),
     ("time budget above a year", with_((("limits", "time_budget_ms"), 31536000001))),
     ("limits not an object", with_((("limits",), 5))),
+    ("virtio-net tap_fd", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "tap_fd": 3}))),
+    ("virtio-net multicast mac", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "mac": "01:00:5e:00:00:01"}))),
+    ("virtio-net mac with dashes", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "mac": "52-54-00-12-34-56"}))),
+    ("virtio-net backend udp", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "backend": "udp"}))),
+    ("virtio-net tap backend without tap", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "backend": "tap"}))),
+    ("virtio-net callback backend with tap", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "backend": "callback", "tap": "t0"}))),
+    ("virtio-net tap name with a slash", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "tap": "a/b"}))),
+    ("virtio-net tap name too long", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "tap": "sixteen-chars-xx"}))),
+    ("virtio-net unknown key", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "path": "x"}))),
 ]
 
 
