@@ -5,8 +5,8 @@
  * local, chains are bounded, and a violation puts the device in NEEDS_RESET
  * (§2.1.2) instead of trusting the guest. Guest memory is reached only through
  * vmm_device_mem_read/write, which refuse anything outside RAM. */
-#ifndef LIBVMM_VIRTIO_H
-#define LIBVMM_VIRTIO_H
+#ifndef LIBVMM_LIB_VIRTIO_H
+#define LIBVMM_LIB_VIRTIO_H
 
 #include <stdbool.h>
 #include <stdint.h>
