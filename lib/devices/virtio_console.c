@@ -528,7 +528,7 @@ static int con_parse(vmm_device *dev, const char *config, struct console *c, uin
             c->backend = B_FD;
         else
             rc = VMM_ECONFIG,
-            vmm_device_error(dev, "config.backend: \"callback\", \"stdio\" or \"fd\"");
+            vmm_device_error(dev, "config.backend: must be \"callback\", \"stdio\" or \"fd\"");
     }
     if (rc >= 0 && (rc = cfg_fd(dev, cfg, "out_fd", &c->out_fd)) >= 0)
         rc = cfg_fd(dev, cfg, "in_fd", &c->in_fd);
