@@ -60,8 +60,8 @@ static bool live(const struct console *c, unsigned int q)
 static void drop(struct console *c, uint64_t n, const char *why)
 {
     c->dropped += n;
-    vmm_device_log(c->t.dev, VMM_LOG_DEBUG, "%llu output bytes dropped (%s); %llu in all",
-                   (unsigned long long)n, why, (unsigned long long)c->dropped);
+    vmm_device_log_limited(c->t.dev, VMM_LOG_DEBUG, "%llu output bytes dropped (%s); %llu in all",
+                           (unsigned long long)n, why, (unsigned long long)c->dropped);
 }
 
 static bool nonblocking(int fd)
