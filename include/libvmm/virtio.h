@@ -29,7 +29,8 @@ typedef void (*vmm_console_output_fn)(void *opaque, const void *data, size_t len
 
 /**
  * Set (or, with fn NULL, clear) the output callback of a virtio-console
- * attached with `"backend": "callback"`.
+ * attached with `"backend": "callback"` (the default). Thread-safe; takes
+ * effect for the next bytes the guest sends.
  * @return 0; VMM_EINVAL (dev NULL or not a virtio-console), VMM_ESTATE (the
  *         device has another backend).
  */
@@ -42,9 +43,12 @@ VMM_EXTERN int vmm_virtio_console_set_output(vmm_device *dev, vmm_console_output
  * and the driver is interrupted.
  * @param accepted  Receives how many bytes the guest's buffers took (fewer
  *                  than len when it has not posted enough; the rest is not
- *                  kept). May be NULL.
- * @return 0 (also when nothing fit: see *accepted); VMM_EINVAL; VMM_ESTATE
- *         (another backend, or the driver is not ready: nothing was taken).
+ *                  kept). May be NULL. Set on every return.
+ * @return 0 (also when nothing fit: see *accepted); VMM_EINVAL (dev NULL or
+ *         not a virtio-console, data NULL with len > 0); VMM_ESTATE (another
+ *         backend, or the driver is not ready: nothing was taken; or a
+ *         receive buffer broke the protocol during the call: the device now
+ *         needs a reset, and *accepted counts what went in before it).
  */
 VMM_EXTERN int vmm_virtio_console_input(vmm_device *dev, const void *data, size_t len,
                                         size_t *accepted);

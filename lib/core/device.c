@@ -62,6 +62,7 @@ static void ensure_builtins_locked(void)
     add_locked(&vmm__virtio_rng_ops, true);
     add_locked(&vmm__virtio_blk_ops, true);
     add_locked(&vmm__virtio_net_ops, true);
+    add_locked(&vmm__virtio_console_ops, true);
 }
 
 int vmm_device_register(const vmm_device_ops *ops)

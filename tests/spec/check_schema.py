@@ -119,6 +119,11 @@ GOOD = [
         "tap": "tap0"}))),
     ("virtio-net, callback backend", with_((("devices", 2), {
         "type": "virtio-net", "mmio": 3489673216, "backend": "callback"}))),
+    ("virtio-console", with_((("devices", 2), {"type": "virtio-console", "mmio": "0xd0001000",
+                                               "irq": 5, "backend": "stdio", "cols": 132,
+                                               "rows": "50"}))),
+    ("virtio-console, defaults", with_((("devices", 2), {"type": "virtio-console",
+                                                         "mmio": "0xd0001000"}))),
 ]
 
 BAD = [
@@ -219,6 +224,19 @@ BAD = [
                                                 (("devices", 1, "port"), 65533))),
     ("debug-exit port 65535 with size 2", with_((("devices", 1, "size"), 2),
                                                 (("devices", 1, "port"), 65535))),
+    ("virtio-console without mmio", with_((("devices", 2), {"type": "virtio-console"}))),
+    ("virtio-console backend fd", with_((("devices", 2), {"type": "virtio-console",
+                                                          "mmio": "0xd0001000",
+                                                          "backend": "fd"}))),
+    ("virtio-console with out_fd", with_((("devices", 2), {"type": "virtio-console",
+                                                           "mmio": "0xd0001000",
+                                                           "out_fd": 1}))),
+    ("virtio-console cols 0", with_((("devices", 2), {"type": "virtio-console",
+                                                      "mmio": "0xd0001000", "cols": 0}))),
+    ("virtio-console as console", with_((("devices", 0, "console"), False),
+                                        (("devices", 2), {"type": "virtio-console",
+                                                          "mmio": "0xd0001000",
+                                                          "console": True}))),
     ("time budget above a year", with_((("limits", "time_budget_ms"), 31536000001))),
     ("limits not an object", with_((("limits",), 5))),
     ("virtio-net tap_fd", with_((("devices", 2), {
