@@ -106,12 +106,13 @@ VMM_EXTERN int vmm_linux_boot_init(vmm_linux_boot *b, unsigned int version);
  * The VM must have the in-kernel irqchip (VMM_VM_IRQCHIP; VMM_VM_PIT is
  * advised), all its vCPUs created, and RAM from guest-physical 0 up past the
  * kernel (the image is loaded at 16 MiB, or the bzImage's preferred address).
- * Guest memory is written as follows:
+ * RAM must run from 0 to at least 1 MiB in one region. Guest memory is
+ * written as follows:
  * - 0x7000: boot_params (the "zero page"), with the bzImage's setup header (or
  *   one built for a vmlinux), type_of_loader 0xff, the command line and initrd
  *   pointers, and an e820 map of the VM's RAM: [0, 0x9fc00) and every RAM
- *   region from 1 MiB up are usable; [0x9fc00, 0xa0000) is reserved (it holds
- *   the MP table);
+ *   region from 1 MiB up are usable; [0x9fc00, 0xa0000) is reserved (where a
+ *   BIOS keeps its data), [0xa0000, 1 MiB) is left out;
  * - 0x9000-0xffff: a GDT (0x10 64-bit code, 0x18 data) and identity page
  *   tables for the low 4 GiB (2 MiB pages);
  * - 0x20000: the command line: b->cmdline, " noxsave" in the safe CPUID
@@ -119,10 +120,10 @@ VMM_EXTERN int vmm_linux_boot_init(vmm_linux_boot *b, unsigned int version);
  *   VMM_LINUX_NO_VIRTIO_CMDLINE) ` virtio_mmio.device=512@<base>:<irq>` for
  *   each virtio device that has an interrupt line; at most the kernel's
  *   cmdline_size (2048 for a vmlinux);
- * - 0x9fc00: the MP table (Intel MP 1.4): one processor entry per vCPU (LAPIC
- *   ID = index), the ISA bus, the IOAPIC (ID = number of vCPUs, at
- *   0xfec00000), ISA IRQs 0-15 and GSIs 16-23 on its pins (IRQ 0 on pin 2, as
- *   KVM routes the PIT), ExtINT and NMI on LINT0/LINT1;
+ * - 0xf0000: the MP table (Intel MP 1.4), where Linux scans the BIOS area: one processor entry per
+ * vCPU (LAPIC ID = index), the ISA bus, the IOAPIC (ID = number of vCPUs, at 0xfec00000), ISA IRQs
+ * 0-15 and GSIs 16-23 on its pins (IRQ 0 on pin 2, as KVM routes the PIT), ExtINT and NMI on
+ * LINT0/LINT1;
  * - the initrd at the top of the RAM below min(4 GiB, the kernel's
  *   initrd_addr_max), page aligned, above the kernel.
  * vCPU 0 is put at the entry (bzImage: load address + 0x200; vmlinux: its

@@ -135,12 +135,12 @@ int vmm__linux_e820(const uint64_t (*ram)[2], size_t nram, struct vmm__e820 *out
     bool low = false;
     for (size_t i = 0; i < nram; i++) {
         uint64_t a = ram[i][0], end = ram[i][0] + ram[i][1];
-        if (a == 0 && end >= VMM__LINUX_EBDA_END)
+        if (a == 0 && end >= VMM__LINUX_MPTABLE_END)
             low = true;
-        if (a < VMM__LINUX_MPTABLE) {
+        if (a < VMM__LINUX_EBDA) {
             if (n == cap)
                 return VMM_E2BIG;
-            uint64_t e = end < VMM__LINUX_MPTABLE ? end : VMM__LINUX_MPTABLE;
+            uint64_t e = end < VMM__LINUX_EBDA ? end : VMM__LINUX_EBDA;
             out[n++] = (struct vmm__e820){a, e - a, VMM__E820_RAM};
         }
         if (end > VMM__LINUX_HIGH) {
@@ -162,10 +162,10 @@ int vmm__linux_e820(const uint64_t (*ram)[2], size_t nram, struct vmm__e820 *out
     if (n == cap)
         return VMM_E2BIG;
     size_t at = 0;
-    while (at < n && out[at].addr < VMM__LINUX_MPTABLE)
+    while (at < n && out[at].addr < VMM__LINUX_EBDA)
         at++;
     memmove(&out[at + 1], &out[at], (n - at) * sizeof *out);
-    out[at] = (struct vmm__e820){VMM__LINUX_MPTABLE, VMM__LINUX_EBDA_END - VMM__LINUX_MPTABLE,
+    out[at] = (struct vmm__e820){VMM__LINUX_EBDA, VMM__LINUX_EBDA_END - VMM__LINUX_EBDA,
                                  VMM__E820_RESERVED};
     return (int)(n + 1);
 }
@@ -632,13 +632,20 @@ int vmm_boot_linux(vmm_vm *vm, const vmm_linux_boot *bp_in)
     if ((rc = set_cpuids(vm, &b, &sig, &features)) < 0)
         goto out;
     if (!(b.flags & VMM_LINUX_NO_MPTABLE)) {
-        uint8_t mp[VMM__LINUX_EBDA_END - VMM__LINUX_MPTABLE];
-        int len = vmm__linux_mptable(mp, sizeof mp, VMM__LINUX_MPTABLE, ncpus, sig, features);
+        static const size_t cap = 16 + 44 + VMM__MAX_VCPUS * 20 + 64 * 8;
+        uint8_t *mp = malloc(cap);
+        int len =
+            mp ? vmm__linux_mptable(mp, cap, VMM__LINUX_MPTABLE, ncpus, sig, features) : VMM_ENOMEM;
         if (len < 0) {
-            rc = vmm__err(VMM_E2BIG, "%u vCPUs do not fit in an MP table", ncpus);
+            free(mp);
+            rc = len == VMM_ENOMEM
+                     ? vmm__err(len, "out of memory")
+                     : vmm__err(VMM_E2BIG, "%u vCPUs do not fit in an MP table", ncpus);
             goto out;
         }
-        if ((rc = vmm_mem_write(vm, VMM__LINUX_MPTABLE, mp, (size_t)len)) < 0)
+        rc = vmm_mem_write(vm, VMM__LINUX_MPTABLE, mp, (size_t)len);
+        free(mp);
+        if (rc < 0)
             goto out;
     }
     rc = enter(boot, k.entry);

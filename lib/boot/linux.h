@@ -14,8 +14,10 @@
 #define VMM__LINUX_STACK       0x8ff0u
 #define VMM__LINUX_TABLES      0x9000u
 #define VMM__LINUX_CMDLINE     0x20000u
-#define VMM__LINUX_MPTABLE     0x9fc00u
+#define VMM__LINUX_EBDA        0x9fc00u /* reserved in the e820 map, as a BIOS would */
 #define VMM__LINUX_EBDA_END    0xa0000u
+#define VMM__LINUX_MPTABLE     0xf0000u /* in the BIOS area Linux scans, not in the e820 map */
+#define VMM__LINUX_MPTABLE_END 0x100000u
 #define VMM__LINUX_HIGH        0x100000u
 #define VMM__LINUX_LOAD        0x1000000u /* 16 MiB: where a vmlinux links, a bzImage's default */
 #define VMM__LINUX_IOAPIC      0xfec00000u
@@ -74,8 +76,8 @@ struct vmm__e820 {
 /* The e820 map of RAM regions (gpa, size pairs sorted by gpa, disjoint):
  * [0, 0x9fc00) usable if RAM, [0x9fc00, 0xa0000) reserved, nothing between
  * 0xa0000 and 1 MiB, every RAM byte from 1 MiB up usable. Returns the number
- * of entries written (at most cap), or VMM_EFAULT when there is no RAM at 0
- * up to 0xa0000, or VMM_E2BIG. */
+ * of entries written (at most cap), or VMM_EFAULT when no region runs from 0
+ * to 1 MiB, or VMM_E2BIG. */
 VMM__HIDDEN int vmm__linux_e820(const uint64_t (*ram)[2], size_t nram, struct vmm__e820 *out,
                                 size_t cap);
 

@@ -213,6 +213,8 @@ void vmm__spec_free(struct spec *s)
         free(s->devices[i].config);
     }
     free(s->boot_path);
+    free(s->initrd_path);
+    free(s->cmdline);
     memset(s, 0, sizeof *s);
 }
 
@@ -400,6 +402,41 @@ static int check_elf(struct spec *s)
     return 0;
 }
 
+#define LINUX_MIN_MEM (1u << 20) /* boot_params, tables, command line and MP table below 1 MiB */
+
+/* The linux boot kind's keys besides the kernel's path: "initrd" (a file),
+ * "cmdline" (at most 2047 bytes: what a vmlinux accepts; a bzImage may allow
+ * less, which the boot checks), "cpuid" ("auto", "host" or "safe"). The VM
+ * gets the irqchip and the PIT; the CPU state is the boot protocol's. */
+static int parse_linux(struct json_object *b, const char *bd, struct spec *s)
+{
+    int rc = get_file(b, "boot", "initrd", bd, &s->initrd_path, &s->initrd_size);
+    if (rc < 0)
+        return rc;
+    const char *str;
+    if ((rc = get_string(b, "boot", "cmdline", 2047, &str)) < 0)
+        return rc;
+    if (rc == 1 && !(s->cmdline = strdup(str)))
+        return vmm__err(VMM_ENOMEM, "boot.cmdline: out of memory");
+    s->cpuid = VMM_LINUX_CPUID_AUTO;
+    if ((rc = get_string(b, "boot", "cpuid", 16, &str)) < 0)
+        return rc;
+    if (rc == 1) {
+        if (strcmp(str, "host") == 0)
+            s->cpuid = VMM_LINUX_CPUID_HOST;
+        else if (strcmp(str, "safe") == 0)
+            s->cpuid = VMM_LINUX_CPUID_SAFE;
+        else if (strcmp(str, "auto") != 0)
+            return bad("boot.cpuid", "must be \"auto\", \"host\" or \"safe\"");
+    }
+    if (s->has_entry || s->cpl || s->mode != VMM_X86_LONG || s->stack)
+        return bad("cpu", "a Linux boot sets the CPU state itself: no entry, stack, cpl or mode");
+    if (s->mem_size < LINUX_MIN_MEM)
+        return bad("memory.size", "a Linux boot needs at least %u MiB", LINUX_MIN_MEM >> 20);
+    s->irqchip = true;
+    return 0;
+}
+
 static int parse_boot(struct json_object *root, const char *bd, struct spec *s)
 {
     struct json_object *b;
@@ -410,7 +447,7 @@ static int parse_boot(struct json_object *root, const char *bd, struct spec *s)
     if ((rc = get_string(b, "boot", "kind", 16, &kind)) < 0)
         return rc;
     if (rc == 0)
-        return bad("boot.kind", "missing (\"flat\" or \"elf\")");
+        return bad("boot.kind", "missing (\"flat\", \"elf\" or \"linux\")");
     if (strcmp(kind, "flat") == 0) {
         static const char *const keys[] = {"kind", "path", "address", NULL};
         if ((rc = check_keys(b, "boot", keys)) < 0)
@@ -424,8 +461,15 @@ static int parse_boot(struct json_object *root, const char *bd, struct spec *s)
         if ((rc = check_keys(b, "boot", keys)) < 0)
             return rc;
         s->boot = BOOT_ELF;
+    } else if (strcmp(kind, "linux") == 0) {
+        static const char *const keys[] = {"kind", "path", "initrd", "cmdline", "cpuid", NULL};
+        if ((rc = check_keys(b, "boot", keys)) < 0)
+            return rc;
+        s->boot = BOOT_LINUX;
+        if ((rc = parse_linux(b, bd, s)) < 0)
+            return rc;
     } else {
-        return bad("boot.kind", "\"%s\" is not a boot kind (\"flat\" or \"elf\")", kind);
+        return bad("boot.kind", "\"%s\" is not a boot kind (\"flat\", \"elf\" or \"linux\")", kind);
     }
     if ((rc = get_file(b, "boot", "path", bd, &s->boot_path, &s->boot_size)) < 0)
         return rc;
@@ -433,6 +477,8 @@ static int parse_boot(struct json_object *root, const char *bd, struct spec *s)
         return bad("boot.path", "missing");
     if (s->boot == BOOT_ELF)
         return check_elf(s);
+    if (s->boot == BOOT_LINUX)
+        return 0; /* vmm_boot_linux checks the kernel against the VM it builds */
     if (s->boot == BOOT_FLAT) {
         if (s->boot_size == 0)
             return bad("boot.path", "the image is empty");

@@ -178,7 +178,7 @@ int vmm_spec_check(const char *json, size_t len, const char *base_dir)
 static int build(const struct spec *s, vmm_vm **out, vmm_spec_info *info)
 {
     vmm_vm_options vo = VMM_VM_OPTIONS_INIT;
-    vo.flags = s->irqchip ? VMM_VM_IRQCHIP : 0;
+    vo.flags = s->boot == BOOT_LINUX ? VMM_VM_PIT : s->irqchip ? VMM_VM_IRQCHIP : 0;
     vmm_vm *vm = NULL;
     int rc = vmm_vm_create(&vm, &vo);
     if (rc < 0)
@@ -226,6 +226,8 @@ static int build(const struct spec *s, vmm_vm **out, vmm_spec_info *info)
             vmm__err_prefix("vcpus");
             goto fail;
         }
+        if (s->boot == BOOT_LINUX)
+            continue; /* vmm_boot_linux sets the CPUs up, below */
         vmm_x86_setup_options xo = VMM_X86_SETUP_OPTIONS_INIT;
         xo.mode = s->mode;
         xo.cpl = s->cpl;
@@ -241,6 +243,22 @@ static int build(const struct spec *s, vmm_vm **out, vmm_spec_info *info)
                 vmm__err_prefix("cpu");
             goto fail;
         }
+    }
+    if (s->boot == BOOT_LINUX) {
+        vmm_linux_boot lb = VMM_LINUX_BOOT_INIT;
+        lb.kernel = s->boot_path;
+        lb.initrd = s->initrd_path;
+        lb.cmdline = s->cmdline;
+        lb.cpuid = s->cpuid;
+        if ((rc = vmm_boot_linux(vm, &lb)) < 0) {
+            rc = vmm__err(rc == VMM_ENOMEM ? rc : VMM_ECONFIG, "boot: %s",
+                          vmm_error_last()->message);
+            goto fail;
+        }
+        vmm_regs r;
+        if ((rc = vmm_vcpu_get_regs(vmm_vm_vcpu(vm, 0), &r)) < 0)
+            goto fail;
+        entry = r.rip;
     }
     if (info) {
         memset(info, 0, sizeof *info);

@@ -25,7 +25,7 @@ struct spec_device {
     bool console;
 };
 
-enum boot_kind { BOOT_NONE, BOOT_FLAT, BOOT_ELF };
+enum boot_kind { BOOT_NONE, BOOT_FLAT, BOOT_ELF, BOOT_LINUX };
 
 struct spec {
     char name[64];
@@ -43,6 +43,9 @@ struct spec {
     enum boot_kind boot;
     char *boot_path;
     uint64_t boot_address, boot_size;
+    char *initrd_path, *cmdline; /* linux */
+    uint64_t initrd_size;
+    vmm_linux_cpuid cpuid;
     struct spec_device devices[SPEC_MAX_DEVICES];
     size_t ndevices;
     uint64_t time_budget_ns;

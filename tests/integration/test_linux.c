@@ -218,22 +218,22 @@ static uint8_t sum(const uint8_t *p, size_t n)
     return s;
 }
 
-/* The MP table: floating pointer at 0x9fc00, configuration table checksums,
+/* The MP table: floating pointer at 0xf0000, configuration table checksums,
  * one processor entry per vCPU (the first the bootstrap processor), the IOAPIC
  * with ID = number of vCPUs. */
 static void check_mptable(struct lvm *l, unsigned int ncpus)
 {
     uint8_t mp[1024];
-    guest_read(l, 0x9fc00, mp, sizeof mp);
+    guest_read(l, 0xf0000, mp, sizeof mp);
     assert_memory_equal(mp, "_MP_", 4);
     assert_int_equal(sum(mp, 16), 0);
     assert_int_equal(mp[9], 4);
     uint32_t at = rd32(mp, 4);
-    assert_true(at >= 0x9fc00 && at < 0x9fc00 + 512);
-    const uint8_t *t = mp + (at - 0x9fc00);
+    assert_true(at >= 0xf0000 && at < 0xf0000 + 512);
+    const uint8_t *t = mp + (at - 0xf0000);
     assert_memory_equal(t, "PCMP", 4);
     uint16_t len = rd16(t, 4), count = rd16(t, 34);
-    assert_true(len <= sizeof mp - (at - 0x9fc00));
+    assert_true(len <= sizeof mp - (at - 0xf0000));
     assert_int_equal(sum(t, len), 0);
     assert_int_equal(rd32(t, 36), 0xfee00000u);
     unsigned int cpus = 0, ioapics = 0, irqs = 0;
@@ -395,7 +395,7 @@ static void test_vmlinux_runs(void **state)
     assert_non_null(
         strstr(l.log, "BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved"));
     assert_non_null(strstr(l.log, "BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable"));
-    assert_non_null(strstr(l.log, "found SMP MP-table at [mem 0x0009fc00-0x0009fc0f]"));
+    assert_non_null(strstr(l.log, "found SMP MP-table at [mem 0x000f0000-0x000f000f]"));
     assert_non_null(
         strstr(l.log, "IOAPIC[0]: apic_id 1, version 17, address 0xfec00000, GSI 0-23"));
     const char *want = pvm ? "Kernel command line: " CMDLINE
@@ -517,6 +517,34 @@ static void test_errors(void **state)
     assert_int_equal(vmm_boot_linux(l.vm, &b), VMM_EFAULT);
     assert_non_null(strstr(vmm_error_last()->message, "do not fit"));
     lvm_stop(&l);
+
+    /* From a spec: the kernel's contents are checked when the VM is built. */
+    char spec[1024];
+    snprintf(spec, sizeof spec,
+             "{\"memory\": {\"size\": \"256M\"}, \"boot\": {\"kind\": \"linux\", \"path\": "
+             "\"%s\"}}",
+             kpath("initramfs.cpio"));
+    vmm_vm *sv = NULL;
+    assert_int_equal(vmm_spec_check(spec, strlen(spec), NULL), 0);
+    assert_int_equal(vmm_vm_create_from_spec(&sv, spec, strlen(spec), NULL, NULL), VMM_ECONFIG);
+    assert_null(sv);
+    assert_non_null(strstr(vmm_error_last()->message, "boot: "));
+    assert_non_null(strstr(vmm_error_last()->message, "HdrS"));
+    /* And a good one: vCPU 0 at the vmlinux's entry, boot_params in place. */
+    snprintf(spec, sizeof spec,
+             "{\"vcpus\": 2, \"memory\": {\"size\": \"256M\"}, \"boot\": {\"kind\": "
+             "\"linux\", \"path\": \"%s\", \"cmdline\": \"quiet\", \"cpuid\": \"host\"}}",
+             kpath("vmlinux"));
+    vmm_spec_info info;
+    expect_ok(vmm_vm_create_from_spec(&sv, spec, strlen(spec), NULL, &info), "spec");
+    assert_int_equal(info.entry, 0x1000000);
+    char got[16] = {0};
+    expect_ok(vmm_mem_read(sv, 0x20000, got, sizeof got - 1), "cmdline");
+    assert_string_equal(got, "quiet"); /* "host" CPUID: no noxsave */
+    uint8_t mp[4];
+    expect_ok(vmm_mem_read(sv, 0xf0000, mp, 4), "mptable");
+    assert_memory_equal(mp, "_MP_", 4);
+    vmm_vm_destroy(sv);
 
     /* No vCPU yet. */
     vmm_vm *vm;

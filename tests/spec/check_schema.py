@@ -88,6 +88,11 @@ def with_(*changes):
 
 
 GOOD = [
+    ("linux", {"memory": {"size": "256M"},
+               "boot": {"kind": "linux", "path": "bzImage", "initrd": "initramfs.cpio",
+                        "cmdline": "console=ttyS0", "cpuid": "safe"},
+               "devices": [{"type": "serial", "console": True},
+                           {"type": "virtio-rng", "mmio": "0xd0000000", "irq": 5}]}),
     ("base", BASE),
     ("minimal", {"memory": {"size": 65536}, "boot": {"kind": "elf", "path": "g.elf"}}),
     ("number forms", with_((("memory", "size"), "0x200000"), (("cpu", "stack"), "011000"),
@@ -183,7 +188,13 @@ BAD = [
     ("affinity as strings", with_((("cpu", "affinity"), ["0"]))),
     ("affinity CPU 64", with_((("cpu", "affinity"), [64]))),
     ("affinity not an array", with_((("cpu", "affinity"), 3))),
-    ("boot kind linux (not available yet)", with_((("boot", "kind"), "linux"))),
+    ("boot kind linux with an address", with_((("boot", "kind"), "linux"),
+                                              (("boot", "address"), "0x100000"))),
+    ("initrd on a flat image", with_((("boot", "initrd"), "initrd.cpio"))),
+    ("cmdline on a flat image", with_((("boot", "cmdline"), "console=ttyS0"))),
+    ("linux cpuid unknown", with_((("boot", "kind"), "linux"), (("boot", "cpuid"), "fast"))),
+    ("linux cmdline too long", with_((("boot", "kind"), "linux"),
+                                     (("boot", "cmdline"), "x" * 2048))),
     ("boot kind sandbox (not available yet)", with_((("boot", "kind"), "sandbox"))),
     ("boot without kind", with_((("boot", "kind"), DELETE))),
     ("boot without path", with_((("boot", "path"), DELETE))),
