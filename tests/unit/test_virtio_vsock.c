@@ -342,6 +342,21 @@ static int host_initiated(struct vt *t, uint32_t gport, uint32_t *hport)
     return fd;
 }
 
+/* The host program closes connection gport <-> hport: the guest hears
+ * SHUTDOWN (both directions, perhaps in two packets) and answers RST. */
+static void host_close(struct vt *t, int fd, uint32_t gport, uint32_t hport)
+{
+    close(fd);
+    uint32_t flags = 0;
+    while (flags != (SHUT_RCV_F | SHUT_SEND_F)) {
+        struct hdr h = rx_expect(t, OP_SHUTDOWN, NULL, 0);
+        assert_int_equal(h.src_port, hport);
+        assert_int_equal(h.dst_port, gport);
+        flags |= h.flags;
+    }
+    tx(t, mk(OP_RST, gport, hport), NULL, 0);
+}
+
 /* Guest-initiated: REQUEST from gport to the listener on hport; returns the
  * accepted host socket. */
 static int guest_initiated(struct vt *t, int lfd, uint32_t gport, uint32_t hport,
@@ -449,13 +464,7 @@ static void test_host_initiated(void **st)
     assert_memory_equal(buf, "world!", 6);
     /* The host closes: the guest is told neither way carries more, and its
      * RST ends the connection. */
-    close(fd);
-    uint32_t flags = 0;
-    while (flags != (SHUT_RCV_F | SHUT_SEND_F)) {
-        h = rx_expect(t, OP_SHUTDOWN, NULL, 0);
-        flags |= h.flags;
-    }
-    tx(t, mk(OP_RST, 1234, hport), NULL, 0);
+    host_close(t, fd, 1234, hport);
     rx_quiet(t);
     /* Gone: a packet for it now gets an RST. */
     tx(t, mk(OP_RW, 1234, hport), "x", 1);
@@ -680,6 +689,342 @@ static void test_credit_from_guest(void **st)
     close(lfd);
 }
 
+/* Half-closes both ways (§5.10.6.5): each direction ends on its own. */
+static void test_shutdown(void **st)
+{
+    struct vt *t = *st;
+    vs_start(t, 8);
+    int lfd = uds_listen(t, 7000);
+    int fd = guest_initiated(t, lfd, 900, 7000, 65536);
+    /* The guest sends no more: the host reads EOF but can still write. */
+    struct hdr s = mk(OP_SHUTDOWN, 900, 7000);
+    s.flags = SHUT_SEND_F;
+    tx(t, s, NULL, 0);
+    char buf[64];
+    assert_int_equal(host_read(fd, buf, sizeof buf), 0);
+    host_write(fd, "late", 4);
+    struct hdr h = rx_expect(t, OP_RW, buf, sizeof buf);
+    assert_memory_equal(buf, "late", 4);
+    /* Data after its own SHUTDOWN(SEND) is a protocol error: reset. */
+    tx(t, mk(OP_RW, 900, 7000), "x", 1);
+    h = rx_expect(t, OP_RST, NULL, 0);
+    assert_int_equal(h.dst_port, 900);
+    host_expect_closed(fd);
+    close(fd);
+
+    /* The host half-closes: the guest hears SHUTDOWN(SEND) and can still
+     * send; the host closing too ends it. */
+    fd = guest_initiated(t, lfd, 901, 7000, 65536);
+    shutdown(fd, SHUT_WR);
+    h = rx_expect(t, OP_SHUTDOWN, NULL, 0);
+    assert_int_equal(h.flags, SHUT_SEND_F);
+    tx(t, mk(OP_RW, 901, 7000), "still", 5);
+    host_read_all(fd, buf, 5);
+    assert_memory_equal(buf, "still", 5);
+    close(fd);
+    h = rx_expect(t, OP_SHUTDOWN, NULL, 0);
+    assert_int_equal(h.flags, SHUT_RCV_F | SHUT_SEND_F);
+    /* The guest's own SHUTDOWN completes the close with the device's RST. */
+    s = mk(OP_SHUTDOWN, 901, 7000);
+    s.flags = SHUT_RCV_F | SHUT_SEND_F;
+    tx(t, s, NULL, 0);
+    rx_expect(t, OP_RST, NULL, 0);
+    rx_quiet(t);
+
+    /* The guest receives no more: the host's writes fail. */
+    fd = guest_initiated(t, lfd, 902, 7000, 65536);
+    s = mk(OP_SHUTDOWN, 902, 7000);
+    s.flags = SHUT_RCV_F;
+    tx(t, s, NULL, 0);
+    rx_quiet(t);
+    assert_int_equal(send(fd, "no", 2, MSG_NOSIGNAL), -1);
+    assert_int_equal(errno, EPIPE);
+    /* Data the guest sent before a full SHUTDOWN still reaches the host. */
+    tx(t, mk(OP_RW, 902, 7000), "last", 4);
+    s.flags = SHUT_SEND_F;
+    tx(t, s, NULL, 0);
+    rx_expect(t, OP_RST, NULL, 0);
+    host_read_all(fd, buf, 4);
+    assert_memory_equal(buf, "last", 4);
+    host_expect_closed(fd);
+    close(fd);
+    close(lfd);
+}
+
+/* The guest's RST drops the connection at once, without an answer. */
+static void test_guest_rst(void **st)
+{
+    struct vt *t = *st;
+    vs_start(t, 8);
+    int lfd = uds_listen(t, 7100);
+    int fd = guest_initiated(t, lfd, 910, 7100, 65536);
+    tx(t, mk(OP_RST, 910, 7100), NULL, 0);
+    host_expect_closed(fd);
+    close(fd);
+    rx_quiet(t);
+    /* Host-initiated, established. */
+    uint32_t hport;
+    fd = host_initiated(t, 911, &hport);
+    tx(t, mk(OP_RST, 911, hport), NULL, 0);
+    host_expect_closed(fd);
+    close(fd);
+    rx_quiet(t);
+    close(lfd);
+}
+
+/* Packets a hostile guest may send; each gets an RST or is dropped, the
+ * device stays live, and other connections are unaffected. */
+static void test_hostile_packets(void **st)
+{
+    struct vt *t = *st;
+    vs_start(t, 8);
+    int lfd = uds_listen(t, 7200);
+    int fd = guest_initiated(t, lfd, 920, 7200, 65536);
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+
+    /* Wrong source or destination cid: dropped, nobody is connected. */
+    struct hdr h = mk(OP_REQUEST, 921, 7200);
+    h.src_cid = CID + 1;
+    tx(t, h, NULL, 0);
+    h = mk(OP_REQUEST, 921, 7200);
+    h.src_cid = CID | (1ull << 32);
+    tx(t, h, NULL, 0);
+    h = mk(OP_REQUEST, 921, 7200);
+    h.dst_cid = 1;
+    tx(t, h, NULL, 0);
+    h = mk(OP_REQUEST, 921, 7200);
+    h.dst_cid = CID;
+    tx(t, h, NULL, 0);
+    rx_quiet(t);
+    assert_int_equal(poll(&p, 1, 0), 0);
+
+    /* Not a stream packet (§5.10.6.4): RST, no connection. */
+    h = mk(OP_REQUEST, 921, 7200);
+    h.type = 2;
+    tx(t, h, NULL, 0);
+    struct hdr r = rx_expect(t, OP_RST, NULL, 0);
+    assert_int_equal(r.dst_port, 921);
+    assert_int_equal(poll(&p, 1, 0), 0);
+
+    /* Unknown operations, with no connection and on one. */
+    tx(t, mk(99, 921, 7200), NULL, 0);
+    rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(OP_INVALID, 921, 7200), NULL, 0);
+    rx_expect(t, OP_RST, NULL, 0);
+    /* Packets for unknown connections: RST; an RST gets no answer. */
+    tx(t, mk(OP_RW, 921, 7200), "abc", 3);
+    rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(OP_SHUTDOWN, 921, 7200), NULL, 0);
+    rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(OP_RESPONSE, 921, 7200), NULL, 0);
+    rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(OP_CREDIT_UPDATE, 921, 7201), NULL, 0);
+    rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(OP_RST, 921, 7200), NULL, 0);
+    rx_quiet(t);
+
+    /* A header whose len is larger than the chain carries. */
+    struct hdr big = mk(OP_RW, 920, 7200);
+    big.len = 20;
+    assert_int_equal(tx_raw(t, &big, "0123456789", 10), 0);
+    r = rx_expect(t, OP_RST, NULL, 0);
+    assert_int_equal(r.dst_port, 920);
+    host_expect_closed(fd);
+    close(fd);
+    /* Beyond the packet limit, and 0xffffffff. */
+    uint32_t lens[] = {(64u << 10) + 1, 0xffffffffu};
+    for (size_t i = 0; i < VMM__ARRAY_LEN(lens); i++) {
+        fd = guest_initiated(t, lfd, 922, 7200, 65536);
+        big = mk(OP_RW, 922, 7200);
+        big.len = lens[i];
+        assert_int_equal(tx_raw(t, &big, "0123456789", 10), 0);
+        rx_expect(t, OP_RST, NULL, 0);
+        host_expect_closed(fd);
+        close(fd);
+    }
+    /* An unknown op and an unexpected RESPONSE on a live connection. */
+    fd = guest_initiated(t, lfd, 923, 7200, 65536);
+    tx(t, mk(8, 923, 7200), NULL, 0);
+    rx_expect(t, OP_RST, NULL, 0);
+    host_expect_closed(fd);
+    close(fd);
+    fd = guest_initiated(t, lfd, 924, 7200, 65536);
+    tx(t, mk(OP_RESPONSE, 924, 7200), NULL, 0);
+    rx_expect(t, OP_RST, NULL, 0);
+    host_expect_closed(fd);
+    close(fd);
+    /* A second REQUEST on a live flow resets it. */
+    fd = guest_initiated(t, lfd, 925, 7200, 65536);
+    tx(t, mk(OP_REQUEST, 925, 7200), NULL, 0);
+    rx_expect(t, OP_RST, NULL, 0);
+    host_expect_closed(fd);
+    close(fd);
+    /* A RESPONSE from the guest before the device's REQUEST got there. */
+    rx_quiet(t);
+
+    /* A tx chain shorter than a header: handed back, nothing else. */
+    memset(at(t->f, TXHDR, HDR_LEN), 0, HDR_LEN);
+    desc_at(t->f, RINGS(1), 0, TXHDR, HDR_LEN - 1, 0, 0);
+    q_publish(t, 1, 0);
+    notify(t->f, 1);
+    uint32_t id, ul;
+    assert_true(q_used(t, 1, &id, &ul));
+    assert_int_equal(ul, 0);
+    rx_quiet(t);
+
+    /* Everything still works. */
+    fd = guest_initiated(t, lfd, 926, 7200, 65536);
+    tx(t, mk(OP_RW, 926, 7200), "fine", 4);
+    char buf[8];
+    host_read_all(fd, buf, 4);
+    assert_memory_equal(buf, "fine", 4);
+    assert_false(r32(t->f, R_STATUS) & S_NEEDS_RESET);
+    close(fd);
+    close(lfd);
+}
+
+/* Breaking the virtqueue rules sets NEEDS_RESET (§2.1.2); a reset recovers. */
+static void test_queue_violations(void **st)
+{
+    struct vt *t = *st;
+    for (int c = 0; c < 4; c++) {
+        vs_start(t, c == 0 ? 8 : 0);
+        if (c == 0) { /* a device-writable buffer on tx */
+            struct hdr h = mk(OP_REQUEST, 1, 2);
+            memcpy(at(t->f, TXHDR, HDR_LEN), &h, HDR_LEN);
+            desc_at(t->f, RINGS(1), 0, TXHDR, HDR_LEN, D_WRITE, 0);
+            q_publish(t, 1, 0);
+            notify(t->f, 1);
+        } else { /* rx: readable, too small for header and data, outside RAM */
+            static const struct {
+                uint64_t addr;
+                uint32_t len;
+                uint16_t flags;
+            } b[] = {
+                {RXBUF(0), RXBUF_SIZE, 0}, {RXBUF(0), HDR_LEN, D_WRITE}, {HOLE, 0x1000, D_WRITE}};
+            desc_at(t->f, RINGS(0), 0, b[c - 1].addr, b[c - 1].len, b[c - 1].flags, 0);
+            q_publish(t, 0, 0);
+            notify(t->f, 0);
+            /* a host connection needs the buffer for its REQUEST */
+            int fd = uds_connect(t->path);
+            host_write(fd, "CONNECT 1\n", 10);
+            for (int i = 0; i < SPIN_MS && !(r32(t->f, R_STATUS) & S_NEEDS_RESET); i++)
+                sleep_ms(1);
+            close(fd);
+        }
+        uint32_t s = r32(t->f, R_STATUS);
+        if (!(s & S_NEEDS_RESET))
+            fail_msg("case %d: no NEEDS_RESET", c);
+        assert_true(r32(t->f, R_ISR) & ISR_CONFIG);
+        w32(t->f, R_STATUS, 0);
+        assert_int_equal(r32(t->f, R_STATUS), 0);
+    }
+    /* Recovered. */
+    vs_start(t, 8);
+    int lfd = uds_listen(t, 7300);
+    int fd = guest_initiated(t, lfd, 930, 7300, 65536);
+    close(fd);
+    close(lfd);
+}
+
+/* At most 32 connections: more are refused cleanly both ways, and a closed
+ * one makes room. */
+static void test_connection_cap(void **st)
+{
+    struct vt *t = *st;
+    vs_start(t, 8);
+    int fds[DEV_CONNS];
+    for (unsigned int i = 0; i < DEV_CONNS; i++)
+        fds[i] = uds_connect(t->path);
+    /* Every slot holds a connection still writing its CONNECT line: the
+     * next is accepted and closed at once. */
+    int extra = uds_connect(t->path);
+    host_expect_closed(extra);
+    close(extra);
+    int lfd = uds_listen(t, 7400);
+    tx(t, mk(OP_REQUEST, 940, 7400), NULL, 0);
+    rx_expect(t, OP_RST, NULL, 0);
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 0), 0);
+    /* One goes away (bounded retries: the device learns of it from its I/O
+     * thread). */
+    close(fds[0]);
+    bool connected = false;
+    for (int i = 0; i < 100 && !connected; i++) {
+        struct hdr r = mk(OP_REQUEST, 940, 7400);
+        tx(t, r, NULL, 0);
+        struct hdr h = rx_expect_any(t);
+        connected = h.op == OP_RESPONSE;
+        if (!connected)
+            sleep_ms(10);
+    }
+    assert_true(connected);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(fd >= 0);
+    close(fd);
+    for (unsigned int i = 1; i < DEV_CONNS; i++)
+        close(fds[i]);
+    close(lfd);
+}
+
+/* A device reset closes every connection; the listener stays. */
+static void test_reset_closes(void **st)
+{
+    struct vt *t = *st;
+    vs_start(t, 8);
+    int lfd = uds_listen(t, 7500);
+    int a = guest_initiated(t, lfd, 950, 7500, 65536);
+    uint32_t hport;
+    int b = host_initiated(t, 951, &hport);
+    int c = uds_connect(t->path); /* the guest has not answered yet */
+    host_write(c, "CONNECT 954\n", 12);
+    rx_expect(t, OP_REQUEST, NULL, 0);
+    w32(t->f, R_STATUS, 0);
+    host_expect_closed(a);
+    host_expect_closed(b);
+    host_expect_closed(c);
+    close(a);
+    close(b);
+    close(c);
+    /* The old flows are unknown now; new ones work. */
+    vs_start(t, 8);
+    tx(t, mk(OP_RW, 950, 7500), "x", 1);
+    rx_expect(t, OP_RST, NULL, 0);
+    a = host_initiated(t, 952, &hport);
+    host_close(t, a, 952, hport);
+    /* vmm_device_reset() does the same. */
+    a = guest_initiated(t, lfd, 953, 7500, 65536);
+    assert_int_equal(vmm_device_reset(t->f->dev), 0);
+    host_expect_closed(a);
+    close(a);
+    close(lfd);
+}
+
+/* Destroying the device closes its connections and removes uds_path. */
+static void test_destroy(void **st)
+{
+    struct vt *t = *st;
+    vs_start(t, 8);
+    int lfd = uds_listen(t, 7600);
+    int a = guest_initiated(t, lfd, 960, 7600, 65536);
+    uint32_t hport;
+    int b = host_initiated(t, 961, &hport);
+    vmm__device_free(t->f->dev);
+    t->f->dev = NULL;
+    host_expect_closed(a);
+    host_expect_closed(b);
+    struct stat sb;
+    assert_int_equal(stat(t->path, &sb), -1);
+    /* The test's own listener is not the device's to remove. */
+    char p[160];
+    snprintf(p, sizeof p, "%s_7600", t->path);
+    assert_int_equal(stat(p, &sb), 0);
+    close(a);
+    close(b);
+    close(lfd);
+    assert_int_equal(vs_attach_default(t), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -691,6 +1036,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_guest_initiated_missing, setup, teardown_vs),
         cmocka_unit_test_setup_teardown(test_credit_to_guest, setup, teardown_vs),
         cmocka_unit_test_setup_teardown(test_credit_from_guest, setup, teardown_vs),
+        cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown_vs),
+        cmocka_unit_test_setup_teardown(test_guest_rst, setup, teardown_vs),
+        cmocka_unit_test_setup_teardown(test_hostile_packets, setup, teardown_vs),
+        cmocka_unit_test_setup_teardown(test_queue_violations, setup, teardown_vs),
+        cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown_vs),
+        cmocka_unit_test_setup_teardown(test_reset_closes, setup, teardown_vs),
+        cmocka_unit_test_setup_teardown(test_destroy, setup, teardown_vs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
