@@ -320,10 +320,13 @@ static struct conn *find(struct vsock *v, uint32_t local, uint32_t peer)
  * space, and act on its SHUTDOWN once everything it sent was written. */
 static void settle(struct vsock *v, struct conn *c)
 {
-    if (c->state != C_OPEN || c->out_len)
+    if (c->state != C_OPEN)
         return;
+    /* Keep what the guest does not know of below CREDIT_STEP. */
     if (c->fwd_cnt - c->fwd_told >= CREDIT_STEP)
         c->pend |= P_CREDIT;
+    if (c->out_len)
+        return;
     if ((c->peer_shut & SHUT_BOTH) == SHUT_BOTH) {
         /* A clean close (§5.10.6.5): the guest waits for our RST. */
         conn_reset(v, c);
@@ -344,7 +347,7 @@ static int drain(struct vsock *v, struct conn *c)
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return 0;
+            break;
         if (k <= 0) {
             conn_reset(v, c);
             return -1;
@@ -356,7 +359,7 @@ static int drain(struct vsock *v, struct conn *c)
         c->out_len -= n;
     }
     /* The guest may be waiting for the space this freed. */
-    if (backlog && c->fwd_cnt != c->fwd_told)
+    if (backlog && !c->out_len && c->fwd_cnt != c->fwd_told)
         c->pend |= P_CREDIT;
     settle(v, c);
     return 0;
