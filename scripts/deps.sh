@@ -3,7 +3,7 @@
 # Install the Debian packages libvmm needs to build and test, if any is missing.
 set -eu
 pkgs="cmake make gcc g++ binutils pkg-config libjson-c-dev uuid-dev libcmocka-dev python3 python3-jsonschema socat
-      clang libclang-rt-14-dev libunicorn-dev musl-tools"
+      clang libclang-rt-14-dev libunicorn-dev musl-tools busybox-static"
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -111,6 +111,17 @@ typedef struct vmm_cpuid_entry {
  */
 VMM_EXTERN int vmm_x86_set_cpuid(vmm_vcpu *vcpu, const vmm_cpuid_entry *entries, size_t count);
 
+/**
+ * KVM's supported CPUID set (what vmm_vcpu_create() installs, before the APIC
+ * ID is filled in), to filter and pass to vmm_x86_set_cpuid().
+ * @param vm       Any VM of the process (the set is the host's).
+ * @param entries  Receives up to cap entries; may be NULL with cap 0 to ask for the count.
+ * @param count    Receives the number of entries in the set.
+ * @return 0; VMM_ERANGE (cap too small: *count says how many); VMM_EINVAL; VMM_EKVM.
+ */
+VMM_EXTERN int vmm_x86_supported_cpuid(vmm_vm *vm, vmm_cpuid_entry *entries, size_t cap,
+                                       size_t *count);
+
 VMM_END_DECLS
 
 #endif

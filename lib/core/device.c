@@ -61,6 +61,8 @@ static void ensure_builtins_locked(void)
     add_locked(&vmm__debug_exit_ops, true);
     add_locked(&vmm__virtio_rng_ops, true);
     add_locked(&vmm__virtio_blk_ops, true);
+    add_locked(&vmm__virtio_net_ops, true);
+    add_locked(&vmm__virtio_console_ops, true);
     add_locked(&vmm__virtio_vsock_ops, true);
 }
 

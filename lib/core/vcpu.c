@@ -148,6 +148,13 @@ int vmm_vcpu_set_msrs(vmm_vcpu *v, const vmm_msr *msrs, size_t n)
     return vmm__hv_msrs(&v->hv, (vmm_msr *)msrs, n, true);
 }
 
+int vmm_x86_supported_cpuid(vmm_vm *vm, vmm_cpuid_entry *e, size_t cap, size_t *count)
+{
+    if (!vm || !count || (!e && cap))
+        return vmm__err(VMM_EINVAL, "vmm_x86_supported_cpuid: bad argument");
+    return vmm__hv_supported_cpuid(vm->kvm_fd, e, cap, count);
+}
+
 int vmm_x86_set_cpuid(vmm_vcpu *v, const vmm_cpuid_entry *e, size_t n)
 {
     if (!v || (e && (n == 0 || n > 256)))

@@ -61,6 +61,9 @@ VMM__HV_HIDDEN int vmm__hv_set_fpu(struct vmm__hv_vcpu *v, const vmm_fpu *f);
 VMM__HV_HIDDEN int vmm__hv_msrs(struct vmm__hv_vcpu *v, vmm_msr *msrs, size_t n, bool set);
 VMM__HV_HIDDEN int vmm__hv_set_guest_debug(struct vmm__hv_vcpu *v, bool enable, bool singlestep,
                                            bool sw_bp);
+/* Copy KVM's supported CPUID set into e (up to cap entries); *count gets its size. */
+VMM__HV_HIDDEN int vmm__hv_supported_cpuid(int kvm_fd, vmm_cpuid_entry *e, size_t cap,
+                                           size_t *count);
 VMM__HV_HIDDEN int vmm__hv_set_cpuid(struct vmm__hv_vcpu *v, int kvm_fd, const vmm_cpuid_entry *e,
                                      size_t n, unsigned int apic_id);
 

@@ -516,6 +516,24 @@ static int supported_cpuid(int kvm_fd)
     return rc;
 }
 
+int vmm__hv_supported_cpuid(int kvm_fd, vmm_cpuid_entry *e, size_t cap, size_t *count)
+{
+    int rc = supported_cpuid(kvm_fd);
+    if (rc < 0)
+        return rc;
+    *count = supported.n;
+    if (cap < supported.n)
+        return vmm__err(VMM_ERANGE, "the CPUID set has %u entries, room for %zu", supported.n, cap);
+    for (uint32_t i = 0; i < supported.n; i++) {
+        const struct kvm_cpuid_entry2 *k = &supported.e[i];
+        e[i] = (vmm_cpuid_entry){
+            k->function, k->index, k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX ? 1u : 0u,
+            k->eax,      k->ebx,   k->ecx,
+            k->edx};
+    }
+    return 0;
+}
+
 int vmm__hv_set_cpuid(struct vmm__hv_vcpu *v, int kvm_fd, const vmm_cpuid_entry *e, size_t n,
                       unsigned int apic_id)
 {

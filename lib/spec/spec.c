@@ -503,9 +503,16 @@ static int parse_devices(struct json_object *root, const char *bd, struct spec *
             return bad(pk, "only one device can be the console");
         }
         console = console || sd->console;
-        if (json_object_object_get_ex(d, "fd", NULL)) {
-            join(pk, p, "fd");
-            return bad(pk, "file descriptors cannot be named in a spec (use \"console\")");
+        static const char *const fd_keys[] = {"fd", "out_fd", "in_fd"};
+        for (size_t k = 0; k < VMM__ARRAY_LEN(fd_keys); k++)
+            if (json_object_object_get_ex(d, fd_keys[k], NULL)) {
+                join(pk, p, fd_keys[k]);
+                return bad(pk, "file descriptors cannot be named in a spec (use \"console\", "
+                               "or \"backend\": \"stdio\")");
+            }
+        if (!strcmp(type, "virtio-net") && json_object_object_get_ex(d, "tap_fd", NULL)) {
+            join(pk, p, "tap_fd");
+            return bad(pk, "file descriptors cannot be named in a spec (use \"tap\")");
         }
         for (size_t k = 0; id && k + 1 < s->ndevices; k++)
             if (s->devices[k].id && strcmp(s->devices[k].id, id) == 0) {

@@ -57,6 +57,16 @@ int vmm__virtio_init(struct vmm__virtio *t, vmm_device *dev, const struct vmm__v
     return vmm_device_claim(dev, VMM_SPACE_MMIO, base, VMM__VIRTIO_MMIO_SIZE);
 }
 
+bool vmm__virtio_lookup(vmm_device *dev, uint64_t *base, int *irq)
+{
+    if (dev->ops->read != vmm__virtio_dev_read || !dev->nranges)
+        return false;
+    const struct vmm__virtio *t = dev->state;
+    *base = dev->ranges[0].base;
+    *irq = t->irq;
+    return true;
+}
+
 bool vmm__virtio_has(const struct vmm__virtio *t, uint64_t feature)
 {
     return (t->driver_features & feature) != 0;

@@ -5,8 +5,8 @@
  * local, chains are bounded, and a violation puts the device in NEEDS_RESET
  * (§2.1.2) instead of trusting the guest. Guest memory is reached only through
  * vmm_device_mem_read/write, which refuse anything outside RAM. */
-#ifndef LIBVMM_VIRTIO_H
-#define LIBVMM_VIRTIO_H
+#ifndef LIBVMM_LIB_VIRTIO_H
+#define LIBVMM_LIB_VIRTIO_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -143,6 +143,9 @@ typedef int64_t (*vmm__virtio_serve_fn)(void *model, const struct vmm__vq_chain 
 VMM__HIDDEN int vmm__virtio_serve(struct vmm__virtio *t, unsigned int q, vmm__virtio_serve_fn fn);
 /* Device reset (status 0 or vmm_device_reset()). */
 VMM__HIDDEN void vmm__virtio_reset(struct vmm__virtio *t);
+/* Whether dev is a virtio-mmio device; if so its register base and
+ * interrupt line (-1: none). */
+VMM__HIDDEN bool vmm__virtio_lookup(vmm_device *dev, uint64_t *base, int *irq);
 /* Whether a feature bit was negotiated. */
 VMM__HIDDEN bool vmm__virtio_has(const struct vmm__virtio *t, uint64_t feature);
 /* Tell the driver buffers were used (interrupt status bit 0 and the line). */

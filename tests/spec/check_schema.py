@@ -114,6 +114,16 @@ GOOD = [
     ("no console", with_((("devices", 0, "console"), False))),
     ("irqchip", with_((("irqchip",), True))),
     ("entry at 2^64-1", with_((("cpu", "entry"), 18446744073709551615))),
+    ("virtio-net on a TAP", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": "0xd0003000", "irq": 5, "mac": "52:54:00:Ab:cD:ef",
+        "tap": "tap0"}))),
+    ("virtio-net, callback backend", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 3489673216, "backend": "callback"}))),
+    ("virtio-console", with_((("devices", 2), {"type": "virtio-console", "mmio": "0xd0001000",
+                                               "irq": 5, "backend": "stdio", "cols": 132,
+                                               "rows": "50"}))),
+    ("virtio-console, defaults", with_((("devices", 2), {"type": "virtio-console",
+                                                         "mmio": "0xd0001000"}))),
     ("virtio-vsock", with_((("devices", 2), {
         "type": "virtio-vsock", "mmio": "0xd0000000", "irq": 5, "guest_cid": 4294967294,
         "uds_path": "v.sock"}))),
@@ -227,8 +237,39 @@ BAD = [
                                                 (("devices", 1, "port"), 65533))),
     ("debug-exit port 65535 with size 2", with_((("devices", 1, "size"), 2),
                                                 (("devices", 1, "port"), 65535))),
+    ("virtio-console without mmio", with_((("devices", 2), {"type": "virtio-console"}))),
+    ("virtio-console backend fd", with_((("devices", 2), {"type": "virtio-console",
+                                                          "mmio": "0xd0001000",
+                                                          "backend": "fd"}))),
+    ("virtio-console with out_fd", with_((("devices", 2), {"type": "virtio-console",
+                                                           "mmio": "0xd0001000",
+                                                           "out_fd": 1}))),
+    ("virtio-console cols 0", with_((("devices", 2), {"type": "virtio-console",
+                                                      "mmio": "0xd0001000", "cols": 0}))),
+    ("virtio-console as console", with_((("devices", 0, "console"), False),
+                                        (("devices", 2), {"type": "virtio-console",
+                                                          "mmio": "0xd0001000",
+                                                          "console": True}))),
     ("time budget above a year", with_((("limits", "time_budget_ms"), 31536000001))),
     ("limits not an object", with_((("limits",), 5))),
+    ("virtio-net tap_fd", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "tap_fd": 3}))),
+    ("virtio-net multicast mac", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "mac": "01:00:5e:00:00:01"}))),
+    ("virtio-net mac with dashes", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "mac": "52-54-00-12-34-56"}))),
+    ("virtio-net backend udp", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "backend": "udp"}))),
+    ("virtio-net tap backend without tap", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "backend": "tap"}))),
+    ("virtio-net callback backend with tap", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "backend": "callback", "tap": "t0"}))),
+    ("virtio-net tap name with a slash", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "tap": "a/b"}))),
+    ("virtio-net tap name too long", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "tap": "sixteen-chars-xx"}))),
+    ("virtio-net unknown key", with_((("devices", 2), {
+        "type": "virtio-net", "mmio": 0, "path": "x"}))),
 ]
 
 

@@ -1,0 +1,650 @@
+/* SPDX-License-Identifier: MIT */
+/* Booting Linux through the x86-64 boot protocol's 64-bit entry: a bzImage's
+ * protected-mode kernel or a vmlinux ELF in guest RAM, boot_params with the
+ * setup header, command line, initrd and e820 map, an MP table describing the
+ * vCPUs and the IOAPIC, CPUID for each vCPU and vCPU 0 at the entry. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../virtio/virtio.h"
+#include "elf.h"
+#include "linux.h"
+
+typedef unsigned long long ull;
+
+static uint16_t get16(const uint8_t *p, size_t off)
+{
+    return (uint16_t)(p[off] | p[off + 1] << 8);
+}
+
+static uint32_t get32(const uint8_t *p, size_t off)
+{
+    return get16(p, off) | (uint32_t)get16(p, off + 2) << 16;
+}
+
+static uint64_t get64(const uint8_t *p, size_t off)
+{
+    return get32(p, off) | (uint64_t)get32(p, off + 4) << 32;
+}
+
+static void put16(uint8_t *p, size_t off, uint16_t v)
+{
+    p[off] = (uint8_t)v;
+    p[off + 1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, size_t off, uint32_t v)
+{
+    put16(p, off, (uint16_t)v);
+    put16(p, off + 2, (uint16_t)(v >> 16));
+}
+
+static void put64(uint8_t *p, size_t off, uint64_t v)
+{
+    put32(p, off, (uint32_t)v);
+    put32(p, off + 4, (uint32_t)(v >> 32));
+}
+
+#define XLF_KERNEL_64      0x1
+#define LOADED_HIGH        0x01
+#define BZIMAGE_MAX_SETUP  (64u * 512) /* setup_sects is a byte: at most 256, in practice < 64 */
+#define LINUX_MAX_FILE     (512ull << 20)
+#define VMLINUX_CMDLINE    2047u
+#define VMLINUX_INITRD_MAX 0x7fffffffu
+
+int vmm__bzimage_parse(const uint8_t *h, size_t len, uint64_t file_size, struct vmm__bzimage *out,
+                       const char **why)
+{
+    if (len < 0x400) {
+        *why = "shorter than a setup header";
+        return VMM_EINVAL;
+    }
+    if (get16(h, BP_BOOT_FLAG) != 0xaa55 || memcmp(h + BP_HEADER, "HdrS", 4) != 0) {
+        *why = "no boot sector signature and \"HdrS\" setup header";
+        return VMM_EINVAL;
+    }
+    out->version = get16(h, BP_VERSION);
+    if (out->version < 0x20c) {
+        *why = "boot protocol older than 2.12 (no 64-bit entry)";
+        return VMM_EINVAL;
+    }
+    if (!(get16(h, BP_XLOADFLAGS) & XLF_KERNEL_64)) {
+        *why = "the kernel has no 64-bit entry (XLF_KERNEL_64 clear)";
+        return VMM_EINVAL;
+    }
+    if (!(h[BP_LOADFLAGS] & LOADED_HIGH)) {
+        *why = "not a bzImage (LOADED_HIGH clear)";
+        return VMM_EINVAL;
+    }
+    unsigned int sects = h[BP_SETUP_SECTS] ? h[BP_SETUP_SECTS] : 4;
+    out->setup_size = (sects + 1) * 512;
+    if (out->setup_size > BZIMAGE_MAX_SETUP || out->setup_size >= file_size) {
+        *why = "setup_sects leaves no protected-mode kernel in the file";
+        return VMM_EINVAL;
+    }
+    /* The header runs from 0x1f1 to the end of the jump's target: 0x202 + the
+     * byte at 0x201 (boot.rst). */
+    out->hdr_len = (uint32_t)(BP_JUMP + 2 + h[BP_JUMP + 1] - BP_HDR);
+    if (BP_HDR + out->hdr_len > len || BP_HDR + out->hdr_len > 0x290) {
+        *why = "setup header length out of range";
+        return VMM_EINVAL;
+    }
+    if (BP_HDR + out->hdr_len < BP_INIT_SIZE + 4) {
+        *why = "setup header too short for protocol 2.12";
+        return VMM_EINVAL;
+    }
+    uint32_t align = get32(h, BP_KERNEL_ALIGNMENT);
+    uint64_t pref = get64(h, BP_PREF_ADDRESS);
+    out->init_size = get32(h, BP_INIT_SIZE);
+    if (align == 0 || (align & (align - 1)) || align > (1u << 30)) {
+        *why = "kernel_alignment is not a power of two up to 1 GiB";
+        return VMM_EINVAL;
+    }
+    /* A relocatable kernel goes to 16 MiB (aligned up), one that is not to
+     * its preferred address. */
+    if (h[BP_RELOCATABLE])
+        out->load = (VMM__LINUX_LOAD + align - 1) & ~(uint64_t)(align - 1);
+    else
+        out->load = pref;
+    if (out->load < VMM__LINUX_HIGH || out->load >= (1ull << 32) || (out->load & 0xfff)) {
+        *why = "preferred load address out of range";
+        return VMM_EINVAL;
+    }
+    uint64_t body = file_size - out->setup_size;
+    if (out->init_size < body)
+        out->init_size = body;
+    if (out->init_size > (1ull << 30)) {
+        *why = "init_size larger than 1 GiB";
+        return VMM_EINVAL;
+    }
+    out->initrd_max = get32(h, BP_INITRD_ADDR_MAX);
+    uint32_t cl = get32(h, BP_CMDLINE_SIZE);
+    out->cmdline_max = cl > 0 && cl < 65536 ? cl : 255;
+    return 0;
+}
+
+int vmm__linux_e820(const uint64_t (*ram)[2], size_t nram, struct vmm__e820 *out, size_t cap)
+{
+    size_t n = 0;
+    bool low = false;
+    for (size_t i = 0; i < nram; i++) {
+        uint64_t a = ram[i][0], end = ram[i][0] + ram[i][1];
+        if (a == 0 && end >= VMM__LINUX_EBDA_END)
+            low = true;
+        if (a < VMM__LINUX_MPTABLE) {
+            if (n == cap)
+                return VMM_E2BIG;
+            uint64_t e = end < VMM__LINUX_MPTABLE ? end : VMM__LINUX_MPTABLE;
+            out[n++] = (struct vmm__e820){a, e - a, VMM__E820_RAM};
+        }
+        if (end > VMM__LINUX_HIGH) {
+            uint64_t s = a > VMM__LINUX_HIGH ? a : VMM__LINUX_HIGH;
+            /* Merge with the previous entry when they touch. */
+            if (n && out[n - 1].type == VMM__E820_RAM && out[n - 1].addr + out[n - 1].size == s &&
+                out[n - 1].addr >= VMM__LINUX_HIGH) {
+                out[n - 1].size += end - s;
+                continue;
+            }
+            if (n == cap)
+                return VMM_E2BIG;
+            out[n++] = (struct vmm__e820){s, end - s, VMM__E820_RAM};
+        }
+    }
+    if (!low)
+        return VMM_EFAULT;
+    /* The reserved EBDA slot goes after the low entry: keep the map sorted. */
+    if (n == cap)
+        return VMM_E2BIG;
+    size_t at = 0;
+    while (at < n && out[at].addr < VMM__LINUX_MPTABLE)
+        at++;
+    memmove(&out[at + 1], &out[at], (n - at) * sizeof *out);
+    out[at] = (struct vmm__e820){VMM__LINUX_MPTABLE, VMM__LINUX_EBDA_END - VMM__LINUX_MPTABLE,
+                                 VMM__E820_RESERVED};
+    return (int)(n + 1);
+}
+
+static uint8_t checksum(const uint8_t *p, size_t len)
+{
+    uint8_t s = 0;
+    for (size_t i = 0; i < len; i++)
+        s = (uint8_t)(s + p[i]);
+    return (uint8_t)-s;
+}
+
+#define MP_GSIS 24
+
+int vmm__linux_mptable(uint8_t *buf, size_t cap, uint32_t at, unsigned int ncpus,
+                       uint32_t cpu_signature, uint32_t cpu_features)
+{
+    size_t need = 16 + 44 + ncpus * 20 + 8 + 8 + MP_GSIS * 8 + 2 * 8;
+    if (need > cap || ncpus == 0 || ncpus > 254)
+        return VMM_E2BIG;
+    memset(buf, 0, need);
+    /* Floating pointer structure. */
+    memcpy(buf, "_MP_", 4);
+    put32(buf, 4, at + 16);
+    buf[8] = 1; /* length in 16-byte units */
+    buf[9] = 4; /* MP 1.4 */
+    buf[10] = checksum(buf, 16);
+    /* Configuration table header. */
+    uint8_t *t = buf + 16;
+    memcpy(t, "PCMP", 4);
+    t[6] = 4;
+    memcpy(t + 8, "LIBVMM  ", 8);
+    memcpy(t + 16, "KVM GUEST   ", 12);
+    put32(t, 36, VMM__LINUX_LAPIC);
+    size_t o = 44;
+    unsigned int entries = 0;
+    uint8_t ioapic = (uint8_t)ncpus;
+    for (unsigned int i = 0; i < ncpus; i++, entries++) {
+        t[o] = 0; /* processor */
+        t[o + 1] = (uint8_t)i;
+        t[o + 2] = 0x14;                 /* LAPIC version */
+        t[o + 3] = 1 | (i == 0 ? 2 : 0); /* enabled; the bootstrap processor */
+        put32(t, o + 4, cpu_signature);
+        put32(t, o + 8, cpu_features);
+        o += 20;
+    }
+    t[o] = 1; /* bus 0: ISA */
+    memcpy(t + o + 2, "ISA   ", 6);
+    o += 8, entries++;
+    t[o] = 2; /* the IOAPIC */
+    t[o + 1] = ioapic;
+    t[o + 2] = 0x11;
+    t[o + 3] = 1;
+    put32(t, o + 4, VMM__LINUX_IOAPIC);
+    o += 8, entries++;
+    for (unsigned int irq = 0; irq < MP_GSIS; irq++, entries++) {
+        /* Interrupt assignments: INT, conforming polarity and trigger, from
+         * ISA bus IRQ irq to the IOAPIC pin KVM routes GSI irq to. */
+        t[o] = 3;
+        t[o + 4] = 0;
+        t[o + 5] = (uint8_t)irq;
+        t[o + 6] = ioapic;
+        t[o + 7] = (uint8_t)(irq == 0 ? 2 : irq);
+        o += 8;
+    }
+    /* Local interrupts: ExtINT on LINT0, NMI on LINT1, every LAPIC. */
+    for (unsigned int k = 0; k < 2; k++, entries++) {
+        t[o] = 4;
+        t[o + 1] = k == 0 ? 3 : 1;
+        t[o + 6] = 0xff;
+        t[o + 7] = (uint8_t)k;
+        o += 8;
+    }
+    put16(t, 4, (uint16_t)o);
+    put16(t, 34, (uint16_t)entries);
+    t[7] = checksum(t, o);
+    return (int)(16 + o);
+}
+
+/* ---- loading ---- */
+
+static int open_file(const char *path, const char *what, int *fd, uint64_t *size)
+{
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) {
+        int e = errno;
+        return vmm__err(e == ENOENT ? VMM_ENOENT : VMM_EIO, "%s %s: %s", what, path, strerror(e));
+    }
+    struct stat st;
+    if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(*fd);
+        return vmm__err(VMM_EIO, "%s %s: not a regular file", what, path);
+    }
+    if ((uint64_t)st.st_size > LINUX_MAX_FILE) {
+        close(*fd);
+        return vmm__err(VMM_EINVAL, "%s %s: larger than %llu MiB", what, path,
+                        LINUX_MAX_FILE >> 20);
+    }
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+/* Read len bytes at file offset off straight into guest RAM at gpa. */
+static int read_into(vmm_vm *vm, int fd, uint64_t off, uint64_t len, uint64_t gpa, const char *path)
+{
+    void *host;
+    if (vmm_mem_host_ptr(vm, gpa, len ? len : 1, &host) < 0)
+        return vmm__err(VMM_EFAULT, "%s: %llu bytes at 0x%llx do not fit in guest RAM", path,
+                        (ull)len, (ull)gpa);
+    uint64_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, (uint8_t *)host + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return vmm__err(VMM_EIO, "%s: read: %s", path, n < 0 ? strerror(errno) : "file shrank");
+        done += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* The kernel: where it ends in guest memory, its entry and the setup header
+ * fields it brings into boot_params. */
+struct kernel {
+    uint64_t entry, end;
+    uint32_t initrd_max, cmdline_max;
+};
+
+static int load_bzimage(vmm_vm *vm, const char *path, int fd, uint64_t size, uint8_t *bp,
+                        struct kernel *k)
+{
+    uint8_t head[0x400];
+    if (pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head)
+        return vmm__err(VMM_EIO, "kernel %s: cannot read the setup header", path);
+    struct vmm__bzimage bz;
+    const char *why;
+    if (vmm__bzimage_parse(head, sizeof head, size, &bz, &why) < 0)
+        return vmm__err(VMM_EINVAL, "kernel %s: %s", path, why);
+    void *host;
+    if (vmm_mem_host_ptr(vm, bz.load, bz.init_size, &host) < 0)
+        return vmm__err(VMM_EFAULT,
+                        "kernel %s: needs [0x%llx, 0x%llx) of RAM (init_size) for the kernel", path,
+                        (ull)bz.load, (ull)(bz.load + bz.init_size));
+    int rc = read_into(vm, fd, bz.setup_size, size - bz.setup_size, bz.load, path);
+    if (rc < 0)
+        return rc;
+    memcpy(bp + BP_HDR, head + BP_HDR, bz.hdr_len);
+    put32(bp, BP_CODE32_START, (uint32_t)bz.load);
+    k->entry = bz.load + 0x200; /* startup_64 */
+    k->end = bz.load + bz.init_size;
+    k->initrd_max = bz.initrd_max;
+    k->cmdline_max = bz.cmdline_max;
+    return 0;
+}
+
+static int load_vmlinux(vmm_vm *vm, const char *path, int fd, uint64_t size, uint8_t *bp,
+                        struct kernel *k)
+{
+    struct vmm__elf_segment segs[VMM__ELF_MAX_PHDRS];
+    size_t n = VMM__ARRAY_LEN(segs);
+    int rc = vmm__elf_parse(fd, size, path, segs, &n, &k->entry);
+    if (rc < 0)
+        return rc;
+    if ((rc = vmm_boot_elf(vm, path, NULL)) < 0)
+        return rc;
+    k->end = 0;
+    for (size_t i = 0; i < n; i++)
+        if (segs[i].paddr + segs[i].memsz > k->end)
+            k->end = segs[i].paddr + segs[i].memsz;
+    /* No setup header in a vmlinux: give the kernel the one a loader would. */
+    put16(bp, BP_BOOT_FLAG, 0xaa55);
+    memcpy(bp + BP_HEADER, "HdrS", 4);
+    put16(bp, BP_VERSION, 0x20f);
+    put32(bp, BP_KERNEL_ALIGNMENT, 0x1000000);
+    put32(bp, BP_CMDLINE_SIZE, VMLINUX_CMDLINE);
+    put32(bp, BP_INITRD_ADDR_MAX, VMLINUX_INITRD_MAX);
+    bp[BP_LOADFLAGS] = LOADED_HIGH;
+    k->initrd_max = VMLINUX_INITRD_MAX;
+    k->cmdline_max = VMLINUX_CMDLINE;
+    return 0;
+}
+
+/* Place the initrd at the top of the RAM region below the limit, above the
+ * kernel. */
+static int load_initrd(vmm_vm *vm, const char *path, const struct kernel *k, uint8_t *bp)
+{
+    int fd;
+    uint64_t size;
+    int rc = open_file(path, "initrd", &fd, &size);
+    if (rc < 0)
+        return rc;
+    uint64_t limit = (uint64_t)k->initrd_max + 1;
+    uint64_t gpa = 0;
+    pthread_rwlock_rdlock(&vm->mem_lock);
+    for (size_t i = 0; i < vm->nregions; i++) {
+        const struct vmm__region *r = &vm->regions[i];
+        uint64_t top = r->gpa + r->size < limit ? r->gpa + r->size : limit;
+        if (r->flags & VMM_MEM_READONLY || top <= r->gpa || top - r->gpa < size)
+            continue;
+        uint64_t at = (top - size) & ~(uint64_t)(VMM_PAGE_SIZE - 1);
+        if (at >= r->gpa && at >= k->end && at > gpa)
+            gpa = at;
+    }
+    pthread_rwlock_unlock(&vm->mem_lock);
+    if (!gpa)
+        rc = vmm__err(VMM_EFAULT,
+                      "initrd %s: %llu bytes do not fit in RAM between the kernel's end 0x%llx "
+                      "and 0x%llx",
+                      path, (ull)size, (ull)k->end, (ull)limit);
+    else
+        rc = read_into(vm, fd, 0, size, gpa, path);
+    close(fd);
+    if (rc < 0)
+        return rc;
+    put32(bp, BP_RAMDISK_IMAGE, (uint32_t)gpa);
+    put32(bp, BP_RAMDISK_SIZE, (uint32_t)size);
+    put32(bp, BP_EXT_RAMDISK_IMAGE, (uint32_t)(gpa >> 32));
+    put32(bp, BP_EXT_RAMDISK_SIZE, (uint32_t)(size >> 32));
+    return 0;
+}
+
+/* Whether the host runs KVM on PVM (module kvm_pvm). */
+static bool host_is_pvm(void)
+{
+    return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+static bool cpuid_safe(const vmm_linux_boot *b)
+{
+    return b->cpuid == VMM_LINUX_CPUID_SAFE || (b->cpuid == VMM_LINUX_CPUID_AUTO && host_is_pvm());
+}
+
+/* The command line: the caller's, "noxsave" in the safe CPUID mode (a PVM
+ * host shows the guest its own XSAVE bit whatever the CPUID table says), and
+ * a virtio_mmio.device= for each virtio device that
+ * has an interrupt line. */
+static int build_cmdline(vmm_vm *vm, const vmm_linux_boot *b, bool safe, char *out, size_t max)
+{
+    size_t len = 0;
+    const char *user = b->cmdline ? b->cmdline : "";
+    int n = snprintf(out, max + 1, "%s%s%s", user, safe && *user ? " " : "", safe ? "noxsave" : "");
+    if (n < 0 || (size_t)n > max)
+        return vmm__err(VMM_EINVAL, "the command line is longer than the kernel's %zu bytes", max);
+    len = (size_t)n;
+    if (b->flags & VMM_LINUX_NO_VIRTIO_CMDLINE)
+        return 0;
+    /* Devices are listed newest first: walk them oldest first, so that the
+     * guest numbers them in attach order. */
+    vmm_device *devs[256];
+    size_t nd = 0;
+    for (vmm_device *d = vm->devices; d && nd < VMM__ARRAY_LEN(devs); d = d->next)
+        devs[nd++] = d;
+    while (nd--) {
+        uint64_t base;
+        int irq;
+        if (!vmm__virtio_lookup(devs[nd], &base, &irq) || irq < 0)
+            continue;
+        n = snprintf(out + len, max + 1 - len, "%svirtio_mmio.device=%u@0x%llx:%d", len ? " " : "",
+                     VMM__VIRTIO_MMIO_SIZE, (ull)base, irq);
+        if (n < 0 || (size_t)n > max - len)
+            return vmm__err(VMM_EINVAL,
+                            "the command line with the virtio devices is longer than the "
+                            "kernel's %zu bytes",
+                            max);
+        len += (size_t)n;
+    }
+    return 0;
+}
+
+#define CPUID_1_ECX_CX16    (1u << 13)
+#define CPUID_1_ECX_FMA     (1u << 12)
+#define CPUID_1_ECX_XSAVE   (1u << 26)
+#define CPUID_1_ECX_OSXSAVE (1u << 27)
+#define CPUID_1_ECX_AVX     (1u << 28)
+#define CPUID_1_ECX_F16C    (1u << 29)
+#define CPUID_7_EBX_AVX2    (1u << 5)
+#define CPUID_7_EBX_AVX512  0xd0230000u /* F, DQ, IFMA, PF, ER, CD, BW, VL */
+
+static int set_cpuids(vmm_vm *vm, const vmm_linux_boot *b, uint32_t *sig, uint32_t *features)
+{
+    size_t n = 0;
+    int rc = vmm_x86_supported_cpuid(vm, NULL, 0, &n);
+    if (rc < 0 && rc != VMM_ERANGE)
+        return rc;
+    vmm_cpuid_entry *e = calloc(n ? n : 1, sizeof *e);
+    if (!e)
+        return vmm__err(VMM_ENOMEM, "CPUID table: out of memory");
+    if ((rc = vmm_x86_supported_cpuid(vm, e, n, &n)) < 0)
+        goto out;
+    bool safe = cpuid_safe(b);
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].function == 1) {
+            if (safe)
+                e[i].ecx &= ~(CPUID_1_ECX_CX16 | CPUID_1_ECX_XSAVE | CPUID_1_ECX_OSXSAVE |
+                              CPUID_1_ECX_AVX | CPUID_1_ECX_FMA | CPUID_1_ECX_F16C);
+            *sig = e[i].eax;
+            *features = e[i].edx;
+        }
+        if (safe && e[i].function == 7 && e[i].index == 0)
+            e[i].ebx &= ~(CPUID_7_EBX_AVX2 | CPUID_7_EBX_AVX512);
+        if (safe && e[i].function == 0xd)
+            e[i].eax = e[i].ebx = e[i].ecx = e[i].edx = 0;
+    }
+    for (unsigned int v = 0; v < VMM__MAX_VCPUS; v++) {
+        vmm_vcpu *c = vm->vcpus[v];
+        if (!c)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            if (e[i].function == 1)
+                e[i].ebx = (e[i].ebx & 0x00ffffffu) | (uint32_t)c->index << 24;
+            if (e[i].function == 0xb || e[i].function == 0x1f)
+                e[i].edx = c->index;
+        }
+        if ((rc = vmm_x86_set_cpuid(c, e, n)) < 0)
+            goto out;
+    }
+out:
+    free(e);
+    return rc;
+}
+
+static const size_t boot_sizes[] = {0, sizeof(vmm_linux_boot)};
+
+int vmm_linux_boot_init(vmm_linux_boot *b, unsigned int version)
+{
+    static const vmm_linux_boot defaults = VMM_LINUX_BOOT_INIT;
+    return vmm__options_init(b, version, &defaults, boot_sizes, VMM_LINUX_BOOT_VERSION,
+                             "vmm_linux_boot_init");
+}
+
+static int enter(vmm_vcpu *v, uint64_t entry)
+{
+    vmm_x86_setup_options o;
+    vmm_x86_setup_options_init(&o, VMM_X86_SETUP_OPTIONS_VERSION);
+    o.mode = VMM_X86_LONG;
+    o.entry = entry;
+    o.stack = VMM__LINUX_STACK;
+    o.tables = VMM__LINUX_TABLES;
+    int rc = vmm_x86_setup(v, &o);
+    if (rc < 0)
+        return rc;
+    /* The protocol's selectors: __BOOT_CS 0x10 (64-bit code), __BOOT_DS 0x18.
+     * The set-up's GDT has 32-bit code at 0x10: make it 64-bit code. */
+    uint64_t code64 = 0x00af9b000000ffffull;
+    if ((rc = vmm_mem_write(v->vm, VMM__LINUX_TABLES + 0x10, &code64, 8)) < 0)
+        return rc;
+    vmm_sregs s;
+    if ((rc = vmm_vcpu_get_sregs(v, &s)) < 0)
+        return rc;
+    s.cs.selector = 0x10;
+    if ((rc = vmm_vcpu_set_sregs(v, &s)) < 0)
+        return rc;
+    vmm_regs r;
+    if ((rc = vmm_vcpu_get_regs(v, &r)) < 0)
+        return rc;
+    r.rsi = VMM__LINUX_BOOT_PARAMS;
+    r.rflags = 2; /* interrupts off */
+    return vmm_vcpu_set_regs(v, &r);
+}
+
+int vmm_boot_linux(vmm_vm *vm, const vmm_linux_boot *bp_in)
+{
+    if (!vm || !bp_in)
+        return vmm__err(VMM_EINVAL, "vmm_boot_linux: NULL argument");
+    vmm_linux_boot b = VMM_LINUX_BOOT_INIT;
+    int rc = vmm__options_copy(&b, sizeof b, bp_in, boot_sizes, VMM_LINUX_BOOT_VERSION,
+                               "vmm_linux_boot");
+    if (rc < 0)
+        return rc;
+    if (!b.kernel)
+        return vmm__err(VMM_EINVAL, "vmm_boot_linux: no kernel");
+    if (b.cpuid > VMM_LINUX_CPUID_SAFE)
+        return vmm__err(VMM_EINVAL, "vmm_boot_linux: unknown cpuid policy %d", (int)b.cpuid);
+    if (b.flags & ~(VMM_LINUX_NO_VIRTIO_CMDLINE | VMM_LINUX_NO_MPTABLE))
+        return vmm__err(VMM_EINVAL, "vmm_boot_linux: unknown flags 0x%x", b.flags);
+    if (!(vm->flags & VMM_VM_IRQCHIP))
+        return vmm__err(VMM_ESTATE, "vmm_boot_linux: Linux needs the in-kernel irqchip "
+                                    "(create the VM with VMM_VM_IRQCHIP)");
+    if (vmm__vm_busy(vm))
+        return vmm__err(VMM_ESTATE, "vmm_boot_linux: a vCPU of the VM is running");
+    vmm_vcpu *boot = vm->vcpus[0];
+    unsigned int ncpus = 0;
+    for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
+        ncpus += vm->vcpus[i] != NULL;
+    if (!boot)
+        return vmm__err(VMM_ESTATE, "vmm_boot_linux: create the VM's vCPUs (vCPU 0 at least) "
+                                    "before booting");
+
+    /* The RAM map, and the low memory the tables need. */
+    uint64_t(*ram)[2] = NULL;
+    pthread_rwlock_rdlock(&vm->mem_lock);
+    size_t nram = vm->nregions;
+    ram = calloc(nram ? nram : 1, sizeof *ram);
+    for (size_t i = 0; ram && i < nram; i++) {
+        ram[i][0] = vm->regions[i].gpa;
+        ram[i][1] = vm->regions[i].size;
+    }
+    pthread_rwlock_unlock(&vm->mem_lock);
+    if (!ram)
+        return vmm__err(VMM_ENOMEM, "vmm_boot_linux: out of memory");
+    struct vmm__e820 map[BP_E820_MAX];
+    int nmap = vmm__linux_e820((const uint64_t(*)[2])ram, nram, map, BP_E820_MAX);
+    free(ram);
+    if (nmap == VMM_EFAULT)
+        return vmm__err(VMM_EFAULT,
+                        "vmm_boot_linux: Linux needs RAM from 0 to 0x%x (boot_params, "
+                        "tables, command line, MP table)",
+                        VMM__LINUX_EBDA_END);
+    if (nmap < 0)
+        return vmm__err(VMM_E2BIG, "vmm_boot_linux: more than %d e820 entries", BP_E820_MAX);
+
+    int fd;
+    uint64_t size;
+    if ((rc = open_file(b.kernel, "kernel", &fd, &size)) < 0)
+        return rc;
+    uint8_t magic[4] = {0};
+    if (pread(fd, magic, 4, 0) != 4) {
+        close(fd);
+        return vmm__err(VMM_EINVAL, "kernel %s: too short to be a kernel", b.kernel);
+    }
+    uint8_t *bp = calloc(1, VMM_PAGE_SIZE);
+    if (!bp) {
+        close(fd);
+        return vmm__err(VMM_ENOMEM, "vmm_boot_linux: out of memory");
+    }
+    struct kernel k;
+    if (memcmp(magic, "\177ELF", 4) == 0)
+        rc = load_vmlinux(vm, b.kernel, fd, size, bp, &k);
+    else
+        rc = load_bzimage(vm, b.kernel, fd, size, bp, &k);
+    close(fd);
+    if (rc < 0)
+        goto out;
+
+    bp[BP_TYPE_OF_LOADER] = 0xff;
+    bp[BP_LOADFLAGS] |= LOADED_HIGH;
+    if (b.initrd && (rc = load_initrd(vm, b.initrd, &k, bp)) < 0)
+        goto out;
+
+    char *cmd = calloc(1, k.cmdline_max + 1);
+    if (!cmd) {
+        rc = vmm__err(VMM_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = build_cmdline(vm, &b, cpuid_safe(&b), cmd, k.cmdline_max);
+    if (rc >= 0)
+        rc = vmm_mem_write(vm, VMM__LINUX_CMDLINE, cmd, strlen(cmd) + 1);
+    free(cmd);
+    if (rc < 0)
+        goto out;
+    put32(bp, BP_CMD_LINE_PTR, VMM__LINUX_CMDLINE);
+    put32(bp, BP_EXT_CMD_LINE_PTR, 0);
+
+    bp[BP_E820_ENTRIES] = (uint8_t)nmap;
+    for (int i = 0; i < nmap; i++) {
+        put64(bp, BP_E820_TABLE + i * 20, map[i].addr);
+        put64(bp, BP_E820_TABLE + i * 20 + 8, map[i].size);
+        put32(bp, BP_E820_TABLE + i * 20 + 16, map[i].type);
+    }
+    if ((rc = vmm_mem_write(vm, VMM__LINUX_BOOT_PARAMS, bp, VMM_PAGE_SIZE)) < 0)
+        goto out;
+
+    uint32_t sig = 0, features = 0;
+    if ((rc = set_cpuids(vm, &b, &sig, &features)) < 0)
+        goto out;
+    if (!(b.flags & VMM_LINUX_NO_MPTABLE)) {
+        uint8_t mp[VMM__LINUX_EBDA_END - VMM__LINUX_MPTABLE];
+        int len = vmm__linux_mptable(mp, sizeof mp, VMM__LINUX_MPTABLE, ncpus, sig, features);
+        if (len < 0) {
+            rc = vmm__err(VMM_E2BIG, "%u vCPUs do not fit in an MP table", ncpus);
+            goto out;
+        }
+        if ((rc = vmm_mem_write(vm, VMM__LINUX_MPTABLE, mp, (size_t)len)) < 0)
+            goto out;
+    }
+    rc = enter(boot, k.entry);
+out:
+    free(bp);
+    if (rc < 0)
+        vmm__err_prefix("vmm_boot_linux: ");
+    return rc;
+}
