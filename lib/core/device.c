@@ -63,6 +63,7 @@ static void ensure_builtins_locked(void)
     add_locked(&vmm__virtio_blk_ops, true);
     add_locked(&vmm__virtio_net_ops, true);
     add_locked(&vmm__virtio_console_ops, true);
+    add_locked(&vmm__virtio_vsock_ops, true);
 }
 
 int vmm_device_register(const vmm_device_ops *ops)

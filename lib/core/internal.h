@@ -205,6 +205,7 @@ extern VMM__HIDDEN const vmm_device_ops vmm__virtio_rng_ops;
 extern VMM__HIDDEN const vmm_device_ops vmm__virtio_blk_ops;
 extern VMM__HIDDEN const vmm_device_ops vmm__virtio_net_ops;
 extern VMM__HIDDEN const vmm_device_ops vmm__virtio_console_ops;
+extern VMM__HIDDEN const vmm_device_ops vmm__virtio_vsock_ops;
 
 /* ---- strict JSON checks json-c does not make (json_check.c) ---- */
 #define VMM__JSON_PATH_MAX 256

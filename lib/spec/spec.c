@@ -574,7 +574,8 @@ static int parse_devices(struct json_object *root, const char *bd, struct spec *
             if (!strcmp(key, "type") || !strcmp(key, "plugin") || !strcmp(key, "console"))
                 continue;
             /* A built-in's file is relative to the spec, like every path in it. */
-            if (!strcmp(type, "virtio-blk") && !strcmp(key, "path") &&
+            if (((!strcmp(type, "virtio-blk") && !strcmp(key, "path")) ||
+                 (!strcmp(type, "virtio-vsock") && !strcmp(key, "uds_path"))) &&
                 json_object_is_type(val, json_type_string)) {
                 char *full = resolve(bd, json_object_get_string(val));
                 if (!full) {

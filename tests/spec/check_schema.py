@@ -129,6 +129,9 @@ GOOD = [
                                                "rows": "50"}))),
     ("virtio-console, defaults", with_((("devices", 2), {"type": "virtio-console",
                                                          "mmio": "0xd0001000"}))),
+    ("virtio-vsock", with_((("devices", 2), {
+        "type": "virtio-vsock", "mmio": "0xd0000000", "irq": 5, "guest_cid": 4294967294,
+        "uds_path": "v.sock"}))),
 ]
 
 BAD = [
@@ -216,6 +219,16 @@ BAD = [
     ("device with fd", with_((("devices", 0, "fd"), 1))),
     ("empty device id", with_((("devices", 0, "id"), ""))),
     ("serial with an unknown key", with_((("devices", 0, "baud"), 9600))),
+    ("virtio-vsock without guest_cid", with_((("devices", 2),
+        {"type": "virtio-vsock", "mmio": 4096, "uds_path": "v.sock"}))),
+    ("virtio-vsock guest_cid 2", with_((("devices", 2),
+        {"type": "virtio-vsock", "mmio": 4096, "guest_cid": 2, "uds_path": "v.sock"}))),
+    ("virtio-vsock guest_cid 2^32-1", with_((("devices", 2),
+        {"type": "virtio-vsock", "mmio": 4096, "guest_cid": 4294967295, "uds_path": "v.sock"}))),
+    ("virtio-vsock without uds_path", with_((("devices", 2),
+        {"type": "virtio-vsock", "mmio": 4096, "guest_cid": 3}))),
+    ("virtio-vsock with an unknown key", with_((("devices", 2),
+        {"type": "virtio-vsock", "mmio": 4096, "guest_cid": 3, "uds_path": "v", "port": 1}))),
     ("serial port 65529", with_((("devices", 0, "port"), 65529))),
     ("serial irq 24", with_((("devices", 0, "irq"), 24))),
     ("serial with port and mmio", with_((("devices", 0, "port"), "0x2f8"),

@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: MIT */
+/* virtio-vsock (virtio 1.2 §5.10), stream sockets, with the host side as UNIX
+ * sockets ("hybrid vsock"): a host program connects to uds_path and writes
+ * "CONNECT <port>\n" to reach a guest port; a guest connecting to host port P
+ * reaches the program listening on "<uds_path>_<P>". Guest packets are served
+ * on the vCPU thread that notified; the device's I/O thread accepts host
+ * connections and moves host bytes into the guest's receive buffers, only
+ * while the guest has credit and buffers posted. Everything the guest sends is
+ * checked: addresses, lengths against the chain and a packet cap, credit
+ * (bytes held for a slow UNIX peer never exceed the buffer the device
+ * advertised), and the number of connections is capped. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "virtio_vsock.h"
+
+/* ---- the guest side: receive buffers and packets ---- */
+
+static bool live(const struct vsock *v)
+{
+    return (v->t.status & VMM__VIRTIO_S_DRIVER_OK) && !v->t.broken && v->t.q[RXQ].ready;
+}
+
+/* A receive chain to fill: true with v->rx held. */
+bool vmm__vsock_rx_get(struct vsock *v)
+{
+    if (!live(v)) {
+        v->rx_held = false;
+        return false;
+    }
+    if (v->rx_held)
+        return true;
+    const char *why;
+    int got = vmm__vq_pop(&v->t.q[RXQ], v->t.dev, vmm__virtio_has(&v->t, VMM__VIRTIO_F_INDIRECT),
+                          &v->rx, &why);
+    if (got < 0) {
+        vmm__virtio_fail(&v->t, why);
+        return false;
+    }
+    if (got == 0)
+        return false;
+    if (v->rx.readable || v->rx.writable <= HDR) {
+        vmm__virtio_fail(&v->t, v->rx.readable ? "device-readable buffer on the rx queue"
+                                               : "rx buffer too small for a header and data");
+        return false;
+    }
+    v->rx_held = true;
+    return true;
+}
+
+/* Fill the held receive chain with a packet and return it to the driver. */
+int vmm__vsock_rx_put(struct vsock *v, const struct hdr *h, const void *data, uint32_t len)
+{
+    v->rx_held = false;
+    if (vmm__vq_write(v->t.dev, &v->rx, 0, h, HDR) < 0 ||
+        (len && vmm__vq_write(v->t.dev, &v->rx, HDR, data, len) < 0)) {
+        vmm__virtio_fail(&v->t, "rx buffer outside RAM");
+        return VMM_EFAULT;
+    }
+    if (vmm__vq_push(&v->t.q[RXQ], v->t.dev, v->rx.head, HDR + len) < 0) {
+        vmm__virtio_fail(&v->t, "used ring unwritable");
+        return VMM_EFAULT;
+    }
+    v->need_used = true;
+    return 0;
+}
+
+static struct hdr hdr_for(const struct vsock *v, uint32_t local, uint32_t peer, uint16_t op)
+{
+    return (struct hdr){.src_cid = HOST_CID,
+                        .dst_cid = v->cid,
+                        .src_port = local,
+                        .dst_port = peer,
+                        .type = TYPE_STREAM,
+                        .op = op};
+}
+
+/* A packet of connection c: its credit goes along (§5.10.6.3). */
+struct hdr vmm__vsock_conn_hdr(const struct vsock *v, struct conn *c, uint16_t op)
+{
+    struct hdr h = hdr_for(v, c->local_port, c->peer_port, op);
+    h.buf_alloc = BUF_ALLOC;
+    h.fwd_cnt = c->fwd_cnt;
+    c->fwd_told = c->fwd_cnt;
+    c->pend &= ~(unsigned int)P_CREDIT;
+    return h;
+}
+
+/* An RST for a flow the device keeps no state for; dropped (and logged) when
+ * MAX_RST are already waiting: the guest is not taking its buffers back. */
+void vmm__vsock_queue_rst(struct vsock *v, uint32_t local, uint32_t peer)
+{
+    if (v->rst_n == MAX_RST) {
+        vmm_device_log_limited(v->t.dev, VMM_LOG_WARN, "too many resets waiting; one dropped");
+        return;
+    }
+    unsigned int i = (v->rst_head + v->rst_n++) % MAX_RST;
+    v->rst[i].local = local;
+    v->rst[i].peer = peer;
+}
+
+/* Send waiting control packets while receive buffers last: resets first,
+ * then each connection's in turn. */
+void vmm__vsock_flush(struct vsock *v)
+{
+    while (vmm__vsock_rx_get(v)) {
+        struct hdr h;
+        if (v->rst_n) {
+            h = hdr_for(v, v->rst[v->rst_head].local, v->rst[v->rst_head].peer, OP_RST);
+            v->rst_head = (v->rst_head + 1) % MAX_RST;
+            v->rst_n--;
+        } else {
+            struct conn *c = NULL;
+            for (unsigned int k = 0; k < MAX_CONNS && !c; k++) {
+                struct conn *x = &v->c[(v->rr + k) % MAX_CONNS];
+                if (x->state != C_FREE && x->state != C_LINE && x->pend)
+                    c = x;
+            }
+            if (!c)
+                return;
+            v->rr = (unsigned int)(c - v->c + 1) % MAX_CONNS;
+            if (c->pend & P_REQUEST) {
+                c->pend &= ~(unsigned int)P_REQUEST;
+                h = vmm__vsock_conn_hdr(v, c, OP_REQUEST);
+            } else if (c->pend & P_RESPONSE) {
+                c->pend &= ~(unsigned int)P_RESPONSE;
+                h = vmm__vsock_conn_hdr(v, c, OP_RESPONSE);
+            } else if (c->pend & P_SHUTDOWN) {
+                c->pend &= ~(unsigned int)P_SHUTDOWN;
+                h = vmm__vsock_conn_hdr(v, c, OP_SHUTDOWN);
+                h.flags = c->shut_flags;
+            } else {
+                h = vmm__vsock_conn_hdr(v, c, OP_CREDIT_UPDATE);
+            }
+        }
+        if (vmm__vsock_rx_put(v, &h, NULL, 0) < 0)
+            return;
+    }
+}
+
+/* ---- guest packets (tx queue, vCPU thread) ---- */
+
+/* The guest asks for host port h->dst_port: connect to "<uds_path>_<port>". */
+static void guest_connect(struct vsock *v, const struct hdr *h)
+{
+    struct conn *c = vmm__vsock_find(v, h->dst_port, h->src_port);
+    if (c) { /* a second REQUEST on a live flow */
+        vmm__vsock_conn_reset(v, c);
+        return;
+    }
+    if (!(c = vmm__vsock_conn_new(v))) {
+        vmm_device_log_limited(v->t.dev, VMM_LOG_WARN,
+                               "guest connection to port %u refused: %u open", h->dst_port,
+                               MAX_CONNS);
+        vmm__vsock_queue_rst(v, h->dst_port, h->src_port);
+        return;
+    }
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s_%u", v->path, h->dst_port);
+    /* A UNIX connect does not wait: it succeeds or fails now (EAGAIN when
+     * the listener's backlog is full). */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        vmm_device_log_limited(v->t.dev, VMM_LOG_DEBUG, "guest connection to %s: %s", a.sun_path,
+                               strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        vmm__vsock_queue_rst(v, h->dst_port, h->src_port);
+        return;
+    }
+    *c = (struct conn){.state = C_OPEN,
+                       .fd = fd,
+                       .local_port = h->dst_port,
+                       .peer_port = h->src_port,
+                       .pend = P_RESPONSE,
+                       .peer_buf_alloc = h->buf_alloc,
+                       .peer_fwd_cnt = h->fwd_cnt};
+}
+
+/* OP_RW: the payload goes to the socket, what it does not take now is held
+ * (the guest's credit bounds it). <0: the payload is not in RAM. */
+static int guest_data(struct vsock *v, struct conn *c, const struct vmm__vq_chain *ch, uint32_t len)
+{
+    if (c->state != C_OPEN || (c->peer_shut & SHUT_SEND)) {
+        vmm__vsock_conn_reset(v, c);
+        return 0;
+    }
+    if (len == 0)
+        return 0;
+    if (len > BUF_ALLOC - (c->rx_cnt - c->fwd_cnt)) {
+        vmm_device_log_limited(v->t.dev, VMM_LOG_WARN,
+                               "guest port %u sent beyond its credit; connection reset",
+                               c->peer_port);
+        vmm__vsock_conn_reset(v, c);
+        return 0;
+    }
+    if (vmm__vq_read(v->t.dev, ch, HDR, v->bounce, len) < 0)
+        return VMM_EFAULT;
+    c->rx_cnt += len;
+    uint32_t off = 0;
+    while (!c->out_len && off < len) {
+        ssize_t k = send(c->fd, v->bounce + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (k <= 0) {
+            vmm__vsock_conn_reset(v, c);
+            return 0;
+        }
+        off += (uint32_t)k;
+        c->fwd_cnt += (uint32_t)k;
+    }
+    if (off < len)
+        vmm__vsock_put_out(v, c, v->bounce + off, len - off, false);
+    else
+        vmm__vsock_settle(v, c);
+    return 0;
+}
+
+/* A bad packet: reset its flow. */
+static void refuse(struct vsock *v, const struct hdr *h, const char *why)
+{
+    vmm_device_log_limited(v->t.dev, VMM_LOG_WARN, "packet %u -> %u (op %u): %s; reset",
+                           h->src_port, h->dst_port, h->op, why);
+    struct conn *c = vmm__vsock_find(v, h->dst_port, h->src_port);
+    if (c)
+        vmm__vsock_conn_reset(v, c);
+    else if (h->op != OP_RST)
+        vmm__vsock_queue_rst(v, h->dst_port, h->src_port);
+}
+
+static int packet(struct vsock *v, const struct vmm__vq_chain *ch, const struct hdr *h)
+{
+    /* §5.10.6.2: the guest's packets come from guest_cid; this device is
+     * only the host's (CID 2) end. Anything else has no flow to reset. */
+    if (h->src_cid != v->cid || h->dst_cid != HOST_CID) {
+        vmm_device_log_limited(v->t.dev, VMM_LOG_WARN,
+                               "packet from cid %llu to cid %llu dropped (guest is %llu)",
+                               (unsigned long long)h->src_cid, (unsigned long long)h->dst_cid,
+                               (unsigned long long)v->cid);
+        return 0;
+    }
+    if (h->len > MAX_PKT || h->len > ch->readable - HDR) {
+        refuse(v, h, "length beyond the buffer or the packet limit");
+        return 0;
+    }
+    if (h->type != TYPE_STREAM) { /* §5.10.6.4: RST for an unknown type */
+        refuse(v, h, "not a stream packet");
+        return 0;
+    }
+    if (h->op == OP_REQUEST) {
+        guest_connect(v, h);
+        return 0;
+    }
+    struct conn *c = vmm__vsock_find(v, h->dst_port, h->src_port);
+    if (!c) {
+        if (h->op != OP_RST)
+            vmm__vsock_queue_rst(v, h->dst_port, h->src_port);
+        return 0;
+    }
+    c->peer_buf_alloc = h->buf_alloc;
+    c->peer_fwd_cnt = h->fwd_cnt;
+    switch (h->op) {
+    case OP_RESPONSE: {
+        if (c->state != C_REQUESTED || (c->pend & P_REQUEST)) {
+            refuse(v, h, "unexpected response");
+            break;
+        }
+        c->state = C_OPEN;
+        char ok[VS_LINE_MAX];
+        int n = snprintf(ok, sizeof ok, "OK %u\n", c->local_port);
+        vmm__vsock_put_out(v, c, ok, (uint32_t)n, true);
+        break;
+    }
+    case OP_RST:
+        vmm__vsock_conn_free(v, c);
+        break;
+    case OP_SHUTDOWN:
+        if (c->state == C_CLOSING) { /* both sides are done: the clean close's RST */
+            vmm__vsock_conn_reset(v, c);
+            break;
+        }
+        if (c->state != C_OPEN) {
+            refuse(v, h, "shutdown before the connection was open");
+            break;
+        }
+        if ((h->flags & SHUT_RCV) && !(c->peer_shut & SHUT_RCV))
+            shutdown(c->fd, SHUT_RD); /* the UNIX peer's writes now fail */
+        c->peer_shut |= h->flags & SHUT_BOTH;
+        vmm__vsock_settle(v, c);
+        break;
+    case OP_RW:
+        return guest_data(v, c, ch, h->len);
+    case OP_CREDIT_UPDATE: /* the credit was taken above */
+        break;
+    case OP_CREDIT_REQUEST:
+        c->pend |= P_CREDIT;
+        break;
+    default:
+        refuse(v, h, "unknown operation");
+        break;
+    }
+    return 0;
+}
+
+static int64_t tx_serve(void *model, const struct vmm__vq_chain *ch, const char **why)
+{
+    struct vsock *v = model;
+    struct hdr h;
+    if (ch->writable) {
+        *why = "device-writable buffer on the tx queue";
+        return VMM_EINVAL;
+    }
+    if (ch->readable < HDR) {
+        vmm_device_log_limited(v->t.dev, VMM_LOG_WARN, "tx packet shorter than its header dropped");
+        return 0;
+    }
+    if (vmm__vq_read(v->t.dev, ch, 0, &h, HDR) < 0 || packet(v, ch, &h) < 0) {
+        *why = "tx buffer outside RAM";
+        return VMM_EFAULT;
+    }
+    return 0;
+}
+
+/* ---- device model ---- */
+
+static int vsock_notify(void *model, struct vmm__virtio *t, unsigned int q)
+{
+    struct vsock *v = model;
+    int rc = 0;
+    v->listen_paused = false; /* retry an accept that ran out of descriptors */
+    if (q == TXQ)
+        rc = vmm__virtio_serve(t, q, tx_serve);
+    /* rx: new buffers for waiting packets and readers; event queue: unused. */
+    vmm__vsock_finish(v);
+    return rc;
+}
+
+static void vsock_config_read(void *model, uint32_t off, void *data, unsigned int size)
+{
+    memcpy(data, (const uint8_t *)&((struct vsock *)model)->cid + off, size);
+}
+
+static void vsock_reset(void *model)
+{
+    struct vsock *v = model;
+    for (unsigned int i = 0; i < MAX_CONNS; i++)
+        vmm__vsock_conn_free(v, &v->c[i]);
+    v->rst_n = v->rst_head = 0;
+    v->rx_held = false;
+    v->need_used = false;
+    /* The rings are being torn down: no watch() (it would take a chain). */
+    vmm__io_set(v->io, v->slot0, v->listen_fd, POLLIN);
+}
+
+static void vsock_destroy(void *model)
+{
+    struct vsock *v = model;
+    vmm__io_free(v->io); /* the thread is gone: nothing else touches v */
+    for (unsigned int i = 0; i < MAX_CONNS; i++) {
+        if (v->c[i].fd >= 0)
+            close(v->c[i].fd);
+        free(v->c[i].out);
+    }
+    if (v->listen_fd >= 0) {
+        close(v->listen_fd);
+        unlink(v->path);
+    }
+    free(v->path);
+    free(v);
+}
+
+static const struct vmm__virtio_ops vsock_model = {
+    .device_id = 19,
+    .features = F_STREAM,
+    .nqueues = 3,
+    .queue_max = 256,
+    .config_size = 8,
+    .config_read = vsock_config_read,
+    .notify = vsock_notify,
+    .reset = vsock_reset,
+};
+
+static const char *const vsock_keys[] = {"mmio", "irq", "guest_cid", "uds_path", NULL};
+
+static int vsock_create(vmm_device *dev, const char *config, void **state)
+{
+    struct json_object *cfg, *p;
+    int rc = vmm__cfg_parse(dev, config, vsock_keys, &cfg);
+    if (rc < 0)
+        return rc;
+    uint64_t base, cid = 0;
+    int irq;
+    const char *path = NULL;
+    rc = vmm__virtio_cfg(dev, cfg, &base, &irq);
+    if (rc >= 0) {
+        /* §5.10.4: 0, 1, 2 and 0xffffffff are reserved; the upper half is zero. */
+        int got = vmm__cfg_u64(dev, cfg, "guest_cid", 3, 0xfffffffeu, 0, &cid);
+        if (got == 0)
+            vmm_device_error(dev, "config.guest_cid: required (3 .. 4294967294)");
+        if (got <= 0)
+            rc = VMM_ECONFIG;
+    }
+    /* "<uds_path>_<port>" must fit a socket address. */
+    const size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1 - 11;
+    if (rc >= 0) {
+        if (!json_object_object_get_ex(cfg, "uds_path", &p) ||
+            !json_object_is_type(p, json_type_string) || !*json_object_get_string(p)) {
+            vmm_device_error(dev, "config.uds_path: required (a UNIX socket path to create)");
+            rc = VMM_ECONFIG;
+        } else if (strlen(path = json_object_get_string(p)) > max) {
+            vmm_device_error(dev, "config.uds_path: longer than %zu bytes", max);
+            rc = VMM_ECONFIG;
+        }
+    }
+    struct vsock *v = NULL;
+    if (rc >= 0 && (!(v = calloc(1, sizeof *v)) || !(v->path = strdup(path)))) {
+        free(v);
+        v = NULL;
+        rc = VMM_ENOMEM;
+    }
+    vmm__cfg_free(cfg);
+    if (rc < 0)
+        return rc;
+    v->cid = cid;
+    v->listen_fd = -1;
+    v->next_port = PORT_FIRST;
+    for (unsigned int i = 0; i < MAX_CONNS; i++)
+        v->c[i].fd = -1;
+    if ((rc = vmm__virtio_init(&v->t, dev, &vsock_model, v, base, irq)) < 0 ||
+        (rc = vmm__vsock_listen(dev, v->path, &v->listen_fd)) < 0 ||
+        (rc = vmm__io_new(dev, vmm__vsock_io_ready, v, &v->io)) < 0)
+        goto fail;
+    int s = vmm__io_add(v->io, v->listen_fd, POLLIN);
+    for (unsigned int i = 0; s >= 0 && i < MAX_CONNS; i++)
+        if (vmm__io_add(v->io, -1, 0) < 0)
+            s = VMM_E2BIG;
+    if (s < 0) {
+        vmm_device_error(dev, "I/O thread: too many descriptors");
+        rc = VMM_E2BIG;
+        goto fail;
+    }
+    v->slot0 = (unsigned int)s;
+    if ((rc = vmm__io_start(v->io)) < 0)
+        goto fail;
+    *state = v;
+    return 0;
+fail:
+    vsock_destroy(v);
+    return rc;
+}
+
+const vmm_device_ops vmm__virtio_vsock_ops = {
+    .version = VMM_DEVICE_OPS_VERSION,
+    .name = "virtio-vsock",
+    .create = vsock_create,
+    .read = vmm__virtio_dev_read,
+    .write = vmm__virtio_dev_write,
+    .reset = vmm__virtio_dev_reset,
+    .destroy = vsock_destroy,
+};
