@@ -79,7 +79,7 @@ static int stream(void)
     return 0;
 }
 
-int con_main(void)
+int drv_main(void)
 {
     int rc = vdrv_init(CON_MMIO, 3, F_SIZE | F_EMERG_WRITE);
     if (rc)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Entry of the virtio driver guest: run drv_main, report its result through
- * the debug-exit register at DRV_EXIT_MMIO (MMIO: ports are privileged at CPL3). */
+/* Entry of the virtio driver guests (virtio_drv, virtio_net_drv,
+ * virtio_console_drv, virtio_vsock_drv): run the driver's drv_main, report its
+ * result through the debug-exit register at 0xd0000000, where each guest's
+ * layout header puts it (MMIO: ports are privileged at CPL3). */
     .code64
     .section .text.start, "ax"
     .globl _start

@@ -15,7 +15,7 @@ static uint16_t type_at(uint64_t frame)
     return (uint16_t)(p[12] << 8 | p[13]);
 }
 
-int net_main(void)
+int drv_main(void)
 {
     int rc = vdrv_init(NET_MMIO, 1, 1u << 5 | 1u << 16); /* VIRTIO_NET_F_MAC, _STATUS */
     if (rc)

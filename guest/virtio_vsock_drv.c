@@ -79,7 +79,7 @@ static int pkt_recv(struct hdr *h, volatile uint8_t *data, uint32_t cap)
     }
 }
 
-int vsock_main(void)
+int drv_main(void)
 {
     if (vdrv_init(VS_MMIO, 19, 1) || vdrv_queue(&rxq, VS_MMIO, 0, VS_RINGS, VS_QUEUE) ||
         vdrv_queue(&txq, VS_MMIO, 1, VS_RINGS + 0x10000, VS_QUEUE) ||
