@@ -352,7 +352,8 @@ static void test_bzimage_loader(void **state)
 
 /* The uncompressed vmlinux: segments at their physical addresses, a setup
  * header built for it, the entry its e_entry. Linux then runs on vCPU 0: it
- * reads our e820 map, MP table and command line (its log says so). On a PVM
+ * reads our e820 map, MP table (two processors) and command line (its log
+ * says so). On a PVM
  * host, where CPL 0 code is emulated, the CPUID filter carries it past
  * cmpxchg16b and xrstor up to the int3 self-test, which KVM cannot emulate:
  * that must come back as an emulation failure with the instruction bytes and
@@ -362,13 +363,13 @@ static void test_vmlinux_runs(void **state)
 {
     (void)state;
     struct lvm l;
-    lvm_start(&l, RAM, 1, VMM_VM_PIT);
+    lvm_start(&l, RAM, 2, VMM_VM_PIT);
     vmm_linux_boot b = VMM_LINUX_BOOT_INIT;
     b.kernel = kpath("vmlinux");
     b.cmdline = CMDLINE;
     expect_ok(vmm_boot_linux(l.vm, &b), "vmm_boot_linux");
     check_e820(&l, RAM);
-    check_mptable(&l, 1);
+    check_mptable(&l, 2);
     check_entry_state(&l, 0x1000000);
 
     bool pvm = host_is_pvm();
@@ -396,8 +397,13 @@ static void test_vmlinux_runs(void **state)
         strstr(l.log, "BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved"));
     assert_non_null(strstr(l.log, "BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable"));
     assert_non_null(strstr(l.log, "found SMP MP-table at [mem 0x000f0000-0x000f000f]"));
+    /* Both processors from the MP table (the second waits for a SIPI the
+     * kernel sends later), the IOAPIC after them. */
+    assert_non_null(strstr(l.log, "Processor #0 (Bootup-CPU)"));
+    assert_non_null(strstr(l.log, "Processor #1"));
     assert_non_null(
-        strstr(l.log, "IOAPIC[0]: apic_id 1, version 17, address 0xfec00000, GSI 0-23"));
+        strstr(l.log, "IOAPIC[0]: apic_id 2, version 17, address 0xfec00000, GSI 0-23"));
+    assert_non_null(strstr(l.log, "smpboot: Allowing 2 CPUs"));
     const char *want = pvm ? "Kernel command line: " CMDLINE
                              " noxsave virtio_mmio.device=512@0xd0000000:5"
                            : "Kernel command line: " CMDLINE " virtio_mmio.device=512@0xd0000000:5";
