@@ -277,8 +277,8 @@ static void rung(void *model, unsigned int idx, short revents)
     (void)idx;
     (void)revents;
     efd_drain(d->fd);
-    if (d->on)
-        d->fn(d->ctx, d->value);
+    if (d->on && d->fn(d->ctx, d->value))
+        efd_signal(d->fd); /* more to do: after the other ready entries */
 }
 
 int vmm__device_doorbell(vmm_device *dev, uint64_t addr, uint32_t value, vmm__doorbell_fn fn,

@@ -153,8 +153,9 @@ struct vmm__irqfd {
     bool level;    /* what the device last asked for */
     bool asserted; /* written to fd, and no EOI (resample) seen since */
 };
-/* A doorbell: a guest write KVM turns into an eventfd signal (device.c). */
-typedef void (*vmm__doorbell_fn)(void *ctx, uint32_t value);
+/* A doorbell: a guest write KVM turns into an eventfd signal (device.c).
+ * The function returns true to be called again (it stopped at a bound). */
+typedef bool (*vmm__doorbell_fn)(void *ctx, uint32_t value);
 struct vmm__doorbell {
     uint64_t addr;
     uint32_t value;

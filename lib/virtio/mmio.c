@@ -3,6 +3,7 @@
  * feature negotiation, the device status state machine, queue configuration
  * and notification, interrupt status. Device models plug in below it. */
 #include <json-c/json.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "virtio.h"
@@ -39,8 +40,9 @@ enum {
     R_CONFIG = 0x100,
 };
 
-#define MAGIC     0x74726976u /* "virt" */
-#define VENDOR_ID 0x4d4d5621u /* "!VMM" */
+#define MAGIC            0x74726976u
+#define USED_F_NO_NOTIFY 1u          /* "virt" */
+#define VENDOR_ID        0x4d4d5621u /* "!VMM" */
 
 static uint64_t offered(const struct vmm__virtio *t)
 {
@@ -104,9 +106,40 @@ void vmm__virtio_fail(struct vmm__virtio *t, const char *why)
 
 static void notify(struct vmm__virtio *t, uint32_t index);
 
-static void doorbell(void *ctx, uint32_t value)
+/* Write the used ring's flags (the device's half of §2.7.10). */
+static bool used_flags(struct vmm__virtio *t, const struct vmm__vq *vq, uint16_t flags)
 {
-    notify(ctx, value);
+    return vmm_device_mem_write(t->dev, vq->used, &flags, 2) == 0;
+}
+
+/* A queue's doorbell rang (the I/O thread, device lock held). §2.7.10:
+ * while the thread serves, VIRTQ_USED_F_NO_NOTIFY tells the driver it need
+ * not notify; once clear again, look at the available ring once more, since
+ * a chain published while the flag was up came without a notification. A
+ * driver that keeps the ring full could keep the thread here: after a few
+ * rounds, ask to be called again (true) instead. */
+static bool doorbell(void *ctx, uint32_t q)
+{
+    struct vmm__virtio *t = ctx;
+    for (int round = 0; round < 4; round++) {
+        struct vmm__vq *vq = q < t->ops->nqueues ? &t->q[q] : NULL;
+        if (!vq || t->broken || !(t->status & VMM__VIRTIO_S_DRIVER_OK) || !vq->ready ||
+            !used_flags(t, vq, USED_F_NO_NOTIFY)) {
+            notify(t, q);
+            return false;
+        }
+        notify(t, q);
+        if (t->broken || !vq->ready || !used_flags(t, vq, 0))
+            return false;
+        /* Pairs with the driver's barrier between publishing avail->idx and
+         * reading used->flags: either it sees the flag clear and notifies,
+         * or this read sees its chain. */
+        atomic_thread_fence(memory_order_seq_cst);
+        uint16_t idx;
+        if (vmm_device_mem_read(t->dev, vq->avail + 2, &idx, 2) < 0 || idx == vq->last_avail)
+            return false;
+    }
+    return true;
 }
 
 /* With "ioeventfd", a queue's notifications go through a doorbell while the

@@ -250,6 +250,7 @@ static void test_doorbell_lifecycle(void **st)
     settle(f, fd);
     assert_int_equal(used_idx(f), 1);
     assert_int_equal(get32(f, f->used + 8), 32);
+    assert_int_equal(get16(f, f->used), 0); /* VIRTQ_USED_F_NO_NOTIFY only while serving */
     assert_int_equal(r32(f, R_ISR), ISR_USED);
     assert_int_equal(take(hk.fd), 1); /* the line went through the irqfd */
 
