@@ -158,7 +158,7 @@ int main(int argc, char **argv)
     int rc = bench_begin(argc, argv, &quick, &info);
     if (rc >= 0)
         return rc;
-    int rounds = quick ? 2 : 7;
+    int rounds = quick ? 2 : 11;
     uint32_t mib = quick ? 8 : 64;
     uint32_t nreqs = (uint32_t)(((uint64_t)mib << 20) / REQ);
     host_buf = xmalloc(REQ);
