@@ -194,6 +194,11 @@ static int host_io(vmm_device *dev, struct vmm__io **out)
  * every registration and close the eventfds. Without the device lock. */
 static void host_teardown(vmm_device *dev)
 {
+    /* A backend thread of the device may still raise its line until the
+     * type's destroy() stops it: from now on through KVM_IRQ_LINE. */
+    vmm__device_lock(dev);
+    dev->host_closed = true;
+    vmm__device_unlock(dev);
     vmm__io_free(dev->hostio);
     dev->hostio = NULL;
     struct vmm__err_saved saved;
@@ -234,8 +239,8 @@ static struct vmm__irqfd *irqfd_for(vmm_device *dev, unsigned int line, bool bin
     for (unsigned int i = 0; i < dev->nirqfds; i++)
         if (dev->irqfd[i].line == line)
             return &dev->irqfd[i];
-    if (!bind || !dev->irqfd_wanted || (dev->irqfd_refused & (1u << line)) || !dev->host->irqfd ||
-        dev->nirqfds == VMM__DEVICE_MAX_IRQFDS)
+    if (!bind || !dev->irqfd_wanted || dev->host_closed || (dev->irqfd_refused & (1u << line)) ||
+        !dev->host->irqfd || dev->nirqfds == VMM__DEVICE_MAX_IRQFDS)
         return NULL;
     struct vmm__err_saved saved;
     vmm__err_save(&saved);
@@ -298,7 +303,7 @@ int vmm__device_doorbell(vmm_device *dev, uint64_t addr, uint32_t value, vmm__do
     }
     if (d && d->on)
         return 0;
-    if (!dev->host || !dev->host->ioeventfd)
+    if (!dev->host || !dev->host->ioeventfd || dev->host_closed)
         return vmm__err(VMM_ENOTSUP, "device %s: no ioeventfds on this host", dev->id);
     if (!d) {
         if (dev->ndoorbells == VMM__DEVICE_MAX_DOORBELLS)

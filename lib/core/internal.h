@@ -188,6 +188,7 @@ struct vmm_device {
      * need, stopped before the type's destroy()). */
     struct vmm__io *hostio;
     bool irqfd_wanted;      /* vmm__device_use_irqfd() */
+    bool host_closed;       /* being destroyed: no new eventfds */
     uint32_t irqfd_refused; /* lines whose irqfd failed: KVM_IRQ_LINE for good */
     unsigned int nirqfds, ndoorbells;
     struct vmm__irqfd irqfd[VMM__DEVICE_MAX_IRQFDS];
