@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Entry of the virtio driver guests (virtio_drv, virtio_net_drv,
+/* Entry of the virtio driver guests (virtio_drv, virtio_blk_bench, virtio_net_drv,
  * virtio_console_drv, virtio_vsock_drv): run the driver's drv_main, report its
  * result through the debug-exit register at 0xd0000000, where each guest's
  * layout header puts it (MMIO: ports are privileged at CPL3). */

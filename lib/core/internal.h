@@ -137,7 +137,35 @@ struct vmm__devhost {
                  unsigned int index);
     /* Forget every range of dev (its create() failed after claiming). */
     void (*release)(void *ctx, vmm_device *dev);
+    /* Optional (NULL: not available; both may answer VMM_ENOTSUP). irqfd:
+     * make a write to the eventfd fd assert line until the guest's EOI, when
+     * the line is de-asserted and resamplefd signalled; or undo that.
+     * ioeventfd: make a 4-byte guest write of value at MMIO address addr
+     * signal the eventfd fd instead of exiting; or undo that. */
+    int (*irqfd)(void *ctx, unsigned int line, int fd, int resamplefd, bool assign);
+    int (*ioeventfd)(void *ctx, uint64_t addr, uint32_t value, int fd, bool assign);
 };
+
+/* A device's interrupt line driven through an irqfd (device.c). */
+struct vmm__irqfd {
+    unsigned int line;
+    int fd, resamplefd;
+    bool level;    /* what the device last asked for */
+    bool asserted; /* written to fd, and no EOI (resample) seen since */
+};
+/* A doorbell: a guest write KVM turns into an eventfd signal (device.c).
+ * The function returns true to be called again (it stopped at a bound). */
+typedef bool (*vmm__doorbell_fn)(void *ctx, uint32_t value);
+struct vmm__doorbell {
+    uint64_t addr;
+    uint32_t value;
+    int fd, watch; /* the eventfd, its entry on the device's host I/O thread */
+    bool on;       /* registered with the host */
+    vmm__doorbell_fn fn;
+    void *ctx;
+};
+#define VMM__DEVICE_MAX_IRQFDS    4
+#define VMM__DEVICE_MAX_DOORBELLS 8
 
 #define VMM__DEVICE_MAX_RANGES 16
 struct vmm_device {
@@ -155,6 +183,17 @@ struct vmm_device {
     struct vmm__ratelimit rl;
     char error[160]; /* set by vmm_device_error() during create/load */
     vmm_device *next;
+    /* Eventfds the device host drives for the device, all guarded by the
+     * device lock, and the I/O thread that watches them (started at the first
+     * need, stopped before the type's destroy()). */
+    struct vmm__io *hostio;
+    bool irqfd_wanted;      /* vmm__device_use_irqfd() */
+    bool host_closed;       /* being destroyed: no new eventfds */
+    uint32_t irqfd_refused; /* lines whose irqfd failed: KVM_IRQ_LINE for good */
+    unsigned int nirqfds, ndoorbells;
+    struct vmm__irqfd irqfd[VMM__DEVICE_MAX_IRQFDS];
+    struct vmm__doorbell doorbell[VMM__DEVICE_MAX_DOORBELLS];
+    unsigned int virtio_opts; /* the transport's config flags, vmm__virtio_cfg() to _init() */
 };
 
 /* Create a device with an explicit host (detached from any VM when host_ctx is
@@ -170,6 +209,24 @@ VMM__HIDDEN const char *vmm__device_last_error(void);
 VMM__HIDDEN int vmm__device_access(vmm_device *dev, unsigned int range, uint64_t offset, void *data,
                                    unsigned int size, bool write);
 VMM__HIDDEN void vmm__devices_register_builtins(void);
+
+/* Drive the device's interrupt lines through irqfds where the host can (the
+ * VM has the in-kernel irqchip and KVM irqfds with resampling): the line is
+ * asserted by an eventfd write, and at the guest's EOI KVM de-asserts it and
+ * the device host's I/O thread asserts it again if the device still asks
+ * for it, which keeps vmm_device_set_irq()'s level semantics. Elsewhere, or
+ * off, KVM_IRQ_LINE as for every other device. The device then calls
+ * vmm_device_set_irq() with its lock held only. */
+VMM__HIDDEN void vmm__device_use_irqfd(vmm_device *dev, bool on);
+/* Register (on) or drop a doorbell: a 4-byte guest write of value at MMIO
+ * address addr then signals an eventfd in the kernel instead of exiting to
+ * user space, and the device host's I/O thread calls fn(ctx, value) with the
+ * device lock held. Device lock held. 0; VMM_ENOTSUP where the host cannot
+ * (the write exits and is served by the access callback as before), or
+ * another negative code. Dropping is immediate: fn is not called for that
+ * doorbell afterwards, even for a write the kernel had already signalled. */
+VMM__HIDDEN int vmm__device_doorbell(vmm_device *dev, uint64_t addr, uint32_t value,
+                                     vmm__doorbell_fn fn, void *ctx, bool on);
 
 /* Hold the device lock outside an access callback: a backend thread, or an
  * embedder call that feeds a device (device access callbacks already hold it). */
@@ -190,6 +247,10 @@ VMM__HIDDEN int vmm__io_new(vmm_device *dev, vmm__io_ready_fn fn, void *model,
 /* Watch fd for events (0: known but not watched now); the entry's number, or
  * VMM_E2BIG. After vmm__io_start() only with the device lock held. */
 VMM__HIDDEN int vmm__io_add(struct vmm__io *io, int fd, short events);
+/* The same with its own function and model for this entry (fn NULL in
+ * vmm__io_new() for a thread whose entries all bring theirs). */
+VMM__HIDDEN int vmm__io_add_fn(struct vmm__io *io, int fd, short events, vmm__io_ready_fn fn,
+                               void *model);
 /* Change entry i (fd -1 or events 0: not watched). Clear an entry before
  * closing its descriptor. After vmm__io_start() only with the device lock held. */
 VMM__HIDDEN void vmm__io_set(struct vmm__io *io, unsigned int i, int fd, short events);
@@ -282,6 +343,7 @@ struct vmm_vm {
     uint64_t memory_limit, mapped_bytes;
     unsigned int max_slots;
     bool cap_readonly_mem, cap_immediate_exit;
+    bool cap_irqfd, cap_ioeventfd; /* KVM_IRQFD with resampling; KVM_IOEVENTFD */
     int run_size;
     pthread_rwlock_t mem_lock;
     struct vmm__region *regions; /* sorted by gpa */

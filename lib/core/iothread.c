@@ -24,6 +24,8 @@ struct vmm__io {
     struct {
         int fd;
         short events; /* 0: not watched now */
+        vmm__io_ready_fn fn;
+        void *model;
     } w[VMM__IO_MAX_FDS];
 };
 
@@ -83,7 +85,7 @@ static void *io_main(void *arg)
              * watched for the events seen. */
             short ev = p[k].revents & (io->w[i].events | POLLERR | POLLHUP | POLLNVAL);
             if (ev && io->w[i].fd == p[k].fd && io->w[i].events)
-                io->fn(io->model, i, ev);
+                io->w[i].fn(io->w[i].model, i, ev);
         }
         vmm__device_unlock(io->dev);
     }
@@ -109,10 +111,19 @@ int vmm__io_new(vmm_device *dev, vmm__io_ready_fn fn, void *model, struct vmm__i
 
 int vmm__io_add(struct vmm__io *io, int fd, short events)
 {
+    return vmm__io_add_fn(io, fd, events, io->fn, io->model);
+}
+
+int vmm__io_add_fn(struct vmm__io *io, int fd, short events, vmm__io_ready_fn fn, void *model)
+{
+    if (!fn)
+        return VMM_EINVAL;
     if (io->n == VMM__IO_MAX_FDS)
         return VMM_E2BIG;
     io->w[io->n].fd = fd;
     io->w[io->n].events = events;
+    io->w[io->n].fn = fn;
+    io->w[io->n].model = model;
     if (io->started)
         wake(io);
     return (int)io->n++;

@@ -64,6 +64,8 @@ int vmm_vm_create(vmm_vm **out, const vmm_vm_options *opts)
     vmm__hv_caps(vm->kvm_fd, &caps);
     vm->cap_readonly_mem = caps.readonly_mem;
     vm->cap_immediate_exit = caps.immediate_exit;
+    vm->cap_irqfd = caps.irqfd_resample;
+    vm->cap_ioeventfd = caps.ioeventfd;
     if (!vm->cap_immediate_exit) {
         rc = vmm__err(VMM_ENOTSUP,
                       "vmm_vm_create: KVM lacks KVM_CAP_IMMEDIATE_EXIT (Linux >= 4.11)");

@@ -236,7 +236,7 @@ static const struct vmm__virtio_ops blk_models[2] = {
      .notify = blk_notify},
 };
 
-static const char *const blk_keys[] = {"mmio", "irq", "path", "readonly", "serial", NULL};
+static const char *const blk_keys[] = {VMM__VIRTIO_KEYS, "path", "readonly", "serial", NULL};
 
 static int blk_create(vmm_device *dev, const char *config, void **state)
 {

@@ -487,8 +487,8 @@ static void con_destroy(void *model)
     free(c);
 }
 
-static const char *const con_keys[] = {"mmio",  "irq",  "backend", "out_fd",
-                                       "in_fd", "cols", "rows",    NULL};
+static const char *const con_keys[] = {VMM__VIRTIO_KEYS, "backend", "out_fd", "in_fd",
+                                       "cols",           "rows",    NULL};
 
 /* An fd key: -1 when absent, else an open descriptor. */
 static int cfg_fd(vmm_device *dev, struct json_object *cfg, const char *key, int *fd)

@@ -417,7 +417,7 @@ static int get_string(vmm_device *dev, struct json_object *cfg, const char *key,
     return 1;
 }
 
-static const char *const net_keys[] = {"mmio", "irq", "mac", "backend", "tap", "tap_fd", NULL};
+static const char *const net_keys[] = {VMM__VIRTIO_KEYS, "mac", "backend", "tap", "tap_fd", NULL};
 
 /* The keys other than the transport's: backend, MAC, TAP. */
 static int net_cfg(vmm_device *dev, struct json_object *cfg, struct net *n, int *tap_fd,

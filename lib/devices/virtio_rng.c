@@ -52,7 +52,7 @@ static const struct vmm__virtio_ops rng_model = {
     .notify = rng_notify,
 };
 
-static const char *const rng_keys[] = {"mmio", "irq", "max_bytes", NULL};
+static const char *const rng_keys[] = {VMM__VIRTIO_KEYS, "max_bytes", NULL};
 
 static int rng_create(vmm_device *dev, const char *config, void **state)
 {

@@ -389,7 +389,7 @@ static const struct vmm__virtio_ops vsock_model = {
     .reset = vsock_reset,
 };
 
-static const char *const vsock_keys[] = {"mmio", "irq", "guest_cid", "uds_path", NULL};
+static const char *const vsock_keys[] = {VMM__VIRTIO_KEYS, "guest_cid", "uds_path", NULL};
 
 static int vsock_create(vmm_device *dev, const char *config, void **state)
 {

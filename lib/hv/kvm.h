@@ -32,6 +32,8 @@ VMM__HV_HIDDEN int vmm__hv_host_info(int kvm_fd, vmm_host_info *info);
 /* What a VM needs to know about KVM, with KVM's own capability names. */
 struct vmm__hv_caps {
     bool readonly_mem, immediate_exit;
+    bool irqfd_resample; /* KVM_CAP_IRQFD and KVM_CAP_IRQFD_RESAMPLE */
+    bool ioeventfd;      /* KVM_CAP_IOEVENTFD */
     unsigned int max_slots, max_vcpus;
 };
 VMM__HV_HIDDEN void vmm__hv_caps(int kvm_fd, struct vmm__hv_caps *caps);
@@ -43,6 +45,16 @@ VMM__HV_HIDDEN int vmm__hv_set_memslot(int vm_fd, unsigned int slot, uint64_t gp
                                        void *host, bool readonly, bool dirty_log);
 VMM__HV_HIDDEN int vmm__hv_dirty_log(int vm_fd, unsigned int slot, uint64_t *bitmap);
 VMM__HV_HIDDEN int vmm__hv_irq_line(int vm_fd, unsigned int line, int level);
+/* KVM_IRQFD: make a write to the eventfd fd assert interrupt line gsi, held
+ * until the guest's EOI, when KVM de-asserts it and signals resamplefd
+ * (KVM_IRQFD_FLAG_RESAMPLE); or (assign false) undo that, which de-asserts
+ * the line if no other irqfd holds it. */
+VMM__HV_HIDDEN int vmm__hv_irqfd(int vm_fd, unsigned int gsi, int fd, int resamplefd, bool assign);
+/* KVM_IOEVENTFD: a guest write of len bytes with value datamatch at MMIO
+ * address addr signals the eventfd fd inside KVM, without an exit to user
+ * space; or (assign false) undo that. */
+VMM__HV_HIDDEN int vmm__hv_ioeventfd(int vm_fd, uint64_t addr, unsigned int len, uint64_t datamatch,
+                                     int fd, bool assign);
 
 /* vCPU. */
 VMM__HV_HIDDEN int vmm__hv_vcpu_create(int vm_fd, unsigned int index, int run_size,

@@ -120,6 +120,9 @@ void vmm__hv_caps(int kvm_fd, struct vmm__hv_caps *c)
 {
     c->readonly_mem = vmm__hv_check_extension(kvm_fd, KVM_CAP_READONLY_MEM) > 0;
     c->immediate_exit = vmm__hv_check_extension(kvm_fd, KVM_CAP_IMMEDIATE_EXIT) > 0;
+    c->irqfd_resample = vmm__hv_check_extension(kvm_fd, KVM_CAP_IRQFD) > 0 &&
+                        vmm__hv_check_extension(kvm_fd, KVM_CAP_IRQFD_RESAMPLE) > 0;
+    c->ioeventfd = vmm__hv_check_extension(kvm_fd, KVM_CAP_IOEVENTFD) > 0;
     int slots = vmm__hv_check_extension(kvm_fd, KVM_CAP_NR_MEMSLOTS);
     c->max_slots = slots > 0 ? (unsigned int)slots : 32;
     int maxv = vmm__hv_check_extension(kvm_fd, KVM_CAP_MAX_VCPUS);
@@ -193,6 +196,33 @@ int vmm__hv_irq_line(int vm_fd, unsigned int line, int level)
     struct kvm_irq_level l = {.irq = line, .level = level ? 1 : 0};
     if (ioctl(vm_fd, KVM_IRQ_LINE, &l) < 0)
         return vmm__hv_fail("KVM_IRQ_LINE");
+    return 0;
+}
+
+int vmm__hv_irqfd(int vm_fd, unsigned int gsi, int fd, int resamplefd, bool assign)
+{
+    struct kvm_irqfd f = {.fd = (uint32_t)fd, .gsi = gsi};
+    if (!assign)
+        f.flags = KVM_IRQFD_FLAG_DEASSIGN;
+    else if (resamplefd >= 0)
+        f.flags = KVM_IRQFD_FLAG_RESAMPLE, f.resamplefd = (uint32_t)resamplefd;
+    if (ioctl(vm_fd, KVM_IRQFD, &f) < 0)
+        return vmm__hv_fail("KVM_IRQFD");
+    return 0;
+}
+
+int vmm__hv_ioeventfd(int vm_fd, uint64_t addr, unsigned int len, uint64_t datamatch, int fd,
+                      bool assign)
+{
+    struct kvm_ioeventfd e = {
+        .datamatch = datamatch,
+        .addr = addr,
+        .len = len,
+        .fd = fd,
+        .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+    };
+    if (ioctl(vm_fd, KVM_IOEVENTFD, &e) < 0)
+        return vmm__hv_fail("KVM_IOEVENTFD");
     return 0;
 }
 

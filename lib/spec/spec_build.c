@@ -130,7 +130,7 @@ static int check_claim(void *ctx, vmm_device *dev, vmm_space space, uint64_t bas
     return vmm__bus_add(space == VMM_SPACE_PIO ? &h->pio : &h->mmio, base, len, dev, index);
 }
 
-static const struct vmm__devhost check_devhost = {NULL, NULL, NULL, check_claim, NULL};
+static const struct vmm__devhost check_devhost = {.claim = check_claim};
 
 static int check_devices(const struct spec *s)
 {

@@ -2,6 +2,8 @@
 /* The virtio-mmio transport, register layout version 2 (virtio 1.2 §4.2.2):
  * feature negotiation, the device status state machine, queue configuration
  * and notification, interrupt status. Device models plug in below it. */
+#include <json-c/json.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "virtio.h"
@@ -38,8 +40,9 @@ enum {
     R_CONFIG = 0x100,
 };
 
-#define MAGIC     0x74726976u /* "virt" */
-#define VENDOR_ID 0x4d4d5621u /* "!VMM" */
+#define MAGIC            0x74726976u
+#define USED_F_NO_NOTIFY 1u          /* "virt" */
+#define VENDOR_ID        0x4d4d5621u /* "!VMM" */
 
 static uint64_t offered(const struct vmm__virtio *t)
 {
@@ -54,6 +57,9 @@ int vmm__virtio_init(struct vmm__virtio *t, vmm_device *dev, const struct vmm__v
     t->ops = ops;
     t->model = model;
     t->irq = irq;
+    t->base = base;
+    t->ioeventfd = dev->virtio_opts & VMM__VIRTIO_OPT_IOEVENTFD;
+    vmm__device_use_irqfd(dev, !(dev->virtio_opts & VMM__VIRTIO_OPT_NO_IRQFD));
     return vmm_device_claim(dev, VMM_SPACE_MMIO, base, VMM__VIRTIO_MMIO_SIZE);
 }
 
@@ -98,6 +104,73 @@ void vmm__virtio_fail(struct vmm__virtio *t, const char *why)
     }
 }
 
+static void notify(struct vmm__virtio *t, uint32_t index);
+
+/* Write the used ring's flags (the device's half of §2.7.10). */
+static bool used_flags(struct vmm__virtio *t, const struct vmm__vq *vq, uint16_t flags)
+{
+    return vmm_device_mem_write(t->dev, vq->used, &flags, 2) == 0;
+}
+
+/* A queue's doorbell rang (the I/O thread, device lock held). §2.7.10:
+ * while the thread serves, VIRTQ_USED_F_NO_NOTIFY tells the driver it need
+ * not notify; once clear again, look at the available ring once more, since
+ * a chain published while the flag was up came without a notification. A
+ * driver that keeps the ring full could keep the thread here: after a few
+ * rounds, ask to be called again (true) instead. */
+static bool doorbell(void *ctx, uint32_t q)
+{
+    struct vmm__virtio *t = ctx;
+    for (int round = 0; round < 4; round++) {
+        struct vmm__vq *vq = q < t->ops->nqueues ? &t->q[q] : NULL;
+        if (!vq || t->broken || !(t->status & VMM__VIRTIO_S_DRIVER_OK) || !vq->ready ||
+            !used_flags(t, vq, USED_F_NO_NOTIFY)) {
+            notify(t, q);
+            return false;
+        }
+        notify(t, q);
+        if (t->broken || !vq->ready || !used_flags(t, vq, 0))
+            return false;
+        /* Pairs with the driver's barrier between publishing avail->idx and
+         * reading used->flags: either it sees the flag clear and notifies,
+         * or this read sees its chain. */
+        atomic_thread_fence(memory_order_seq_cst);
+        uint16_t idx;
+        if (vmm_device_mem_read(t->dev, vq->avail + 2, &idx, 2) < 0 || idx == vq->last_avail)
+            return false;
+    }
+    return true;
+}
+
+/* With "ioeventfd", a queue's notifications go through a doorbell while the
+ * driver is live (DRIVER_OK) and the queue ready; registered when that
+ * becomes true, dropped at QueueReady 0 and reset (§4.2.3.2, §2.4). */
+static void sync_doorbells(struct vmm__virtio *t)
+{
+    if (!t->ioeventfd && !t->doorbells)
+        return;
+    for (unsigned int q = 0; q < t->ops->nqueues; q++) {
+        bool want = t->ioeventfd && (t->status & VMM__VIRTIO_S_DRIVER_OK) && t->q[q].ready;
+        bool on = t->doorbells & (1u << q);
+        if (want == on)
+            continue;
+        struct vmm__err_saved saved;
+        vmm__err_save(&saved);
+        int rc = vmm__device_doorbell(t->dev, t->base + R_QUEUE_NOTIFY, q, doorbell, t, want);
+        if (rc < 0) {
+            /* Notifications still exit and are served on the vCPU thread. */
+            vmm_device_log(t->dev, rc == VMM_ENOTSUP ? VMM_LOG_DEBUG : VMM_LOG_WARN,
+                           "ioeventfd %s queue %u: %s; notifications are served synchronously",
+                           want ? "for" : "off", q, vmm_error_last()->message);
+            if (want)
+                t->ioeventfd = false;
+        }
+        vmm__err_restore(&saved);
+        if (rc == 0 || !want)
+            t->doorbells = (uint8_t)(want ? t->doorbells | (1u << q) : t->doorbells & ~(1u << q));
+    }
+}
+
 void vmm__virtio_reset(struct vmm__virtio *t)
 {
     if (t->ops->reset)
@@ -108,6 +181,7 @@ void vmm__virtio_reset(struct vmm__virtio *t)
     t->driver_features = 0;
     t->broken = false;
     memset(t->q, 0, sizeof t->q);
+    sync_doorbells(t);
     set_line(t);
 }
 
@@ -192,6 +266,7 @@ static void write_status(struct vmm__virtio *t, uint32_t v)
     if ((v & VMM__VIRTIO_S_DRIVER_OK) && !(v & VMM__VIRTIO_S_FEATURES_OK))
         v &= ~VMM__VIRTIO_S_DRIVER_OK; /* not before the features are settled */
     t->status = v | (old & VMM__VIRTIO_S_NEEDS_RESET);
+    sync_doorbells(t);
 }
 
 static void reg_write(struct vmm__virtio *t, uint64_t off, uint32_t v)
@@ -224,6 +299,7 @@ static void reg_write(struct vmm__virtio *t, uint64_t off, uint32_t v)
             break;
         if (v == 0) {
             q->ready = false;
+            sync_doorbells(t);
         } else if (!q->ready) {
             const char *why;
             if (vmm__vq_check(q, t->dev, t->ops->queue_max, &why) < 0) {
@@ -232,6 +308,7 @@ static void reg_write(struct vmm__virtio *t, uint64_t off, uint32_t v)
             }
             q->last_avail = q->used_idx = 0;
             q->ready = true;
+            sync_doorbells(t);
         }
         break;
     case R_QUEUE_NOTIFY:
@@ -331,6 +408,24 @@ int vmm__virtio_cfg(vmm_device *dev, struct json_object *cfg, uint64_t *base, in
     if ((rc = vmm__cfg_u64(dev, cfg, "irq", 0, 23, 0, &line)) < 0)
         return VMM_ECONFIG;
     *irq = rc == 1 ? (int)line : -1;
+    static const struct {
+        const char *key;
+        unsigned int flag;
+        bool when;
+    } opts[] = {{"ioeventfd", VMM__VIRTIO_OPT_IOEVENTFD, true},
+                {"irqfd", VMM__VIRTIO_OPT_NO_IRQFD, false}};
+    dev->virtio_opts = 0;
+    for (size_t i = 0; i < VMM__ARRAY_LEN(opts); i++) {
+        struct json_object *v;
+        if (!json_object_object_get_ex(cfg, opts[i].key, &v))
+            continue;
+        if (!json_object_is_type(v, json_type_boolean)) {
+            vmm_device_error(dev, "config.%s: must be true or false", opts[i].key);
+            return VMM_ECONFIG;
+        }
+        if (json_object_get_boolean(v) == opts[i].when)
+            dev->virtio_opts |= opts[i].flag;
+    }
     return 0;
 }
 

@@ -106,6 +106,11 @@ struct vmm__virtio {
     const struct vmm__virtio_ops *ops;
     void *model;
     int irq; /* interrupt line, or -1 for none (the driver polls) */
+    uint64_t base;
+    /* Config "ioeventfd": queue notifications through doorbells (served on
+     * the device host's I/O thread); cleared when the host has none. */
+    bool ioeventfd;
+    uint8_t doorbells; /* queues whose doorbell is registered */
     uint32_t status, dev_features_sel, drv_features_sel, queue_sel, isr, config_generation;
     uint64_t driver_features;
     bool broken; /* NEEDS_RESET set: no queue is served until a reset */
@@ -113,8 +118,17 @@ struct vmm__virtio {
 };
 
 struct json_object;
+/* The transport's keys, for a device type's list of allowed config keys. */
+#define VMM__VIRTIO_KEYS "mmio", "irq", "ioeventfd", "irqfd"
+/* Transport flags vmm__virtio_cfg() leaves in dev->virtio_opts for
+ * vmm__virtio_init(). */
+#define VMM__VIRTIO_OPT_IOEVENTFD 1u
+#define VMM__VIRTIO_OPT_NO_IRQFD  2u
 /* The transport's keys in a device's JSON config: "mmio" (required, 4 KiB
- * aligned) and "irq" (0-23; absent: -1, the driver polls). */
+ * aligned), "irq" (0-23; absent: -1, the driver polls), "ioeventfd" (bool,
+ * default false: serve queue notifications on the device's I/O thread
+ * without an exit to user space, where KVM can) and "irqfd" (bool, default
+ * true: drive the line through an irqfd where KVM can). */
 VMM__HIDDEN int vmm__virtio_cfg(vmm_device *dev, struct json_object *cfg, uint64_t *base, int *irq);
 /* Set up the transport for a device and claim its MMIO range. */
 VMM__HIDDEN int vmm__virtio_init(struct vmm__virtio *t, vmm_device *dev,

@@ -217,7 +217,7 @@ static void h_release(void *ctx, vmm_device *dev)
     vmm__bus_remove_device(&h->mmio, dev);
 }
 
-static const struct vmm__devhost fake_host = {NULL, NULL, NULL, h_claim, h_release};
+static const struct vmm__devhost fake_host = {.claim = h_claim, .release = h_release};
 
 static unsigned int destroys;
 static vmm_device *created_dev;

@@ -76,7 +76,8 @@ static void h_release(void *ctx, vmm_device *dev)
     h->releases++;
 }
 
-static const struct vmm__devhost fake_host = {NULL, NULL, h_set_irq, h_claim, h_release};
+static const struct vmm__devhost fake_host = {
+    .set_irq = h_set_irq, .claim = h_claim, .release = h_release};
 
 /* Level of the last set_irq call, -1 if none. */
 static int last_level(const struct host *h)

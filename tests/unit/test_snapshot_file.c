@@ -846,7 +846,8 @@ static void h_release(void *ctx, vmm_device *dev)
     (void)dev;
 }
 
-static const struct vmm__devhost fake_host = {NULL, NULL, h_set_irq, h_claim, h_release};
+static const struct vmm__devhost fake_host = {
+    .set_irq = h_set_irq, .claim = h_claim, .release = h_release};
 
 static void test_device_loads(void **st)
 {

@@ -203,7 +203,11 @@ static inline void h_release(void *ctx, vmm_device *dev)
     f->releases++;
 }
 
-static const struct vmm__devhost fake_host = {h_read, h_write, h_set_irq, h_claim, h_release};
+static const struct vmm__devhost fake_host = {.mem_read = h_read,
+                                              .mem_write = h_write,
+                                              .set_irq = h_set_irq,
+                                              .claim = h_claim,
+                                              .release = h_release};
 
 static inline uint8_t *at(struct fx *f, uint64_t gpa, size_t len)
 {
