@@ -13,7 +13,15 @@ if [ -s bzImage ] && [ -s vmlinux ] && [ -s initramfs.cpio ]; then
     exit 0
 fi
 # linux-image-amd64 is a metapackage: download the image package it depends on.
-pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)
+image_pkg() {
+    apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1
+}
+pkg=$(image_pkg)
+if [ -z "$pkg" ] && [ "$(id -u)" -eq 0 ]; then
+    # No package lists yet (a fresh machine): fetch them once.
+    env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 || true
+    pkg=$(image_pkg)
+fi
 if [ -z "$pkg" ]; then
     echo "fetch_kernel: apt-cache knows no linux-image-amd64 (run apt-get update)" >&2
     exit 1
