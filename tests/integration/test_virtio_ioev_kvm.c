@@ -10,12 +10,8 @@
 #include "kvm_test.h"
 
 #include <stdbool.h>
-#include <stdlib.h>
-#include <unistd.h>
 
-#include "../../guest/virtio_drv.h"
-
-#define SECTORS 64u
+#include "virtio_drv_test.h"
 
 /* DEBUG log lines that say the host fell back to the synchronous path or to
  * KVM_IRQ_LINE. */
@@ -46,78 +42,21 @@ static bool host_has(unsigned int cap)
     return (info.caps & cap) != 0;
 }
 
-static char *make_disk(void)
-{
-    static char path[64];
-    strcpy(path, "/tmp/test_virtio_ioev.XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    static uint8_t img[SECTORS * 512];
-    for (size_t i = 0; i < sizeof img; i++)
-        img[i] = (uint8_t)(i * 13);
-    assert_int_equal(write(fd, img, sizeof img), (ssize_t)sizeof img);
-    close(fd);
-    return path;
-}
-
 /* guest/virtio_drv.c with virtio-rng and virtio-blk both configured with
- * keys (e.g. "\"ioeventfd\": true"); its results checked as in
- * test_virtio_kvm.c. */
+ * keys (e.g. "\"ioeventfd\": true"); its results checked by
+ * drv_check_results(). */
 static void run_drv(const char *keys)
 {
-    char *disk = make_disk();
+    char *disk = drv_make_disk();
     struct tvm t;
-    tvm_start(&t, "virtio_drv", VMM_X86_LONG, 3);
-    char cfg[512];
-    snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"size\": 4}", DRV_EXIT_MMIO);
-    expect_ok(vmm_device_attach(t.vm, "debug-exit", cfg, NULL), "debug-exit");
-    snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"max_bytes\": 4096, %s}", DRV_RNG_MMIO, keys);
-    expect_ok(vmm_device_attach(t.vm, "virtio-rng", cfg, NULL), "virtio-rng");
-    snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"path\": \"%s\", \"serial\": \"disk-0\", %s}",
-             DRV_BLK_MMIO, disk, keys);
-    expect_ok(vmm_device_attach(t.vm, "virtio-blk", cfg, NULL), "virtio-blk");
+    char blk_keys[256];
+    snprintf(blk_keys, sizeof blk_keys, "\"serial\": \"disk-0\", %s", keys);
+    drv_start(&t, disk, keys, blk_keys);
     expect_ok(vmm_vcpu_set_time_budget(t.vcpu, 60ull * 1000000000ull), "time budget");
-
     vmm_exit x = tvm_run(&t);
     assert_int_equal(x.reason, VMM_EXIT_STATUS);
     assert_int_equal(x.status.code, 0);
-    struct drv_io io;
-    expect_ok(vmm_mem_read(t.vm, DRV_IO, &io, sizeof io), "read results");
-    assert_int_equal(io.rng_used_len, DRV_RNG_LEN);
-    uint8_t rnd[DRV_RNG_LEN], any = 0;
-    expect_ok(vmm_mem_read(t.vm, DRV_RNG_BUF, rnd, sizeof rnd), "read rng buffer");
-    for (size_t i = 0; i < sizeof rnd; i++)
-        any |= rnd[i];
-    assert_int_not_equal(any, 0);
-    assert_int_equal(io.blk_capacity, SECTORS);
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(io.blk_status[i], 0);
-    assert_int_equal(io.blk_used_len[0], DRV_DATA + 1);
-    assert_int_equal(io.blk_used_len[1], 1);
-    assert_int_equal(io.blk_used_len[2], 1);
-    assert_int_equal(io.blk_used_len[3], 20 + 1);
-    uint8_t got[DRV_DATA];
-    expect_ok(vmm_mem_read(t.vm, DRV_BLK_READ, got, sizeof got), "read data");
-    for (size_t i = 0; i < sizeof got; i++)
-        if (got[i] != (uint8_t)(i * 13))
-            fail_msg("sector data byte %zu: 0x%02x", i, got[i]);
-    char id[20];
-    expect_ok(vmm_mem_read(t.vm, DRV_BLK_ID, id, sizeof id), "read id");
-    assert_memory_equal(id, "disk-0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
-    tvm_stop(&t);
-
-    FILE *f = fopen(disk, "rb");
-    assert_non_null(f);
-    static uint8_t img[SECTORS * 512];
-    assert_int_equal(fread(img, 1, sizeof img, f), sizeof img);
-    fclose(f);
-    for (size_t i = 0; i < sizeof img; i++) {
-        uint8_t want = i >= 8 * 512 && i < 8 * 512 + DRV_DATA ? (uint8_t)((i - 8 * 512) * 7 + 3)
-                                                              : (uint8_t)(i * 13);
-        if (img[i] != want)
-            fail_msg("file byte %zu: 0x%02x, want 0x%02x", i, img[i], want);
-    }
-    unlink(disk);
+    drv_check_results(&t, disk);
 }
 
 /* The driver's notifications go to KVM's ioeventfds (no fallback logged on a
