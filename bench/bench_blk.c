@@ -35,12 +35,10 @@
 #define BENCH_NAME "bench_blk"
 #include "bench_util.h"
 
-#define RAM_SIZE    (8u << 20)
-#define GUEST_LOAD  0x10000u
-#define GUEST_STACK 0x9000u
-#define REQ         (128u << 10)
-#define INFLIGHT    8u
-#define MAX_ROUNDS  16
+#define RAM_SIZE   (8u << 20)
+#define REQ        (128u << 10)
+#define INFLIGHT   8u
+#define MAX_ROUNDS 16
 
 static char disk[64];
 static uint8_t *host_buf;
@@ -83,7 +81,6 @@ static uint32_t last_notifies;
 static double guest_run(bool write, bool ioeventfd, uint32_t nreqs)
 {
     vmm_vm *vm;
-    vmm_vcpu *vcpu;
     vmm_check(vmm_vm_create(&vm, NULL), "vmm_vm_create");
     vmm_check(vmm_mem_map(vm, 0, RAM_SIZE, NULL, 0), "vmm_mem_map");
     char cfg[256];
@@ -92,27 +89,14 @@ static double guest_run(bool write, bool ioeventfd, uint32_t nreqs)
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"path\": \"%s\", \"ioeventfd\": %s}", BB_BLK_MMIO,
              disk, ioeventfd ? "true" : "false");
     vmm_check(vmm_device_attach(vm, "virtio-blk", cfg, NULL), "virtio-blk");
-    vmm_check(vmm_vcpu_create(&vcpu, vm, 0), "vmm_vcpu_create");
     char path[512];
     snprintf(path, sizeof path, "%s/virtio_blk_bench.bin", LIBVMM_GUEST_DIR);
-    vmm_check(vmm_boot_flat(vm, path, GUEST_LOAD, NULL), "vmm_boot_flat");
-    vmm_x86_setup_options o = VMM_X86_SETUP_OPTIONS_INIT;
-    o.mode = VMM_X86_LONG;
-    o.cpl = 3;
-    o.entry = GUEST_LOAD;
-    o.stack = GUEST_STACK;
-    vmm_check(vmm_x86_setup(vcpu, &o), "vmm_x86_setup");
+    vmm_vcpu *vcpu = bench_cpl3_guest(vm, path);
     struct bb_io io = {.write = write, .req_bytes = REQ, .inflight = INFLIGHT, .nreqs = nreqs};
     vmm_check(vmm_mem_write(vm, BB_IO, &io, sizeof io), "vmm_mem_write");
 
     vmm_exit x;
-    vmm_check(vmm_vcpu_run(vcpu, &x), "vmm_vcpu_run");
-    if (x.reason != VMM_EXIT_STATUS || x.status.code != BB_PAUSE)
-        die("the guest did not set up (exit %s, status %d)", vmm_exit_reason_name(x.reason),
-            x.status.code);
-    double t0 = now_s();
-    vmm_check(vmm_vcpu_run(vcpu, &x), "vmm_vcpu_run");
-    double t = now_s() - t0;
+    double t = bench_timed_after_pause(vcpu, BB_PAUSE, &x);
     vmm_check(vmm_mem_read(vm, BB_IO, &io, sizeof io), "vmm_mem_read");
     if (x.reason != VMM_EXIT_STATUS || x.status.code != 0)
         die("the guest failed (exit %s, status %d, %u bad requests)",

@@ -32,8 +32,6 @@
 #include "bench_util.h"
 
 #define RAM_SIZE    (2u << 20)
-#define GUEST_LOAD  0x10000u
-#define GUEST_STACK 0x9000u
 #define BATCH_BYTES ((size_t)CON_CHAINS * CON_CHAIN)
 
 enum sink { PIPE, PIPE_NB, DEVNULL, CALLBACK, NSINKS };
@@ -128,7 +126,6 @@ static double host_run(enum sink s, uint32_t batches)
 static double guest_run(enum sink s, uint32_t batches)
 {
     vmm_vm *vm;
-    vmm_vcpu *vcpu;
     vmm_device *con;
     vmm_check(vmm_vm_create(&vm, NULL), "vmm_vm_create");
     vmm_check(vmm_mem_map(vm, 0, RAM_SIZE, NULL, 0), "vmm_mem_map");
@@ -143,27 +140,14 @@ static double guest_run(enum sink s, uint32_t batches)
     vmm_check(vmm_device_attach(vm, "virtio-console", cfg, &con), "virtio-console");
     if (s == CALLBACK)
         vmm_check(vmm_virtio_console_set_output(con, sink_cb, NULL), "set_output");
-    vmm_check(vmm_vcpu_create(&vcpu, vm, 0), "vmm_vcpu_create");
     char path[512];
     snprintf(path, sizeof path, "%s/virtio_console_drv.bin", LIBVMM_GUEST_DIR);
-    vmm_check(vmm_boot_flat(vm, path, GUEST_LOAD, NULL), "vmm_boot_flat");
-    vmm_x86_setup_options o = VMM_X86_SETUP_OPTIONS_INIT;
-    o.mode = VMM_X86_LONG;
-    o.cpl = 3;
-    o.entry = GUEST_LOAD;
-    o.stack = GUEST_STACK;
-    vmm_check(vmm_x86_setup(vcpu, &o), "vmm_x86_setup");
+    vmm_vcpu *vcpu = bench_cpl3_guest(vm, path);
     struct con_io io = {.mode = CON_MODE_STREAM, .batches = batches};
     vmm_check(vmm_mem_write(vm, CON_IO, &io, sizeof io), "vmm_mem_write");
 
     vmm_exit x;
-    vmm_check(vmm_vcpu_run(vcpu, &x), "vmm_vcpu_run");
-    if (x.reason != VMM_EXIT_STATUS || x.status.code != CON_PAUSE)
-        die("the guest did not set up (exit %s, status %d)", vmm_exit_reason_name(x.reason),
-            x.status.code);
-    double t0 = now_s();
-    vmm_check(vmm_vcpu_run(vcpu, &x), "vmm_vcpu_run");
-    double t = now_s() - t0;
+    double t = bench_timed_after_pause(vcpu, CON_PAUSE, &x);
     if (x.reason != VMM_EXIT_STATUS || x.status.code != 0)
         die("the guest failed (exit %s, status %d)", vmm_exit_reason_name(x.reason), x.status.code);
     vmm_vm_destroy(vm);

@@ -100,6 +100,35 @@ static inline void ratio_report(bool headline, const char *name, const double *r
     printf("DETAIL %s_rounds %d count\n", name, n);
 }
 
+/* vCPU 0 of vm running the flat guest image at path from 0x10000, in long
+ * mode at CPL 3 with its stack below 0x9000 (the virtio driver guests). */
+static inline vmm_vcpu *bench_cpl3_guest(vmm_vm *vm, const char *path)
+{
+    vmm_vcpu *vcpu;
+    vmm_check(vmm_vcpu_create(&vcpu, vm, 0), "vmm_vcpu_create");
+    vmm_check(vmm_boot_flat(vm, path, 0x10000, NULL), "vmm_boot_flat");
+    vmm_x86_setup_options o = VMM_X86_SETUP_OPTIONS_INIT;
+    o.mode = VMM_X86_LONG;
+    o.cpl = 3;
+    o.entry = 0x10000;
+    o.stack = 0x9000;
+    vmm_check(vmm_x86_setup(vcpu, &o), "vmm_x86_setup");
+    return vcpu;
+}
+
+/* Run the guest to its pause (a debug-exit status pause, after its set-up),
+ * then time the run that follows, whose exit goes to *x. */
+static inline double bench_timed_after_pause(vmm_vcpu *vcpu, int32_t pause, vmm_exit *x)
+{
+    vmm_check(vmm_vcpu_run(vcpu, x), "vmm_vcpu_run");
+    if (x->reason != VMM_EXIT_STATUS || x->status.code != pause)
+        die("the guest did not set up (exit %s, status %d)", vmm_exit_reason_name(x->reason),
+            x->status.code);
+    double t0 = now_s();
+    vmm_check(vmm_vcpu_run(vcpu, x), "vmm_vcpu_run");
+    return now_s() - t0;
+}
+
 /* The start of a benchmark's main: parse [--quick], line-buffer stdout and
  * check that /dev/kvm is usable. Returns -1 to go on, else the exit code. */
 static inline int bench_begin(int argc, char **argv, bool *quick, vmm_host_info *info)
