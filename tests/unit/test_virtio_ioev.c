@@ -100,15 +100,7 @@ static int ev_attach(struct fx *f, enum kind kind, const char *config)
 static int setup(void **st)
 {
     hk_reset();
-    struct fx *f = fx_new();
-    if (!f)
-        return -1;
-    *st = f;
-    if (make_disk(f) < 0) {
-        teardown(st);
-        return -1;
-    }
-    return 0;
+    return setup_bare(st);
 }
 
 /* An eventfd's counter, consumed: 0 when it was not signalled. */
