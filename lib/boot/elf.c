@@ -183,6 +183,42 @@ int vmm__elf_parse(int fd, uint64_t file_size, const char *name, struct vmm__elf
     return 0;
 }
 
+int vmm__elf_load(vmm_vm *vm, int fd, uint64_t file_size, const char *path, uint64_t *entry,
+                  uint64_t *end)
+{
+    struct vmm__elf_segment segs[VMM__ELF_MAX_PHDRS];
+    size_t n = VMM__ARRAY_LEN(segs);
+    uint64_t e;
+    int rc = vmm__elf_parse(fd, file_size, path, segs, &n, &e);
+    if (rc < 0)
+        return rc;
+
+    /* Every segment must be in RAM before any byte is written, so a refused
+     * image leaves guest memory as it was. */
+    void *host[VMM__ELF_MAX_PHDRS];
+    uint64_t top = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (vmm_mem_host_ptr(vm, segs[i].paddr, segs[i].memsz, &host[i]) < 0)
+            return vmm__err(VMM_EFAULT,
+                            "%s: segment %u [0x%llx, 0x%llx) is outside guest RAM (it must lie "
+                            "in one RAM region)",
+                            path, segs[i].index, (ull)segs[i].paddr,
+                            (ull)(segs[i].paddr + segs[i].memsz));
+        if (segs[i].paddr + segs[i].memsz > top)
+            top = segs[i].paddr + segs[i].memsz;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = read_at(fd, host[i], segs[i].filesz, segs[i].offset, path)) < 0)
+            return rc;
+        memset((uint8_t *)host[i] + segs[i].filesz, 0, segs[i].memsz - segs[i].filesz);
+    }
+    if (entry)
+        *entry = e;
+    if (end)
+        *end = top;
+    return 0;
+}
+
 int vmm_boot_elf(vmm_vm *vm, const char *path, uint64_t *entry)
 {
     if (!vm || !path)
@@ -194,39 +230,10 @@ int vmm_boot_elf(vmm_vm *vm, const char *path, uint64_t *entry)
     }
     int rc;
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
         rc = vmm__err(VMM_EIO, "%s: not a regular file", path);
-        goto out;
-    }
-    struct vmm__elf_segment segs[VMM__ELF_MAX_PHDRS];
-    size_t n = VMM__ARRAY_LEN(segs);
-    uint64_t e;
-    rc = vmm__elf_parse(fd, (uint64_t)st.st_size, path, segs, &n, &e);
-    if (rc < 0)
-        goto out;
-
-    /* Every segment must be in RAM before any byte is written, so a refused
-     * image leaves guest memory as it was. */
-    void *host[VMM__ELF_MAX_PHDRS];
-    for (size_t i = 0; i < n; i++) {
-        if (vmm_mem_host_ptr(vm, segs[i].paddr, segs[i].memsz, &host[i]) < 0) {
-            rc = vmm__err(VMM_EFAULT,
-                          "%s: segment %u [0x%llx, 0x%llx) is outside guest RAM (it must lie "
-                          "in one RAM region)",
-                          path, segs[i].index, (ull)segs[i].paddr,
-                          (ull)(segs[i].paddr + segs[i].memsz));
-            goto out;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        rc = read_at(fd, host[i], segs[i].filesz, segs[i].offset, path);
-        if (rc < 0)
-            goto out;
-        memset((uint8_t *)host[i] + segs[i].filesz, 0, segs[i].memsz - segs[i].filesz);
-    }
-    if (entry)
-        *entry = e;
-out:
+    else
+        rc = vmm__elf_load(vm, fd, (uint64_t)st.st_size, path, entry, NULL);
     close(fd);
     return rc;
 }

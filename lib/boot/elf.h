@@ -33,4 +33,11 @@ struct vmm__elf_segment {
 VMM__HIDDEN int vmm__elf_parse(int fd, uint64_t file_size, const char *name,
                                struct vmm__elf_segment *segs, size_t *nsegs, uint64_t *entry);
 
+/* Parse the ELF file open on fd (file_size bytes; name for messages) and
+ * copy its segments into guest RAM, as vmm_boot_elf() documents: nothing is
+ * written unless every segment lies in RAM. *entry receives e_entry and *end
+ * the end of the highest segment in guest memory (each may be NULL). */
+VMM__HIDDEN int vmm__elf_load(vmm_vm *vm, int fd, uint64_t file_size, const char *path,
+                              uint64_t *entry, uint64_t *end);
+
 #endif

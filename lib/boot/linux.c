@@ -324,17 +324,9 @@ static int load_bzimage(vmm_vm *vm, const char *path, int fd, uint64_t size, uin
 static int load_vmlinux(vmm_vm *vm, const char *path, int fd, uint64_t size, uint8_t *bp,
                         struct kernel *k)
 {
-    struct vmm__elf_segment segs[VMM__ELF_MAX_PHDRS];
-    size_t n = VMM__ARRAY_LEN(segs);
-    int rc = vmm__elf_parse(fd, size, path, segs, &n, &k->entry);
+    int rc = vmm__elf_load(vm, fd, size, path, &k->entry, &k->end);
     if (rc < 0)
         return rc;
-    if ((rc = vmm_boot_elf(vm, path, NULL)) < 0)
-        return rc;
-    k->end = 0;
-    for (size_t i = 0; i < n; i++)
-        if (segs[i].paddr + segs[i].memsz > k->end)
-            k->end = segs[i].paddr + segs[i].memsz;
     /* No setup header in a vmlinux: give the kernel the one a loader would. */
     put16(bp, BP_BOOT_FLAG, 0xaa55);
     memcpy(bp + BP_HEADER, "HdrS", 4);
@@ -387,15 +379,14 @@ static int load_initrd(vmm_vm *vm, const char *path, const struct kernel *k, uin
     return 0;
 }
 
-/* Whether the host runs KVM on PVM (module kvm_pvm). */
-static bool host_is_pvm(void)
+/* Whether the safe CPUID mode applies: asked for, or the default on a host
+ * whose KVM runs on PVM (vmm_host_info.pvm). */
+static bool cpuid_safe(vmm_vm *vm, const vmm_linux_boot *b)
 {
-    return access("/sys/module/kvm_pvm", F_OK) == 0;
-}
-
-static bool cpuid_safe(const vmm_linux_boot *b)
-{
-    return b->cpuid == VMM_LINUX_CPUID_SAFE || (b->cpuid == VMM_LINUX_CPUID_AUTO && host_is_pvm());
+    if (b->cpuid != VMM_LINUX_CPUID_AUTO)
+        return b->cpuid == VMM_LINUX_CPUID_SAFE;
+    vmm_host_info info;
+    return vmm__hv_host_info(vm->kvm_fd, &info) == 0 && info.pvm;
 }
 
 /* The command line: the caller's, "noxsave" in the safe CPUID mode (a PVM
@@ -444,7 +435,7 @@ static int build_cmdline(vmm_vm *vm, const vmm_linux_boot *b, bool safe, char *o
 #define CPUID_7_EBX_AVX2    (1u << 5)
 #define CPUID_7_EBX_AVX512  0xd0230000u /* F, DQ, IFMA, PF, ER, CD, BW, VL */
 
-static int set_cpuids(vmm_vm *vm, const vmm_linux_boot *b, uint32_t *sig, uint32_t *features)
+static int set_cpuids(vmm_vm *vm, bool safe, uint32_t *sig, uint32_t *features)
 {
     size_t n = 0;
     int rc = vmm_x86_supported_cpuid(vm, NULL, 0, &n);
@@ -455,7 +446,6 @@ static int set_cpuids(vmm_vm *vm, const vmm_linux_boot *b, uint32_t *sig, uint32
         return vmm__err(VMM_ENOMEM, "CPUID table: out of memory");
     if ((rc = vmm_x86_supported_cpuid(vm, e, n, &n)) < 0)
         goto out;
-    bool safe = cpuid_safe(b);
     for (size_t i = 0; i < n; i++) {
         if (e[i].function == 1) {
             if (safe)
@@ -610,7 +600,8 @@ int vmm_boot_linux(vmm_vm *vm, const vmm_linux_boot *bp_in)
         rc = vmm__err(VMM_ENOMEM, "out of memory");
         goto out;
     }
-    rc = build_cmdline(vm, &b, cpuid_safe(&b), cmd, k.cmdline_max);
+    bool safe = cpuid_safe(vm, &b);
+    rc = build_cmdline(vm, &b, safe, cmd, k.cmdline_max);
     if (rc >= 0)
         rc = vmm_mem_write(vm, VMM__LINUX_CMDLINE, cmd, strlen(cmd) + 1);
     free(cmd);
@@ -629,7 +620,7 @@ int vmm_boot_linux(vmm_vm *vm, const vmm_linux_boot *bp_in)
         goto out;
 
     uint32_t sig = 0, features = 0;
-    if ((rc = set_cpuids(vm, &b, &sig, &features)) < 0)
+    if ((rc = set_cpuids(vm, safe, &sig, &features)) < 0)
         goto out;
     if (!(b.flags & VMM_LINUX_NO_MPTABLE)) {
         static const size_t cap = 16 + 44 + VMM__MAX_VCPUS * 20 + 64 * 8;

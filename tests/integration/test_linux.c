@@ -68,7 +68,9 @@ static uint16_t rd16(const uint8_t *p, size_t off)
 
 static bool host_is_pvm(void)
 {
-    return access("/sys/module/kvm_pvm", F_OK) == 0;
+    vmm_host_info info;
+    expect_ok(vmm_host_info_get(&info), "vmm_host_info_get");
+    return info.pvm != 0;
 }
 
 struct lvm {
