@@ -433,7 +433,6 @@ static int parse_linux(struct json_object *b, const char *bd, struct spec *s)
         return bad("cpu", "a Linux boot sets the CPU state itself: no entry, stack, cpl or mode");
     if (s->mem_size < LINUX_MIN_MEM)
         return bad("memory.size", "a Linux boot needs at least %u MiB", LINUX_MIN_MEM >> 20);
-    s->irqchip = true;
     return 0;
 }
 
