@@ -405,11 +405,14 @@ static int build_cmdline(vmm_vm *vm, const vmm_linux_boot *b, bool safe, char *o
         return 0;
     /* Devices are listed newest first: walk them oldest first, so that the
      * guest numbers them in attach order. */
-    vmm_device *devs[256];
+    vmm_device **devs = calloc(vm->ndevices ? vm->ndevices : 1, sizeof *devs);
+    if (!devs)
+        return vmm__err(VMM_ENOMEM, "out of memory");
     size_t nd = 0;
-    for (vmm_device *d = vm->devices; d && nd < VMM__ARRAY_LEN(devs); d = d->next)
+    for (vmm_device *d = vm->devices; d && nd < vm->ndevices; d = d->next)
         devs[nd++] = d;
-    while (nd--) {
+    int rc = 0;
+    while (nd-- && rc == 0) {
         uint64_t base;
         int irq;
         if (!vmm__virtio_lookup(devs[nd], &base, &irq) || irq < 0)
@@ -417,13 +420,15 @@ static int build_cmdline(vmm_vm *vm, const vmm_linux_boot *b, bool safe, char *o
         n = snprintf(out + len, max + 1 - len, "%svirtio_mmio.device=%u@0x%llx:%d", len ? " " : "",
                      VMM__VIRTIO_MMIO_SIZE, (ull)base, irq);
         if (n < 0 || (size_t)n > max - len)
-            return vmm__err(VMM_EINVAL,
-                            "the command line with the virtio devices is longer than the "
-                            "kernel's %zu bytes",
-                            max);
-        len += (size_t)n;
+            rc = vmm__err(VMM_EINVAL,
+                          "the command line with the virtio devices is longer than the "
+                          "kernel's %zu bytes",
+                          max);
+        else
+            len += (size_t)n;
     }
-    return 0;
+    free(devs);
+    return rc;
 }
 
 #define CPUID_1_ECX_CX16    (1u << 13)
