@@ -60,6 +60,18 @@ static vmm_sandbox *sandbox;
 static vmm_spec_info info;
 static vmm_snapshot *snap; /* the control channel's one in-memory snapshot */
 static volatile sig_atomic_t got_signal;
+/* The console and signal threads may outlive the run (a read of stdin, a
+ * late signal): they act on the VM or sandbox only under this lock, and only
+ * until main retires it, just before destroying it. */
+static pthread_mutex_t target_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool target_gone;
+
+static void retire_target(void)
+{
+    pthread_mutex_lock(&target_lock);
+    target_gone = true;
+    pthread_mutex_unlock(&target_lock);
+}
 
 /* ---- console ---- */
 
@@ -88,7 +100,9 @@ static void *console_in(void *arg)
         if (n <= 0)
             return NULL;
         for (ssize_t off = 0; off < n;) {
-            int k = vmm_serial_input(dev, buf + off, (size_t)(n - off));
+            pthread_mutex_lock(&target_lock);
+            int k = target_gone ? -1 : vmm_serial_input(dev, buf + off, (size_t)(n - off));
+            pthread_mutex_unlock(&target_lock);
             if (k < 0)
                 return NULL;
             off += k;
@@ -108,10 +122,14 @@ static void *signal_thread(void *arg)
     int sig;
     while (sigwait(set, &sig) == 0) {
         got_signal = sig;
-        if (sandbox)
-            vmm_sandbox_stop(sandbox);
-        else
-            vmm_vm_stop(vm);
+        pthread_mutex_lock(&target_lock);
+        if (!target_gone) {
+            if (sandbox)
+                vmm_sandbox_stop(sandbox);
+            else
+                vmm_vm_stop(vm);
+        }
+        pthread_mutex_unlock(&target_lock);
     }
     return NULL;
 }
@@ -509,6 +527,7 @@ static int run_elf(char **args, double timeout, uint64_t memory_mib)
             break;
         }
     }
+    retire_target();
     vmm_sandbox_destroy(sandbox);
     return code;
 }
@@ -605,6 +624,7 @@ int main(int argc, char **argv)
     bool have_ctl = false;
     if (control) {
         if (control_open(control) < 0) {
+            retire_target();
             vmm_vm_destroy(vm);
             return EXIT_USAGE;
         }
@@ -638,6 +658,7 @@ int main(int argc, char **argv)
         unlink(control);
     }
     vmm_snapshot_free(snap);
+    retire_target();
     vmm_vm_destroy(vm);
     return code;
 }
