@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Install the Debian packages libvmm needs to build and test, if any is missing.
+# Install the Debian packages libvmm needs to build and test, if any is missing
+# (qemu-system-x86 and busybox-static: the nested test VM of scripts/with-kvm.sh).
 set -eu
 pkgs="cmake make gcc g++ binutils pkg-config libjson-c-dev uuid-dev libcmocka-dev python3 python3-jsonschema socat
-      clang libclang-rt-14-dev libunicorn-dev musl-tools busybox-static"
+      clang libclang-rt-14-dev libunicorn-dev musl-tools busybox-static qemu-system-x86"
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -5,11 +5,13 @@
 #   DIR/bzImage         the kernel as Debian ships it (/boot/vmlinuz-*)
 #   DIR/vmlinux         the same kernel, uncompressed ELF (from the bzImage's payload)
 #   DIR/initramfs.cpio  a busybox initramfs whose /init prints a marker and powers off
+#   DIR/modules/        the package's lib/modules/<version> tree
 set -eu
+src=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$1
 mkdir -p "$dir"
 cd "$dir"
-if [ -s bzImage ] && [ -s vmlinux ] && [ -s initramfs.cpio ]; then
+if [ -s bzImage ] && [ -s vmlinux ] && [ -s initramfs.cpio ] && [ -d modules/kernel ]; then
     exit 0
 fi
 # linux-image-amd64 is a metapackage: download the image package it depends on.
@@ -34,6 +36,9 @@ mkdir deb
 }
 dpkg-deb -x deb/*.deb x
 cp x/boot/vmlinuz-* bzImage.tmp
+# The kernel's modules, for the nested test VM (scripts/with-kvm.sh).
+rm -rf modules
+mv x/lib/modules/* modules
 rm -rf deb x
 python3 - bzImage.tmp vmlinux.tmp <<'PY'
 import lzma, struct, sys, zlib
@@ -52,27 +57,10 @@ if out[:4] != b"\x7fELF":
 open(sys.argv[2], "wb").write(out)
 PY
 # The initramfs: busybox (busybox-static) and an /init script, as a newc cpio.
-python3 - /bin/busybox initramfs.tmp <<'PY'
-import os, sys
-files = [
-    ("bin", 0o040755, b""),
-    ("bin/busybox", 0o100755, open(sys.argv[1], "rb").read()),
-    ("init", 0o100755, b"#!/bin/busybox sh\n/bin/busybox echo LIBVMM-INITRAMFS-OK\n"
-                       b"/bin/busybox poweroff -f\n"),
-]
-out = bytearray()
-def entry(name, mode, data, ino):
-    name = name.encode() + b"\0"
-    hdr = "070701" + "".join("%08X" % v for v in (ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name), 0))
-    out.extend(hdr.encode() + name)
-    out.extend(b"\0" * (-len(out) % 4))
-    out.extend(data)
-    out.extend(b"\0" * (-len(out) % 4))
-for i, (n, m, d) in enumerate(files):
-    entry(n, m, d, i + 1)
-entry("TRAILER!!!", 0, b"", 0)
-open(sys.argv[2], "wb").write(out)
-PY
+printf '%s\n' '#!/bin/busybox sh' '/bin/busybox echo LIBVMM-INITRAMFS-OK' \
+    '/bin/busybox poweroff -f' >init.tmp
+python3 "$src/scripts/initramfs.py" initramfs.tmp --busybox /bin/busybox --init init.tmp
+rm -f init.tmp
 mv vmlinux.tmp vmlinux
 mv initramfs.tmp initramfs.cpio
 mv bzImage.tmp bzImage
