@@ -5,6 +5,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +37,23 @@ static inline void require_kvm(const char *test)
     }
     fprintf(stderr, "%s: SKIP: /dev/kvm unusable (%s)\n", test, vmm_error_last()->message);
     exit(SKIP_CODE);
+}
+
+/* True when the tests run in the nested test VM of scripts/with-kvm.sh
+ * (LIBVMM_TEST_HOST=nested-svm: KVM's SVM inside QEMU's TCG). A test skips a
+ * case or an assertion there only where TCG's own behaviour differs from the
+ * architecture; docs/testing.md lists each such case and why. */
+static inline bool on_nested_svm(void)
+{
+    const char *h = getenv("LIBVMM_TEST_HOST");
+    return h && strcmp(h, "nested-svm") == 0;
+}
+
+/* Says on stderr that a platform case is not checked here, and why. */
+static inline void platform_note(const char *test, const char *why)
+{
+    fprintf(stderr, "%s: not checked on %s: %s (docs/testing.md)\n", test,
+            getenv("LIBVMM_TEST_HOST"), why);
 }
 
 /* Collects serial output. */

@@ -209,21 +209,29 @@ static void test_guest_debug(void **state)
     assert_int_equal(r.rip, GUEST_LOAD + 2);
     /* Breakpoints only: the INT3 stops the run before the guest takes it. On PVM
      * hosts CPL0 code is emulated and KVM's emulator cannot execute INT3: that
-     * must come back as a clear emulation-failure exit naming the instruction. */
+     * must come back as a clear emulation-failure exit naming the instruction.
+     * In the nested test VM, QEMU's TCG checks only the INTn intercept for
+     * INT3, not the #BP exception intercept KVM sets, so the guest takes #BP
+     * through its (empty) IDT and shuts down: that case is not run there. */
     vmm_host_info info;
     assert_int_equal(vmm_host_info_get(&info), 0);
     assert_int_equal(vmm_vcpu_set_debug(t.vcpu, VMM_DEBUG_SW_BREAKPOINTS), 0);
-    x = tvm_run(&t);
-    if (info.pvm) {
-        assert_int_equal(x.reason, VMM_EXIT_INTERNAL_ERROR);
-        assert_int_equal(x.internal.suberror, 1); /* KVM_INTERNAL_ERROR_EMULATION */
-        assert_int_equal(x.internal.rip, GUEST_LOAD + 2);
-        assert_true(x.internal.insn_len >= 1);
-        assert_int_equal(x.internal.insn[0], 0xcc);
+    if (!info.pvm && on_nested_svm()) {
+        platform_note("test_guest_debug", "QEMU's TCG does not apply the #BP exception "
+                                          "intercept to INT3 in a nested guest");
     } else {
-        assert_int_equal(x.reason, VMM_EXIT_DEBUG);
-        assert_int_equal(x.debug.exception, 3);
-        assert_int_equal(x.debug.pc, GUEST_LOAD + 2);
+        x = tvm_run(&t);
+        if (info.pvm) {
+            assert_int_equal(x.reason, VMM_EXIT_INTERNAL_ERROR);
+            assert_int_equal(x.internal.suberror, 1); /* KVM_INTERNAL_ERROR_EMULATION */
+            assert_int_equal(x.internal.rip, GUEST_LOAD + 2);
+            assert_true(x.internal.insn_len >= 1);
+            assert_int_equal(x.internal.insn[0], 0xcc);
+        } else {
+            assert_int_equal(x.reason, VMM_EXIT_DEBUG);
+            assert_int_equal(x.debug.exception, 3);
+            assert_int_equal(x.debug.pc, GUEST_LOAD + 2);
+        }
     }
     /* Step over it and run to the end with debugging off. */
     assert_int_equal(vmm_vcpu_get_regs(t.vcpu, &r), 0);

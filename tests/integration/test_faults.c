@@ -12,13 +12,21 @@
 #define CMD_ADDR 0x100000u
 
 /* `int $0x80` at CPL 3 through a DPL 0 gate raises #GP with the gate as error
- * code on hardware; on PVM hosts the host kernel intercepts `int n` from guest
- * user mode and the guest sees #UD instead. */
-static void expect_int80(vmm_exit x)
+ * code on hardware (vector * 8 + 2: the IDT flag and the vector as index); on
+ * PVM hosts the host kernel intercepts `int n` from guest user mode and the
+ * guest sees #UD instead. In long mode QEMU's TCG reports vector * 16 + 2, so
+ * in the nested test VM only the vector is checked there. */
+static void expect_int80(vmm_exit x, bool long_mode)
 {
     vmm_host_info hi;
     assert_int_equal(vmm_host_info_get(&hi), 0);
     uint32_t vector = hi.pvm ? 6 : 13, err = hi.pvm ? 0 : 0x80 * 8 + 2;
+    if (long_mode && !hi.pvm && on_nested_svm() && x.reason == VMM_EXIT_FAULT &&
+        x.fault.vector == 13 && x.fault.error_code == 0x80 * 16 + 2) {
+        platform_note("int $0x80", "QEMU's TCG gives the #GP error code of a 64-bit IDT gate as "
+                                   "vector * 16 + 2");
+        err = x.fault.error_code;
+    }
     if (x.reason != VMM_EXIT_FAULT || x.fault.vector != vector || x.fault.error_code != err)
         fail_msg("int $0x80: expected vector %u error code 0x%x, got %s vector %u error 0x%x",
                  vector, err, vmm_exit_reason_name(x.reason), x.fault.vector, x.fault.error_code);
@@ -105,7 +113,7 @@ static void test_long_mode_faults(void **state)
         /* int $0x80 through a DPL 0 gate. */
         start(&t, "faults", VMM_X86_LONG, cpl, 5);
         x = tvm_run(&t);
-        expect_int80(x);
+        expect_int80(x, true);
         bytes_at(&t, x.fault.rip, b, 2);
         assert_true(b[0] == 0xcd && b[1] == 0x80);
         tvm_stop(&t);
@@ -145,6 +153,15 @@ static void test_resume_after_fault(void **state)
 static void test_protected_mode_faults(void **state)
 {
     (void)state;
+    if (on_nested_svm()) {
+        /* An exception from CPL 3 switches stacks through the TSS that TR
+         * names; KVM enters the guest with TR's type busy (as LTR leaves it),
+         * and QEMU's TCG accepts only the available type there: it aborts the
+         * whole VM ("qemu: fatal: invalid tss type"). */
+        platform_note("test_protected_mode_faults",
+                      "QEMU's TCG aborts on a busy 32-bit TSS in TR at a CPL 3 to 0 switch");
+        skip();
+    }
     struct tvm t;
     uint8_t b[2];
     start(&t, "faults32", VMM_X86_PROTECTED, 3, 0);
@@ -158,7 +175,7 @@ static void test_protected_mode_faults(void **state)
     assert_true(b[0] == 0xf7 && b[1] == 0xf1);
     tvm_stop(&t);
     start(&t, "faults32", VMM_X86_PROTECTED, 3, 5);
-    expect_int80(tvm_run(&t));
+    expect_int80(tvm_run(&t), false);
     tvm_stop(&t);
 }
 
