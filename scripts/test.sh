@@ -1,23 +1,74 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Build and run every test: the normal build, then the whole suite again under
-# AddressSanitizer + UndefinedBehaviorSanitizer. Set LIBVMM_REQUIRE_KVM=1 to
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the fuzzers for a bounded
+# time. Tests that need KVM (ctest label "kvm", and guest_fuzz) run through
+# scripts/with-kvm.sh: on this host's /dev/kvm where it is usable, otherwise in
+# the nested test VM; the others run on the host. Set LIBVMM_REQUIRE_KVM=1 to
 # make tests that need /dev/kvm fail instead of skipping when it is unusable.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
 jobs=$(nproc)
+top=$(pwd)
+# One kernel download for both builds and for the nested VM.
+export LIBVMM_LINUX_DIR="$top/build/linux-kernel"
+kvm_host=$(sh scripts/with-kvm.sh --print-host)
+case $kvm_host in
+host-pvm) kvm_where="host /dev/kvm (PVM)" ;;
+host-vmx) kvm_where="host /dev/kvm (VMX)" ;;
+host-svm) kvm_where="host /dev/kvm (SVM)" ;;
+host) kvm_where="host /dev/kvm" ;;
+*) kvm_where="nested VM (QEMU TCG with nested SVM; scripts/with-kvm.sh)" ;;
+esac
+echo "libvmm: tests that need KVM run on: $kvm_where"
+summary=""
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# ctest in BUILD_DIR for the tests of one side (host: -LE kvm, kvm: -L kvm),
+# live, keeping the log to count passed and skipped tests into $summary.
+run_ctest() { # NAME BUILD_DIR host|kvm
+    log="$2/ctest-$3.log"
+    if [ "$3" = host ]; then
+        set -- "$1" "$2" "$3" ctest --output-on-failure -j1 -LE kvm
+    else
+        set -- "$1" "$2" "$3" sh "$top/scripts/with-kvm.sh" --timeout 3000 \
+            ctest --output-on-failure -j1 -L kvm
+    fi
+    name=$1 dir=$2 side=$3
+    shift 3
+    rc=0
+    { (cd "$dir" && "$@") || echo $? >"$log.rc"; } | tee "$log"
+    [ ! -f "$log.rc" ] || { rc=$(cat "$log.rc"); rm -f "$log.rc"; }
+    total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -n 1)
+    failed=$(sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' "$log" | tail -n 1)
+    skipped=$(grep -c '(Skipped)$' "$log" || true)
+    if [ $rc -ne 0 ] || [ -z "$total" ]; then
+        echo "libvmm: $name ctest ($side) failed (exit $rc)" >&2
+        exit 1
+    fi
+    where=host
+    [ "$side" = host ] || where=$kvm_where
+    summary="$summary
+libvmm: $name ctest on $where: $((total - failed - skipped)) passed, $skipped skipped, $failed failed"
+    # The Linux boot's own report (time and VM exits), which ctest keeps.
+    boot=$(grep -a -h -m1 '^test_full_boot: ' "$dir/Testing/Temporary/LastTest"*.log 2>/dev/null || true)
+    [ -z "$boot" ] || summary="$summary
+libvmm: $name $boot"
+}
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLIBVMM_LINUX_DIR="$LIBVMM_LINUX_DIR"
 cmake --build build -j"$jobs"
-(cd build && ctest --output-on-failure -j1)
+run_ctest release build host
+run_ctest release build kvm
 
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLIBVMM_SANITIZE=ON
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLIBVMM_SANITIZE=ON \
+    -DLIBVMM_LINUX_DIR="$LIBVMM_LINUX_DIR"
 cmake --build build-asan -j"$jobs"
-(cd build-asan &&
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --output-on-failure -j1)
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_ctest ASan+UBSan build-asan host
+run_ctest ASan+UBSan build-asan kvm
+unset ASAN_OPTIONS UBSAN_OPTIONS
 
 # The spec parser under libFuzzer (clang; ASan+UBSan), for a bounded time, from
 # a copy of the seed corpus. Run from tests/spec/bad so the seeds' relative
@@ -62,23 +113,31 @@ fuzz_files sandbox_elf_fuzz fuzz/corpus/sandbox_elf 30
 
 # libFuzzer driving the guest fuzz harness (examples/fuzz/libfuzzer.c): with
 # the guest's coverage as extra counters it must find the target's planted bug
-# within 120 s. Here a crash is the expected result (exit code 3 as set below;
-# 77 means KVM is unusable).
+# within 120 s of fuzzing. Here a crash is the expected result (exit code 3 as
+# set below; 77 means KVM is unusable). It needs KVM, so it runs through
+# with-kvm.sh, in a directory of the build tree that the nested VM sees.
+guest_dir="$top/build-fuzz/guest-run"
+rm -rf "$guest_dir"
+mkdir -p "$guest_dir"
 rc=0
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+sh scripts/with-kvm.sh --timeout 900 env ASAN_OPTIONS=detect_leaks=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$top/build-fuzz/fuzz/guest_fuzz" -max_total_time=120 -error_exitcode=3 -seed=1 \
-    -artifact_prefix="$fuzz_dir/guest-" -print_final_stats=1 >"$fuzz_dir/guest.log" 2>&1 || rc=$?
+    -artifact_prefix="$guest_dir/guest-" -print_final_stats=1 >"$guest_dir/guest.log" 2>&1 || rc=$?
 if [ $rc -eq 77 ] && [ "${LIBVMM_REQUIRE_KVM:-0}" != 1 ]; then
-    echo "libvmm: guest_fuzz skipped: /dev/kvm unusable"
-elif [ $rc -ne 3 ] || ! grep -q "guest_fuzz: the guest crashed" "$fuzz_dir/guest.log" ||
-    ! ls "$fuzz_dir"/guest-crash-* >/dev/null 2>&1; then
-    tail -n 30 "$fuzz_dir/guest.log" >&2
+    guest_result="skipped: /dev/kvm unusable"
+elif [ $rc -ne 3 ] || ! grep -q "guest_fuzz: the guest crashed" "$guest_dir/guest.log" ||
+    ! ls "$guest_dir"/guest-crash-* >/dev/null 2>&1; then
+    tail -n 30 "$guest_dir/guest.log" >&2
     echo "libvmm: guest_fuzz did not find the planted bug (exit $rc)" >&2
     exit 1
 else
     grep -E "guest_fuzz: the guest crashed|stat::number_of_executed_units|stat::average_exec_per_sec" \
-        "$fuzz_dir/guest.log" || true
+        "$guest_dir/guest.log" || true
+    guest_result="found the planted bug on $kvm_where"
 fi
-echo "libvmm: all tests passed; spec_fuzz ran 60 s, snapshot_fuzz and sandbox_elf_fuzz 30 s each" \
-    "without a crash or leak;" \
-    "guest_fuzz found the planted bug"
+echo
+echo "libvmm: KVM tests ran on: $kvm_where$summary"
+echo "libvmm: spec_fuzz ran 60 s, snapshot_fuzz and sandbox_elf_fuzz 30 s each, on the host," \
+    "without a crash or leak"
+echo "libvmm: guest_fuzz $guest_result"

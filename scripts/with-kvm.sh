@@ -66,6 +66,10 @@ for v in "$timeout" "$memory" "$cpus"; do
 done
 
 vm_fail() { # STATUS MESSAGE
+    if [ -n "${job:-}" ] && [ -s "$job/console.log" ]; then
+        echo "with-kvm: the last lines of the nested VM's console:" >&2
+        tail -n 15 "$job/console.log" | sed 's/^/    /' >&2
+    fi
     echo "with-kvm: $2" >&2
     exit "$1"
 }
@@ -156,7 +160,7 @@ for d in "$cwd" "$top" "$job"; do
     case $d in /tmp/?*) echo "$d" | cut -d/ -f1-3 ;; esac
 done | sort -u >"$job/shares"
 
-append="console=ttyS0 loglevel=4 panic=-1 mitigations=off nowatchdog libvmm.job=$job"
+append="console=ttyS0 loglevel=4 panic=-1 mitigations=off libvmm.job=$job"
 # The job's stdout and stderr reach ours through FIFOs read by cat: QEMU never
 # reopens our descriptors (a reopened file would have an offset of its own).
 mkfifo "$job/out" "$job/err"

@@ -8,7 +8,9 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MIB       (1ull << 20)
@@ -417,6 +419,36 @@ static void test_vmlinux_runs(void **state)
 
 /* A full boot of the bzImage to the busybox initramfs, whose /init prints a
  * marker and powers off. Needs a host that runs guest kernel code natively. */
+/* One of KVM's per-VM statistics for this process's VMs (debugfs,
+ * /sys/kernel/debug/kvm/<pid>-<fd>/<name>), summed; -1 where debugfs is not
+ * mounted or readable. */
+static long long kvm_debugfs_stat(const char *name)
+{
+    DIR *d = opendir("/sys/kernel/debug/kvm");
+    if (!d)
+        return -1;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%ld-", (long)getpid());
+    long long sum = -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "/sys/kernel/debug/kvm/%s/%s", e->d_name, name);
+        FILE *f = fopen(path, "r");
+        long long v;
+        if (f && fscanf(f, "%lld", &v) == 1)
+            sum = (sum < 0 ? 0 : sum) + v;
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return sum;
+}
+
+/* The bzImage and the busybox initramfs boot to the init's marker. How long
+ * that took and how many VM exits KVM counted are reported, never checked. */
 static void test_full_boot(void **state)
 {
     (void)state;
@@ -434,6 +466,8 @@ static void test_full_boot(void **state)
     b.initrd = kpath("initramfs.cpio");
     b.cmdline = "console=ttyS0 panic=-1 quiet";
     expect_ok(vmm_boot_linux(l.vm, &b), "vmm_boot_linux");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     vmm_exit x = {0};
     for (int i = 0; i < 1200 && !strstr(l.log, "LIBVMM-INITRAMFS-OK"); i++) {
         x = run_kernel(&l, 100000000ull);
@@ -442,6 +476,21 @@ static void test_full_boot(void **state)
     }
     if (!strstr(l.log, "LIBVMM-INITRAMFS-OK"))
         fail_msg("no marker (exit %s); log:\n%s", vmm_exit_reason_name(x.reason), l.log);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    long long exits = kvm_debugfs_stat("exits");
+    if (exits >= 0)
+        fprintf(stderr,
+                "test_full_boot: booted to the init's marker in %.1f s on %s, %lld VM exits "
+                "(I/O %lld, MMIO %lld, HLT %lld, IRQ window %lld; KVM's debugfs)\n",
+                secs, getenv("LIBVMM_TEST_HOST") ? getenv("LIBVMM_TEST_HOST") : "this host", exits,
+                kvm_debugfs_stat("io_exits"), kvm_debugfs_stat("mmio_exits"),
+                kvm_debugfs_stat("halt_exits"), kvm_debugfs_stat("irq_window_exits"));
+    else
+        fprintf(stderr,
+                "test_full_boot: booted to the init's marker in %.1f s (no exit count: "
+                "/sys/kernel/debug/kvm is not readable)\n",
+                secs);
     lvm_stop(&l);
 }
 
