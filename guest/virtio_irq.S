@@ -65,13 +65,21 @@ _start:
     sti
     movl $0, %es:0x50            /* QueueNotify 0 */
 
-    /* Wait for the second interrupt (bounded), then a pause for a third. */
-    mov $400000, %ecx
-1:  cmpw $2, %cs:count
+    /* Wait for the second interrupt, halted between interrupts (the test's
+     * time budget bounds the wait), then a pause for a third. A halted vCPU
+     * lets the host run what raises the line: with an irqfd, KVM injects a
+     * PIC route from a workqueue and libvmm re-asserts the line from its I/O
+     * thread, which on a host with one CPU run only when the vCPU yields. A
+     * counted spin was a time limit in disguise. STI's interrupt shadow
+     * covers HLT, so no wake-up is lost between the check and the halt. */
+1:  cli
+    cmpw $2, %cs:count
     jae 2f
-    dec %ecx
-    jnz 1b
-2:  mov $40000, %ecx
+    sti
+    hlt
+    jmp 1b
+2:  sti
+    mov $40000, %ecx
 3:  dec %ecx
     jnz 3b
     cli

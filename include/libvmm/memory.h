@@ -84,7 +84,9 @@ VMM_EXTERN int vmm_mem_host_ptr(vmm_vm *vm, uint64_t gpa, uint64_t len, void **h
  * Fetch and clear KVM's dirty-page bitmap of the region that starts at gpa
  * (mapped with VMM_MEM_DIRTY_LOG). Bit i set: page i of the region was written
  * by the guest since the last call, or since the last vmm_snapshot_take() or
- * vmm_snapshot_restore(), which consume the log too.
+ * vmm_snapshot_restore(), which consume the log too. With nested paging (EPT,
+ * NPT) the CPU walks guest page tables with write accesses, so the pages of
+ * the tables a run walked are set too, whether or not their content changed.
  * @param bitmap  Receives the bitmap, 64 pages per word.
  * @param words   Number of uint64_t in bitmap; at least ceil(pages / 64).
  * @return 0; VMM_ENOENT (no such region), VMM_EINVAL (no dirty logging, bitmap too small),

@@ -175,7 +175,8 @@ VMM_EXTERN int vmm_snapshot_load_buffer(const void *buf, size_t len, vmm_snapsho
 typedef struct vmm_snapshot_stats {
     /** Guest pages (VMM_PAGE_SIZE bytes) found written since the snapshot (all
      *  of them for a full restore). KVM may count a page the guest only read
-     *  (it logs pages it maps writable). */
+     *  (it logs pages it maps writable); with nested paging (EPT, NPT) that
+     *  includes the guest page-table pages the CPU walked. */
     uint64_t pages_dirty;
     /** Of those, the pages whose content differed from the snapshot and were
      *  copied back (all of them for a full restore). */

@@ -589,7 +589,18 @@ static void test_dirty_only(void **state)
     uint64_t wall = now_ns() - t0;
     vmm_snapshot_stats st = last_restore(t.vm);
     assert_int_equal(st.full, 0);
-    assert_int_equal(st.pages_dirty, 1);
+    /* With nested paging the CPU walks the guest's page tables with write
+     * accesses (so that it could set A/D bits; NPT always, EPT with its A/D
+     * flags on), so KVM's dirty log also holds the table pages the run walked:
+     * PML4, PDPT and page directories, at most 6 pages after the GDT page at
+     * VMM_X86_TABLES_DEFAULT. Their content is unchanged, so only the guest's
+     * own page is copied back. Shadow paging (PVM) logs only that page. */
+    vmm_host_info hi;
+    assert_int_equal(vmm_host_info_get(&hi), 0);
+    if (hi.paging == VMM_PAGING_EPT || hi.paging == VMM_PAGING_NPT)
+        assert_in_range(st.pages_dirty, 1, 1 + 6);
+    else
+        assert_int_equal(st.pages_dirty, 1);
     assert_int_equal(st.pages_copied, 1);
     assert_int_equal(st.pages_total, pages);
     assert_int_equal(read_u64(t.vm, 0x100000), 1);
