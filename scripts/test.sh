@@ -39,9 +39,11 @@ run_ctest() { # NAME BUILD_DIR host|kvm
     rc=0
     { (cd "$dir" && "$@") || echo $? >"$log.rc"; } | tee "$log"
     [ ! -f "$log.rc" ] || { rc=$(cat "$log.rc"); rm -f "$log.rc"; }
-    total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-    failed=$(sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' "$log" | tail -n 1)
-    skipped=$(grep -c '(Skipped)$' "$log" || true)
+    # (In the nested VM ctest writes to a serial line and colours its summary.)
+    sed "s/$(printf '\033')\[[0-9;]*m//g" "$log" >"$log.plain"
+    total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log.plain" | tail -n 1)
+    failed=$(sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' "$log.plain" | tail -n 1)
+    skipped=$(grep -c '(Skipped)$' "$log.plain" || true)
     if [ $rc -ne 0 ] || [ -z "$total" ]; then
         echo "libvmm: $name ctest ($side) failed (exit $rc)" >&2
         exit 1
