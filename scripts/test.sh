@@ -26,32 +26,51 @@ summary=""
 
 # ctest in BUILD_DIR for the tests of one side (host: -LE kvm, kvm: -L kvm),
 # live, keeping the log to count passed and skipped tests into $summary.
+# Should the nested VM freeze (with-kvm.sh's status 123: QEMU's platform fault
+# in docs/testing.md), the tests that had not passed yet run once more in a
+# fresh VM, and the summary says so; a second freeze fails the run.
 run_ctest() { # NAME BUILD_DIR host|kvm
-    log="$2/ctest-$3.log"
-    if [ "$3" = host ]; then
-        set -- "$1" "$2" "$3" ctest --output-on-failure -j1 -LE kvm
-    else
-        set -- "$1" "$2" "$3" sh "$top/scripts/with-kvm.sh" --timeout 3000 \
-            ctest --output-on-failure -j1 -L kvm
-    fi
     name=$1 dir=$2 side=$3
-    shift 3
-    rc=0
-    { (cd "$dir" && "$@") || echo $? >"$log.rc"; } | tee "$log"
-    [ ! -f "$log.rc" ] || { rc=$(cat "$log.rc"); rm -f "$log.rc"; }
-    # (In the nested VM ctest writes to a serial line and colours its summary.)
-    sed "s/$(printf '\033')\[[0-9;]*m//g" "$log" >"$log.plain"
-    total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log.plain" | tail -n 1)
-    failed=$(sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' "$log.plain" | tail -n 1)
-    skipped=$(grep -c '(Skipped)$' "$log.plain" || true)
-    if [ $rc -ne 0 ] || [ -z "$total" ]; then
-        echo "libvmm: $name ctest ($side) failed (exit $rc)" >&2
-        exit 1
-    fi
     where=host
     [ "$side" = host ] || where=$kvm_where
+    passed=0 skipped=0 failed=0 note="" exclude=""
+    for attempt in 1 2; do
+        log="$dir/ctest-$side-$attempt.log"
+        if [ "$side" = host ]; then
+            set -- ctest --output-on-failure -j1 -LE kvm
+        else
+            set -- sh "$top/scripts/with-kvm.sh" --timeout 3000 \
+                ctest --output-on-failure -j1 -L kvm ${exclude:+-E "$exclude"}
+        fi
+        rm -f "$log.rc"
+        { (cd "$dir" && "$@") || echo $? >"$log.rc"; } | tee "$log"
+        rc=0
+        [ ! -f "$log.rc" ] || { rc=$(cat "$log.rc"); rm -f "$log.rc"; }
+        # (In the nested VM ctest writes to a serial line and colours its summary.)
+        sed "s/$(printf '\033')\[[0-9;]*m//g" "$log" >"$log.plain"
+        if [ "$side" = kvm ] && [ $rc -eq 123 ] && [ $attempt -eq 1 ]; then
+            done_tests=$(sed -n 's/^ *[0-9]*\/[0-9]* Test *#[0-9]*: \([^ ]*\) .* Passed .*/\1/p' \
+                "$log.plain")
+            passed=$(echo "$done_tests" | grep -c . || true)
+            exclude="^($(echo "$done_tests" | sed 's/\./\\./g' | paste -s -d'|' -))\$"
+            [ "$passed" -gt 0 ] || exclude=""
+            note=" (the nested VM froze after $passed had passed; the rest ran in a fresh VM)"
+            echo "libvmm: the nested VM froze during $name ctest after $passed tests passed;" \
+                "the others run again in a fresh VM" >&2
+            continue
+        fi
+        total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log.plain" | tail -n 1)
+        f=$(sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' "$log.plain" | tail -n 1)
+        sk=$(grep -c '(Skipped)$' "$log.plain" || true)
+        if [ $rc -ne 0 ] || [ -z "$total" ]; then
+            echo "libvmm: $name ctest ($side) failed (exit $rc)" >&2
+            exit 1
+        fi
+        passed=$((passed + total - f - sk)) skipped=$((skipped + sk)) failed=$((failed + f))
+        break
+    done
     summary="$summary
-libvmm: $name ctest on $where: $((total - failed - skipped)) passed, $skipped skipped, $failed failed"
+libvmm: $name ctest on $where: $passed passed, $skipped skipped, $failed failed$note"
     # The Linux boot's own report (time and VM exits), which ctest keeps.
     boot=$(grep -a -h -m1 '^test_full_boot: ' "$dir/Testing/Temporary/LastTest"*.log 2>/dev/null || true)
     [ -z "$boot" ] || summary="$summary
@@ -62,6 +81,32 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLIBVMM_LINUX_DIR="$LIBVM
 cmake --build build -j"$jobs"
 run_ctest release build host
 run_ctest release build kvm
+
+# The Python bindings (bindings/python), installed offline into a venv that
+# sees Debian's python3-pytest, tested against the release build's library
+# from outside the source tree (so the installed package is what runs).
+py=/usr/bin/python3
+rm -rf build/pyenv
+$py -m venv --system-site-packages build/pyenv
+build/pyenv/bin/pip install -q --no-build-isolation --no-index bindings/python
+rm -rf bindings/python/build bindings/python/libvmm.egg-info
+(cd build && LIBVMM_LIBRARY="$top/build/libvmm.so.0" LIBVMM_BUILD_DIR="$top/build" \
+    ../build/pyenv/bin/python -m pytest -q -p no:cacheprovider "$top/bindings/python/tests" \
+    -k "abi" | tee pytest-host.log)
+(cd build && sh "$top/scripts/with-kvm.sh" --timeout 1800 env \
+    LIBVMM_LIBRARY="$top/build/libvmm.so.0" LIBVMM_BUILD_DIR="$top/build" \
+    "$top/build/pyenv/bin/python" -m pytest -q -p no:cacheprovider \
+    "$top/bindings/python/tests" -k "not abi" | tee pytest-kvm.log)
+for side in host kvm; do
+    tail -n 1 "build/pytest-$side.log" | grep -E "^[0-9]+ passed" |
+        grep -q -v -E "failed|error" || {
+        echo "libvmm: Python binding tests ($side) failed" >&2
+        exit 1
+    }
+done
+summary="$summary
+libvmm: Python bindings, host: $(tail -n 1 build/pytest-host.log)
+libvmm: Python bindings, $kvm_where: $(tail -n 1 build/pytest-kvm.log)"
 
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLIBVMM_SANITIZE=ON \
     -DLIBVMM_LINUX_DIR="$LIBVMM_LINUX_DIR"

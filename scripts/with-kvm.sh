@@ -18,8 +18,9 @@
 # value a command would see, and runs nothing.
 #
 # Exit status: CMD's own; in the nested VM, 124 when the time limit ended the
-# VM and 125 when the VM itself failed (no QEMU, no kernel, a module that does
-# not load, QEMU aborting), each with one line "with-kvm: ..." on stderr.
+# VM, 123 when the VM froze (its kernel gave no sign of life for 90 s) and 125
+# when the VM itself failed (no QEMU, no kernel, a module that does not load,
+# QEMU aborting), each with one line "with-kvm: ..." on stderr.
 # In the VM, CMD's stdin is /dev/null; its stdout and stderr stream live to
 # this script's.
 #
@@ -28,6 +29,8 @@
 #   --memory MIB   LIBVMM_KVM_MEMORY   the VM's memory (4096)
 #   --cpus N       LIBVMM_KVM_CPUS     the VM's vCPUs (1: with more, the VM's own
 #                                      kernel has been seen to lock up under TCG)
+#                  LIBVMM_KVM_FREEZE_AFTER  seconds without a heartbeat from the
+#                                      VM's kernel before it counts as frozen (90)
 #   LIBVMM_KVM_NESTED=1   use the nested VM even where /dev/kvm is usable
 #   LIBVMM_LINUX_DIR      the kernel download (tests/linux/fetch_kernel.sh), which
 #                         the Linux boot tests share; the VM's initramfs is cached
@@ -41,6 +44,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 timeout=${LIBVMM_KVM_TIMEOUT:-3600}
 memory=${LIBVMM_KVM_MEMORY:-4096}
 cpus=${LIBVMM_KVM_CPUS:-1}
+freeze_after=${LIBVMM_KVM_FREEZE_AFTER:-90}
 
 usage() {
     echo "usage: with-kvm.sh [--timeout S] [--memory MIB] [--cpus N] [--] CMD [ARGS...]" >&2
@@ -60,7 +64,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ $# -ge 1 ] || [ $print_host = yes ] || usage
-for v in "$timeout" "$memory" "$cpus"; do
+for v in "$timeout" "$memory" "$cpus" "$freeze_after"; do
     case $v in '' | *[!0-9]*) echo "with-kvm: not a positive number: '$v'" >&2; exit 2 ;; esac
     [ "$v" -gt 0 ] || { echo "with-kvm: not a positive number: '$v'" >&2; exit 2; }
 done
@@ -68,7 +72,7 @@ done
 vm_fail() { # STATUS MESSAGE
     if [ -n "${job:-}" ] && [ -s "$job/console.log" ]; then
         echo "with-kvm: the last lines of the nested VM's console:" >&2
-        tail -n 15 "$job/console.log" | sed 's/^/    /' >&2
+        grep -a -v 'LIBVMM-VM-HEARTBEAT' "$job/console.log" | tail -n 15 | sed 's/^/    /' >&2
     fi
     echo "with-kvm: $2" >&2
     exit "$1"
@@ -137,7 +141,8 @@ case $job in *[!A-Za-z0-9/._+-]*)
     rm -rf "$job"
     vm_fail 125 "the job directory $job has characters the kernel command line cannot carry" ;;
 esac
-trap 'rm -rf "$job"' EXIT
+qemu=""
+trap '[ -z "$qemu" ] || kill $qemu 2>/dev/null; rm -rf "$job"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -160,7 +165,7 @@ for d in "$cwd" "$top" "$job"; do
     case $d in /tmp/?*) echo "$d" | cut -d/ -f1-3 ;; esac
 done | sort -u >"$job/shares"
 
-append="console=ttyS0 loglevel=4 panic=-1 mitigations=off libvmm.job=$job"
+append="console=ttyS0 loglevel=4 panic=-1 mitigations=off highres=off nohz=off libvmm.job=$job"
 # The job's stdout and stderr reach ours through FIFOs read by cat: QEMU never
 # reopens our descriptors (a reopened file would have an offset of its own).
 mkfifo "$job/out" "$job/err"
@@ -169,8 +174,7 @@ cat_out=$!
 cat "$job/err" >&2 &
 cat_err=$!
 status=0
-# --foreground: an interrupt at the terminal reaches QEMU.
-timeout --foreground -k 10 "$timeout" qemu-system-x86_64 \
+timeout -k 10 "$timeout" qemu-system-x86_64 \
     -accel tcg,thread=multi -cpu qemu64,+svm,+npt -smp "$cpus" -m "$memory" \
     -nodefaults -no-user-config -display none -no-reboot \
     -kernel "$kdir/bzImage" -initrd "$initrd" -append "$append" \
@@ -178,7 +182,29 @@ timeout --foreground -k 10 "$timeout" qemu-system-x86_64 \
     -chardev file,id=con,path="$job/console.log" -serial chardev:con \
     -chardev file,id=out,path="$job/out" -serial chardev:out \
     -chardev file,id=err,path="$job/err" -serial chardev:err \
-    </dev/null 2>"$job/qemu.log" || status=$?
+    </dev/null 2>"$job/qemu.log" &
+qemu=$!
+# The VM's kernel writes a heartbeat to its console every 5 s. A VM that
+# stays silent for $freeze_after s has frozen (its kernel no longer runs, and
+# QEMU idles): end it then rather than at the time limit.
+frozen=no
+size=-1
+last=$(date +%s)
+while kill -0 $qemu 2>/dev/null; do
+    sleep 2
+    now=$(date +%s)
+    s=$(stat -c %s "$job/console.log" 2>/dev/null || echo 0)
+    if [ "$s" != "$size" ]; then
+        size=$s
+        last=$now
+    elif [ $((now - last)) -ge "$freeze_after" ]; then
+        frozen=yes
+        kill $qemu 2>/dev/null || true
+        break
+    fi
+done
+wait $qemu || status=$?
+qemu=""
 # Release a cat still waiting for QEMU to open its FIFO (opening read-write
 # never blocks), then let both drain.
 exec 5<>"$job/out" 6<>"$job/err"
@@ -189,7 +215,9 @@ if [ -s "$job/status" ]; then
     exit "$(cat "$job/status")"
 fi
 why=$(grep -a -m1 'LIBVMM-VM-FAIL:' "$job/console.log" 2>/dev/null | sed 's/.*LIBVMM-VM-FAIL: //' || true)
-if [ $status -eq 124 ] || [ $status -eq 137 ]; then
+if [ $frozen = yes ]; then
+    vm_fail 123 "the nested VM froze: its kernel gave no sign of life for ${freeze_after} s and was ended (CMD: $*; a platform fault, see docs/testing.md)"
+elif [ $status -eq 124 ] || [ $status -eq 137 ]; then
     vm_fail 124 "the nested VM reached its time limit of ${timeout} s and was ended (CMD: $*)"
 elif [ -n "$why" ]; then
     vm_fail 125 "the nested VM failed: $why"

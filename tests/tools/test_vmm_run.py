@@ -185,13 +185,31 @@ class Outcomes(Base):
         self.assertEqual(rc, 125)
         self.assertIn("SHUTDOWN", err)
 
+    @staticmethod
+    def catches(pid, sig):
+        """Whether process pid takes sig itself rather than dying of it: vmm-run
+        blocks SIGINT and SIGTERM and takes them with sigwait() (SigBlk in
+        /proc/PID/status); a handler would show in SigCgt."""
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                mask = line.split()
+                if mask[0] in ("SigBlk:", "SigCgt:") and int(mask[1], 16) >> (sig - 1) & 1:
+                    return True
+        return False
+
     def test_signals_stop_cleanly(self):
         path = self.spec("spin.json", self.guest_spec("spin_cpl3.bin", cpl=3, devices=[]))
         for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
             with self.subTest(signal=sig):
                 p = subprocess.Popen([VMM_RUN, path], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                time.sleep(0.3)
+                # Signal it once it handles the signal (a slow host, such as the
+                # nested test VM under a sanitizer, takes longer to get there).
+                deadline = time.monotonic() + 30
+                while not self.catches(p.pid, sig):
+                    self.assertIsNone(p.poll(), "vmm-run exited early")
+                    self.assertLess(time.monotonic(), deadline, "vmm-run never handled %s" % sig)
+                    time.sleep(0.02)
                 p.send_signal(sig)
                 p.communicate(timeout=30)
                 self.assertEqual(p.returncode, code)
