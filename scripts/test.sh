@@ -91,7 +91,7 @@ $py -m venv --system-site-packages build/pyenv
 build/pyenv/bin/pip install -q --no-build-isolation --no-index bindings/python
 rm -rf bindings/python/build bindings/python/libvmm.egg-info
 (cd build && LIBVMM_LIBRARY="$top/build/libvmm.so.0" LIBVMM_BUILD_DIR="$top/build" \
-    ../build/pyenv/bin/python -m pytest -q -p no:cacheprovider "$top/bindings/python/tests" \
+    "$top/build/pyenv/bin/python" -m pytest -q -p no:cacheprovider "$top/bindings/python/tests" \
     -k "abi" | tee pytest-host.log)
 (cd build && sh "$top/scripts/with-kvm.sh" --timeout 1800 env \
     LIBVMM_LIBRARY="$top/build/libvmm.so.0" LIBVMM_BUILD_DIR="$top/build" \

@@ -185,8 +185,8 @@ timeout -k 10 "$timeout" qemu-system-x86_64 \
     </dev/null 2>"$job/qemu.log" &
 qemu=$!
 # The VM's kernel writes a heartbeat to its console every 5 s. A VM that
-# stays silent for $freeze_after s has frozen (its kernel no longer runs, and
-# QEMU idles): end it then rather than at the time limit.
+# stays silent for $freeze_after s has frozen (its kernel no longer runs,
+# whether QEMU idles or spins): end it then rather than at the time limit.
 frozen=no
 size=-1
 last=$(date +%s)

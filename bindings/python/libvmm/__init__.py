@@ -16,7 +16,6 @@ import atexit as _atexit
 
 from . import _native
 from .errors import *  # noqa: F401,F403
-
 from .enums import *  # noqa: F401,F403
 from ._core import (Device, DeviceContext, Exit, HostInfo, Regs, RunResult, Snapshot, Sregs,
                     Fpu, CpuidEntry, Vcpu, Vm, host_info, load_plugin, register_device,
