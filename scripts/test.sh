@@ -90,13 +90,17 @@ rm -rf build/pyenv
 $py -m venv --system-site-packages build/pyenv
 build/pyenv/bin/pip install -q --no-build-isolation --no-index bindings/python
 rm -rf bindings/python/build bindings/python/libvmm.egg-info
-(cd build && LIBVMM_LIBRARY="$top/build/libvmm.so.0" LIBVMM_BUILD_DIR="$top/build" \
-    "$top/build/pyenv/bin/python" -m pytest -q -p no:cacheprovider "$top/bindings/python/tests" \
-    -k "abi" | tee pytest-host.log)
-(cd build && sh "$top/scripts/with-kvm.sh" --timeout 1800 env \
+# pytest runs in a directory of its own: `python -m pytest` puts its working
+# directory first on sys.path, and in build/ `import libvmm` would find the C
+# library libvmm.so there instead of the package.
+mkdir -p build/pytest
+(cd build/pytest && LIBVMM_LIBRARY="$top/build/libvmm.so.0" LIBVMM_BUILD_DIR="$top/build" \
+    "$top/build/pyenv/bin/python" -m pytest -q --color=no -p no:cacheprovider "$top/bindings/python/tests" \
+    -k "abi" | tee ../pytest-host.log)
+(cd build/pytest && sh "$top/scripts/with-kvm.sh" --timeout 1800 env \
     LIBVMM_LIBRARY="$top/build/libvmm.so.0" LIBVMM_BUILD_DIR="$top/build" \
-    "$top/build/pyenv/bin/python" -m pytest -q -p no:cacheprovider \
-    "$top/bindings/python/tests" -k "not abi" | tee pytest-kvm.log)
+    "$top/build/pyenv/bin/python" -m pytest -q --color=no -p no:cacheprovider \
+    "$top/bindings/python/tests" -k "not abi" | tee ../pytest-kvm.log)
 for side in host kvm; do
     tail -n 1 "build/pytest-$side.log" | grep -E "^[0-9]+ passed" |
         grep -q -v -E "failed|error" || {

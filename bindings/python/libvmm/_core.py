@@ -53,7 +53,7 @@ class _Owned:
     def handle(self):
         """The C pointer (an int), for code that calls the C API directly."""
         if self._fin is not None and not self._fin.alive:
-            raise VmmError("the %s is closed" % self._what, -1003)
+            raise error_for(-1003, "the %s is closed" % self._what)
         return self._h
 
     def close(self):
@@ -223,14 +223,14 @@ class Exit:
     def data(self):
         ptr, n = self._span()
         if not self._live or not ptr:
-            raise VmmError("data: this exit's data is no longer valid")
+            raise error_for(-1003, "data: this exit's data is no longer valid")
         return ctypes.string_at(ptr, n)
 
     @data.setter
     def data(self, value):
         ptr, n = self._span()
         if not self._live or not ptr:
-            raise VmmError("data: this exit's data is no longer valid")
+            raise error_for(-1003, "data: this exit's data is no longer valid")
         value = bytes(value)
         if len(value) != n:
             raise ValueError("data: the access takes %d bytes, got %d" % (n, len(value)))
@@ -334,7 +334,7 @@ class Device:
             cb = N.CONSOLE_OUT_FN(self._out_thunk(fn)) if fn else N.CONSOLE_OUT_FN()
             check(_lib.vmm_virtio_console_set_output(self._h, cb, None))
         else:
-            raise VmmError("set_output: %s devices have no output callback" % kind, -22)
+            raise error_for(-22, "set_output: %s devices have no output callback" % kind)
         self._cbs.append(cb)
 
     def _out_thunk(self, fn):
