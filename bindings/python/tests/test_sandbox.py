@@ -24,14 +24,32 @@ def test_hello_and_args(kvm):
         assert r.outcome == SandboxOutcome.EXITED and r.exit_status == 3
 
 
+def rss_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
 def test_stdin_and_reset_cycles(kvm):
+    """1,000 reset+run cycles leave the process's descriptors and RSS as they were."""
     fds = len(os.listdir("/proc/self/fd"))
     with libvmm.Sandbox(memory_size=32 << 20) as sb:
         sb.load(program("cat"))
-        for i in range(200):
+
+        def cycle(i):
             r = sb.run(stdin=b"call %d" % i)
             assert r.outcome == SandboxOutcome.EXITED and r.stdout == b"CALL %d" % i
             sb.reset()
+        for i in range(100):  # warm up: guest pages touched, allocator pools filled
+            cycle(i)
+        rss, open_fds = rss_kib(), len(os.listdir("/proc/self/fd"))
+        for i in range(1000):
+            cycle(i)
+        assert len(os.listdir("/proc/self/fd")) == open_fds
+        grown = rss_kib() - rss
+        assert grown < 1024, "RSS grew by %d KiB over 1,000 cycles" % grown
     assert len(os.listdir("/proc/self/fd")) == fds
 
 
