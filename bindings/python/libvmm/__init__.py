@@ -26,7 +26,7 @@ from ._sandbox import Fuzz, FuzzResult, Sandbox, SandboxResult, Syscall
 __version__ = "0.1.0"
 
 
-def _check_version():
+def _check_version() -> None:
     major, minor, _ = version_info()
     want = _native.BINDINGS_FOR
     if major != want[0] or minor < want[1]:

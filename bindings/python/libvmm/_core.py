@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: MIT
 """VMs, vCPUs, exits, devices, snapshots, host facts and logging."""
+from __future__ import annotations
+
 import ctypes
 import dataclasses
 import json
@@ -9,31 +11,38 @@ import os
 import threading
 import weakref
 from ctypes import byref, c_size_t, c_uint64, c_void_p
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar,
+                    Union)
 
 from . import _native as N
-from .enums import (ExitReason, LinuxCpuid, LogLevel, MemFlags, Paging, Space,
-                    VmFlags, VmState, X86Exceptions, X86Mode)
+from .enums import (DebugFlags, ExitReason, LinuxCpuid, LinuxFlags, LogLevel, MemFlags, Paging,
+                    Space, VmFlags, VmState, X86Exceptions, X86Mode)
 from .errors import VmmError, check, error_for
 
 _lib = N.lib
 _log = logging.getLogger("libvmm")
 
+#: For annotations: a file name, bytes (any buffer) and an owned object's own type.
+_Path = Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]
+_Buffer = Union[bytes, bytearray, memoryview]
+_OwnedT = TypeVar("_OwnedT", bound="_Owned")
 
-def _b(s):
+
+def _b(s: Optional[_Path]) -> Optional[bytes]:
     """str or path -> bytes for C (None stays None)."""
     if s is None:
         return None
     return os.fsencode(s) if not isinstance(s, bytes) else s
 
 
-def _read(fn, handle, addr, n):
+def _read(fn: Callable[..., int], handle: int, addr: int, n: int) -> bytes:
     """bytes from a C reader of the shape fn(handle, addr, buf, len)."""
     buf = ctypes.create_string_buffer(n)
     check(fn(handle, addr, buf, n))
     return buf.raw
 
 
-def _write(fn, handle, addr, data):
+def _write(fn: Callable[..., int], handle: int, addr: int, data: _Buffer) -> None:
     """Hand bytes to a C writer of the shape fn(handle, addr, buf, len)."""
     data = bytes(data)
     check(fn(handle, addr, data, len(data)))
@@ -45,26 +54,26 @@ class _Owned:
 
     _what = "object"
 
-    def _own(self, handle, destroy):
+    def _own(self, handle: int, destroy: Optional[Callable[[Any], Any]]) -> None:
         self._h = handle
         self._fin = weakref.finalize(self, destroy, handle) if destroy else None
 
     @property
-    def handle(self):
+    def handle(self) -> int:
         """The C pointer (an int), for code that calls the C API directly."""
         if self._fin is not None and not self._fin.alive:
             raise error_for(-1003, "the %s is closed" % self._what)
         return self._h
 
-    def close(self):
+    def close(self) -> None:
         """Free the C object. Idempotent."""
         if self._fin is not None:
             self._fin()
 
-    def __enter__(self):
+    def __enter__(self: _OwnedT) -> _OwnedT:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
 
@@ -74,16 +83,16 @@ class _Pending:
     """Exceptions raised by callbacks while C code ran, per owner (a VM, a
     sandbox): the call that ran the guest re-raises the first one."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._exc = None
+        self._exc: Optional[BaseException] = None
 
-    def put(self, exc):
+    def put(self, exc: BaseException) -> None:
         with self._lock:
             if self._exc is None:
                 self._exc = exc
 
-    def raise_if_any(self):
+    def raise_if_any(self) -> None:
         with self._lock:
             exc, self._exc = self._exc, None
         if exc is not None:
@@ -92,12 +101,12 @@ class _Pending:
 
 # ---- version and host ---------------------------------------------------------
 
-def version():
+def version() -> str:
     """The linked C library's version string, e.g. "0.1.0" (vmm_version())."""
     return _lib.vmm_version(None, None, None).decode()
 
 
-def version_info():
+def version_info() -> Tuple[int, int, int]:
     """The linked C library's version as (major, minor, patch)."""
     a, b, c = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
     _lib.vmm_version(byref(a), byref(b), byref(c))
@@ -117,7 +126,7 @@ class HostInfo:
     backend: str
 
 
-def host_info():
+def host_info() -> HostInfo:
     """Query the host's KVM; raises NoDevice/PermissionDenied without a usable /dev/kvm."""
     h = N.HostInfo()
     check(_lib.vmm_host_info_get(byref(h)))
@@ -132,7 +141,7 @@ _PY_LEVEL = {LogLevel.DEBUG: logging.DEBUG, LogLevel.INFO: logging.INFO,
 
 
 @N.LOG_FN
-def _log_cb(_opaque, level, component, message):
+def _log_cb(_opaque: Optional[int], level: int, component: bytes, message: bytes) -> None:
     try:
         _log.log(_PY_LEVEL.get(level, logging.ERROR), "%s: %s",
                  component.decode("utf-8", "replace"), message.decode("utf-8", "replace"))
@@ -140,7 +149,7 @@ def _log_cb(_opaque, level, component, message):
         pass
 
 
-def set_log_level(level):
+def set_log_level(level: Union[LogLevel, int]) -> None:
     """Deliver the C library's messages at or above ``level`` (a LogLevel, or a
     ``logging`` level) to the "libvmm" logger. The default is WARN."""
     if level in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR):
@@ -149,7 +158,7 @@ def set_log_level(level):
     _lib.vmm_log_set(_log_cb, None, int(LogLevel(level)))
 
 
-def _log_off():
+def _log_off() -> None:
     _lib.vmm_log_set(N.LOG_FN(), None, int(LogLevel.ERROR))
 
 
@@ -178,10 +187,10 @@ class Regs:
     rflags: int = 0x2
 
     @classmethod
-    def _from_c(cls, r):
+    def _from_c(cls, r: N.Regs) -> Regs:
         return cls(*(getattr(r, n) for n in N.REG_NAMES))
 
-    def _to_c(self):
+    def _to_c(self) -> N.Regs:
         return N.Regs(*(getattr(self, n) for n in N.REG_NAMES))
 
 
@@ -207,12 +216,12 @@ class Exit:
     (bytes of count*size, or size, bytes) before the vCPU's next run(). ``data``
     stays valid until that run; ``raw`` is the C struct."""
 
-    def __init__(self, raw, live=True):
+    def __init__(self, raw: N.Exit, live: bool = True) -> None:
         self.raw = raw
         self._live = live
         self.reason = ExitReason(raw.reason)
 
-    def _span(self):
+    def _span(self) -> Tuple[Optional[int], int]:
         if self.reason == ExitReason.IO:
             return self.raw.io.data, self.raw.io.size * self.raw.io.count
         if self.reason == ExitReason.MMIO:
@@ -220,14 +229,14 @@ class Exit:
         raise AttributeError("data: only IO and MMIO exits carry data")
 
     @property
-    def data(self):
+    def data(self) -> bytes:
         ptr, n = self._span()
         if not self._live or not ptr:
             raise error_for(-1003, "data: this exit's data is no longer valid")
         return ctypes.string_at(ptr, n)
 
     @data.setter
-    def data(self, value):
+    def data(self, value: _Buffer) -> None:
         ptr, n = self._span()
         if not self._live or not ptr:
             raise error_for(-1003, "data: this exit's data is no longer valid")
@@ -236,7 +245,7 @@ class Exit:
             raise ValueError("data: the access takes %d bytes, got %d" % (n, len(value)))
         ctypes.memmove(ptr, value, n)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         r = self.raw
         if self.reason == ExitReason.IO and name in ("port", "size", "is_write", "count"):
             v = getattr(r.io, name)
@@ -259,7 +268,7 @@ class Exit:
             return r.system_event.type
         raise AttributeError(name)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         extra = ""
         if self.reason == ExitReason.IO:
             extra = " port=%#x size=%d %s" % (self.port, self.size,
@@ -291,25 +300,25 @@ class Device:
     serial set_output/input/stats, virtio-console set_output/input, virtio-net
     set_tx/receive/stats."""
 
-    def __init__(self, vm, handle):
+    def __init__(self, vm: Vm, handle: int) -> None:
         self._vm = vm
         self._h = handle
-        self._cbs = []  # C callbacks kept alive while the device lives
+        self._cbs: List[Any] = []  # C callbacks kept alive while the device lives
 
     @property
-    def id(self):
+    def id(self) -> str:
         return _lib.vmm_device_id(self._h).decode()
 
     @property
-    def type(self):
+    def type(self) -> str:
         ops = _lib.vmm_device_type(self._h)
         return ctypes.cast(ops, ctypes.POINTER(N.DeviceOps)).contents.name.decode()
 
-    def reset(self):
+    def reset(self) -> None:
         """Return the device to its power-on state."""
         check(_lib.vmm_device_reset(self._h))
 
-    def save(self):
+    def save(self) -> bytes:
         """The device's state as bytes (NotImplemented_ if the type cannot save)."""
         n = c_size_t()
         check(_lib.vmm_device_save(self._h, None, 0, byref(n)))
@@ -317,13 +326,13 @@ class Device:
         check(_lib.vmm_device_save(self._h, buf, n.value, byref(n)))
         return buf.raw[:n.value]
 
-    def load(self, state):
+    def load(self, state: _Buffer) -> None:
         """Load state that save() returned."""
         state = bytes(state)
         check(_lib.vmm_device_load(self._h, state, len(state)))
 
     # serial
-    def set_output(self, fn):
+    def set_output(self, fn: Optional[Callable[[bytes], Any]]) -> None:
         """serial or virtio-console: call ``fn(data: bytes)`` with what the guest
         sends (on the vCPU thread); None removes it."""
         kind = self.type
@@ -337,7 +346,7 @@ class Device:
             raise error_for(-22, "set_output: %s devices have no output callback" % kind)
         self._cbs.append(cb)
 
-    def _out_thunk(self, fn):
+    def _out_thunk(self, fn: Callable[[bytes], Any]) -> Callable[[Any, Any, int], None]:
         vm = self._vm
 
         def thunk(_opaque, data, n):
@@ -348,7 +357,7 @@ class Device:
                 vm._stop_soon()
         return thunk
 
-    def input(self, data):
+    def input(self, data: _Buffer) -> int:
         """serial: queue bytes for the guest, returning how many the FIFO took;
         virtio-console: put them in the driver's receive buffers, likewise."""
         data = bytes(data)
@@ -358,7 +367,7 @@ class Device:
             return n.value
         return check(_lib.vmm_serial_input(self._h, data, len(data)))
 
-    def stats(self):
+    def stats(self) -> Dict[str, int]:
         """serial or virtio-net counters, as a dict."""
         if self.type == "virtio-net":
             s = N.NetStats()
@@ -369,20 +378,20 @@ class Device:
         return {f[0]: getattr(s, f[0]) for f in s._fields_}
 
     # virtio-net
-    def set_tx(self, fn):
+    def set_tx(self, fn: Optional[Callable[[bytes], Any]]) -> None:
         """virtio-net (callback backend): call ``fn(frame: bytes)`` for each frame
         the guest transmits; None removes it."""
         cb = N.NET_TX_FN(self._out_thunk(fn)) if fn else N.NET_TX_FN()
         check(_lib.vmm_virtio_net_set_tx(self._h, cb, None))
         self._cbs.append(cb)
 
-    def receive(self, frame):
+    def receive(self, frame: _Buffer) -> None:
         """virtio-net (callback backend): deliver one Ethernet frame to the guest
         (TryAgain when the driver has no buffer posted)."""
         frame = bytes(frame)
         check(_lib.vmm_virtio_net_receive(self._h, frame, len(frame)))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Device %s %s>" % (self.type, self.id)
 
 
@@ -392,60 +401,62 @@ class Vcpu:
     """A vCPU of a Vm (owned by it; Vm.vcpu() creates one). Run it on one thread
     at a time; kick() may be called from any thread."""
 
-    def __init__(self, vm, handle, index):
+    def __init__(self, vm: Vm, handle: int, index: int) -> None:
         self._vm = vm
         self._h = handle
         self.index = index
-        self._last = None
+        self._last: Optional[Exit] = None
 
     @property
-    def regs(self):
+    def regs(self) -> Regs:
         """The general registers as a Regs dataclass; assign a Regs to set them."""
         r = N.Regs()
         check(_lib.vmm_vcpu_get_regs(self._h, byref(r)))
         return Regs._from_c(r)
 
     @regs.setter
-    def regs(self, regs):
+    def regs(self, regs: Regs) -> None:
         check(_lib.vmm_vcpu_set_regs(self._h, byref(regs._to_c())))
 
     @property
-    def sregs(self):
+    def sregs(self) -> Sregs:
         """Segments, descriptor tables and control registers (a Sregs struct)."""
         s = N.Sregs()
         check(_lib.vmm_vcpu_get_sregs(self._h, byref(s)))
         return s
 
     @sregs.setter
-    def sregs(self, s):
+    def sregs(self, s: Sregs) -> None:
         check(_lib.vmm_vcpu_set_sregs(self._h, byref(s)))
 
     @property
-    def fpu(self):
+    def fpu(self) -> Fpu:
         """The x87/SSE state (an Fpu struct)."""
         f = N.Fpu()
         check(_lib.vmm_vcpu_get_fpu(self._h, byref(f)))
         return f
 
     @fpu.setter
-    def fpu(self, f):
+    def fpu(self, f: Fpu) -> None:
         check(_lib.vmm_vcpu_set_fpu(self._h, byref(f)))
 
-    def get_msrs(self, indices):
+    def get_msrs(self, indices: Iterable[int]) -> Dict[int, int]:
         """Read MSRs: {index: value}."""
         indices = list(indices)
         arr = (N.Msr * len(indices))(*[N.Msr(i, 0) for i in indices])
         check(_lib.vmm_vcpu_get_msrs(self._h, arr, len(indices)))
         return {m.index: m.value for m in arr}
 
-    def set_msrs(self, values):
+    def set_msrs(self, values: Mapping[int, int]) -> None:
         """Write MSRs from {index: value}."""
         items = list(values.items())
         arr = (N.Msr * len(items))(*[N.Msr(i, v) for i, v in items])
         check(_lib.vmm_vcpu_set_msrs(self._h, arr, len(items)))
 
-    def setup(self, mode=X86Mode.LONG, entry=0, stack=0, cpl=0, tables=None,
-              identity_map_size=None, exceptions=X86Exceptions.NONE):
+    def setup(self, mode: X86Mode = X86Mode.LONG, entry: int = 0, stack: int = 0,
+              cpl: int = 0, tables: Optional[int] = None,
+              identity_map_size: Optional[int] = None,
+              exceptions: X86Exceptions = X86Exceptions.NONE) -> None:
         """Put the vCPU in real, protected or long mode at ``entry`` with
         library-built GDT, TSS and identity page tables (vmm_x86_setup())."""
         o = N.X86SetupOptions()
@@ -458,7 +469,7 @@ class Vcpu:
         o.exceptions = int(exceptions)
         check(_lib.vmm_x86_setup(self._h, byref(o)))
 
-    def set_cpuid(self, entries=None):
+    def set_cpuid(self, entries: Optional[Iterable[CpuidEntry]] = None) -> None:
         """Set the CPUID table from CpuidEntry structs; None: KVM's supported set."""
         if entries is None:
             check(_lib.vmm_x86_set_cpuid(self._h, None, 0))
@@ -467,7 +478,7 @@ class Vcpu:
         arr = (N.CpuidEntry * len(entries))(*entries)
         check(_lib.vmm_x86_set_cpuid(self._h, arr, len(entries)))
 
-    def run(self):
+    def run(self) -> Exit:
         """Run on the calling thread until an exit no device claims; returns an
         Exit. An exception a Python device or callback raised during the run is
         re-raised here. The GIL is released while the guest runs."""
@@ -480,35 +491,35 @@ class Vcpu:
         self._last = Exit(x)
         return self._last
 
-    def kick(self):
+    def kick(self) -> None:
         """Make run() return (ExitReason.KICKED) at once, or the next run() if
         none is in progress. Any thread."""
         check(_lib.vmm_vcpu_kick(self._h))
 
-    def set_time_budget(self, seconds):
+    def set_time_budget(self, seconds: Optional[float]) -> None:
         """Limit every later run() to ``seconds`` of wall-clock time
         (ExitReason.TIMEOUT); None or 0 removes the limit."""
         check(_lib.vmm_vcpu_set_time_budget(self._h, int((seconds or 0) * 1e9)))
 
-    def set_debug(self, flags):
+    def set_debug(self, flags: Union[DebugFlags, int]) -> None:
         """Single-stepping and software breakpoints (DebugFlags); 0 turns them off."""
         check(_lib.vmm_vcpu_set_debug(self._h, int(flags)))
 
-    def translate(self, gva, write=False, user=False):
+    def translate(self, gva: int, write: bool = False, user: bool = False) -> int:
         """Guest-virtual to guest-physical through the guest's page tables."""
         gpa = c_uint64()
         check(_lib.vmm_vcpu_translate(self._h, gva, int(write), int(user), byref(gpa)))
         return gpa.value
 
-    def read_virt(self, gva, n):
+    def read_virt(self, gva: int, n: int) -> bytes:
         """n bytes at a guest-virtual address."""
         return _read(_lib.vmm_vcpu_read_virt, self._h, gva, n)
 
-    def write_virt(self, gva, data):
+    def write_virt(self, gva: int, data: _Buffer) -> None:
         """Write bytes at a guest-virtual address."""
         _write(_lib.vmm_vcpu_write_virt, self._h, gva, data)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Vcpu %d>" % self.index
 
 
@@ -524,12 +535,13 @@ class Vm(_Owned):
     Vm(irqchip=False, pit=False, memory_limit=0) creates an empty VM: map
     memory, load a guest, create vCPUs, attach devices, then run."""
 
-    def __init__(self, irqchip=False, pit=False, memory_limit=0, *, _handle=None):
+    def __init__(self, irqchip: bool = False, pit: bool = False, memory_limit: int = 0, *,
+                 _handle: Optional[int] = None) -> None:
         self._pending = _Pending()
-        self._devices = []
-        self._vcpus = {}
-        self._keep = []  # host memory and callbacks the C side uses
-        self.spec_info = None
+        self._devices: List[Device] = []
+        self._vcpus: Dict[int, Vcpu] = {}
+        self._keep: List[Any] = []  # host memory and callbacks the C side uses
+        self.spec_info: Optional[Dict[str, Any]] = None
         if _handle is None:
             o = N.VmOptions()
             check(_lib.vmm_vm_options_init(byref(o), 1))
@@ -541,7 +553,8 @@ class Vm(_Owned):
         self._own(_handle, _lib.vmm_vm_destroy)
 
     @classmethod
-    def from_spec(cls, spec, base_dir=None):
+    def from_spec(cls, spec: Union[_Path, Dict[str, Any]],
+                  base_dir: Optional[_Path] = None) -> Vm:
         """A VM built from a JSON VM spec: a path to a spec file, a dict, or the
         JSON text (str or bytes). A bad spec raises ConfigError whose message
         starts with the JSON path. ``spec_info`` holds the spec's name, uuid,
@@ -577,7 +590,7 @@ class Vm(_Owned):
 
     _what = "VM"
 
-    def close(self):
+    def close(self) -> None:
         """Destroy the VM (no vCPU may be running). Idempotent."""
         super().close()
         self._devices.clear()
@@ -585,7 +598,8 @@ class Vm(_Owned):
         self._keep.clear()
 
     # memory
-    def map(self, gpa, size, flags=MemFlags.NONE, host=None):
+    def map(self, gpa: int, size: int, flags: MemFlags = MemFlags.NONE,
+            host: Optional[Any] = None) -> None:
         """Map guest RAM at ``gpa``. host None: libvmm allocates zeroed memory.
         Otherwise a writable, page-aligned buffer of at least ``size`` bytes
         (e.g. an mmap.mmap), kept alive with the VM."""
@@ -598,21 +612,21 @@ class Vm(_Owned):
             self._keep.append(host)
         check(_lib.vmm_mem_map(self.handle, gpa, size, ptr, int(flags)))
 
-    def map_file(self, gpa, path):
+    def map_file(self, gpa: int, path: _Path) -> int:
         """Map a file's contents read-only at ``gpa``; returns the region size."""
         n = c_uint64()
         check(_lib.vmm_mem_map_file(self.handle, gpa, _b(path), byref(n)))
         return n.value
 
-    def unmap(self, gpa):
+    def unmap(self, gpa: int) -> None:
         """Remove the region that starts at ``gpa``."""
         check(_lib.vmm_mem_unmap(self.handle, gpa))
 
-    def read(self, gpa, n):
+    def read(self, gpa: int, n: int) -> bytes:
         """n bytes of guest-physical memory."""
         return _read(_lib.vmm_mem_read, self.handle, gpa, n)
 
-    def read_into(self, gpa, buffer):
+    def read_into(self, gpa: int, buffer: Any) -> int:
         """Fill a writable buffer (bytearray, memoryview, ...) from guest memory
         with one copy; returns the number of bytes."""
         view = memoryview(buffer).cast("B")
@@ -621,11 +635,11 @@ class Vm(_Owned):
         check(_lib.vmm_mem_read(self.handle, gpa, tmp, n))
         return n
 
-    def write(self, gpa, data):
+    def write(self, gpa: int, data: _Buffer) -> None:
         """Copy bytes (or any buffer) into guest-physical memory."""
         _write(_lib.vmm_mem_write, self.handle, gpa, data)
 
-    def memory(self, gpa, size):
+    def memory(self, gpa: int, size: int) -> memoryview:
         """A writable memoryview of guest RAM itself, no copy. Valid while the
         region stays mapped and the VM open; for snapshots, the whole range
         counts as written by the host now."""
@@ -633,7 +647,7 @@ class Vm(_Owned):
         check(_lib.vmm_mem_host_ptr(self.handle, gpa, size, byref(p)))
         return memoryview((ctypes.c_char * size).from_address(p.value)).cast("B")
 
-    def dirty_pages(self, gpa, size):
+    def dirty_pages(self, gpa: int, size: int) -> List[int]:
         """Fetch and clear KVM's dirty log of the region at ``gpa`` (``size``
         bytes, mapped with MemFlags.DIRTY_LOG): the indices of dirty pages."""
         pages = (size + 4095) // 4096
@@ -643,19 +657,22 @@ class Vm(_Owned):
         return [i for i in range(pages) if bm[i // 64] >> (i % 64) & 1]
 
     # loaders
-    def load_flat(self, path, gpa):
+    def load_flat(self, path: _Path, gpa: int) -> int:
         """Copy a flat binary into RAM at ``gpa``; returns its size."""
         n = c_uint64()
         check(_lib.vmm_boot_flat(self.handle, _b(path), gpa, byref(n)))
         return n.value
 
-    def load_elf(self, path):
+    def load_elf(self, path: _Path) -> int:
         """Load an ELF executable's PT_LOAD segments; returns its entry point."""
         e = c_uint64()
         check(_lib.vmm_boot_elf(self.handle, _b(path), byref(e)))
         return e.value
 
-    def boot_linux(self, kernel, initrd=None, cmdline=None, flags=0, cpuid=LinuxCpuid.AUTO):
+    def boot_linux(self, kernel: _Path, initrd: Optional[_Path] = None,
+                   cmdline: Optional[Union[str, bytes]] = None,
+                   flags: Union[LinuxFlags, int] = 0,
+                   cpuid: LinuxCpuid = LinuxCpuid.AUTO) -> None:
         """Load a Linux kernel (bzImage or vmlinux) with the x86 boot protocol."""
         b = N.LinuxBoot()
         check(_lib.vmm_linux_boot_init(byref(b), 1))
@@ -663,7 +680,7 @@ class Vm(_Owned):
         b.flags, b.cpuid = int(flags), int(cpuid)
         check(_lib.vmm_boot_linux(self.handle, byref(b)))
 
-    def supported_cpuid(self):
+    def supported_cpuid(self) -> List[CpuidEntry]:
         """KVM's supported CPUID set, as a list of CpuidEntry."""
         n = c_size_t()
         rc = _lib.vmm_x86_supported_cpuid(self.handle, None, 0, byref(n))
@@ -674,7 +691,7 @@ class Vm(_Owned):
         return list(arr[:n.value])
 
     # vCPUs
-    def vcpu(self, index=0):
+    def vcpu(self, index: int = 0) -> Vcpu:
         """The vCPU with this index, created on first use."""
         if index not in self._vcpus:
             h = c_void_p()
@@ -683,12 +700,13 @@ class Vm(_Owned):
         return self._vcpus[index]
 
     @property
-    def vcpus(self):
+    def vcpus(self) -> List[Vcpu]:
         """The vCPUs created so far, by index."""
         return [self._vcpus[i] for i in sorted(self._vcpus)]
 
     # devices
-    def attach(self, type, config=None):
+    def attach(self, type: str,
+               config: Optional[Union[Dict[str, Any], str, bytes]] = None) -> Device:
         """Create a device of a registered type (built-in, a plugin's or one
         registered with register_device()) from a config dict (or JSON text)."""
         if isinstance(config, dict):
@@ -706,7 +724,8 @@ class Vm(_Owned):
         return dev
 
     # running
-    def run(self, on_exit=None, time_limit=None):
+    def run(self, on_exit: Optional[Callable[[int, Exit], Optional[int]]] = None,
+            time_limit: Optional[float] = None) -> RunResult:
         """Run every vCPU, each on a thread of its own, until all halt, one ends
         the VM, the time limit (seconds) passes or stop() is called. ``on_exit(
         vcpu_index, exit)`` sees unclaimed I/O and MMIO: store a read's answer in
@@ -736,54 +755,54 @@ class Vm(_Owned):
         check(rc)
         return RunResult(ExitReason(res.reason), res.status, res.vcpu, Exit(res.exit, live=False))
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop a run() in progress (reason KICKED), from any thread."""
         check(_lib.vmm_vm_stop(self.handle))
 
-    def _stop_soon(self):
+    def _stop_soon(self) -> None:
         if self._fin.alive:
             _lib.vmm_vm_stop(self._h)
             for v in self._vcpus.values():
                 _lib.vmm_vcpu_kick(v._h)
 
-    def pause(self):
+    def pause(self) -> None:
         """Pause a run() in progress; returns when every vCPU has parked."""
         check(_lib.vmm_vm_pause(self.handle))
 
-    def resume(self):
+    def resume(self) -> None:
         """Let a paused run() continue."""
         check(_lib.vmm_vm_resume(self.handle))
 
     @property
-    def state(self):
+    def state(self) -> VmState:
         """VmState: IDLE, RUNNING or PAUSED."""
         return VmState(_lib.vmm_vm_get_state(self.handle))
 
-    def set_sched(self, weight=256, cap=0, affinity=0):
+    def set_sched(self, weight: int = 256, cap: int = 0, affinity: int = 0) -> None:
         """CPU weight (1..65535), cap (0 or 1..100 % of a CPU) and affinity mask
         of the threads run() starts."""
         s = N.Sched(1, weight, cap, affinity)
         check(_lib.vmm_vm_set_sched(self.handle, byref(s)))
 
     # snapshots
-    def snapshot(self):
+    def snapshot(self) -> Snapshot:
         """Take a snapshot of the whole VM (Snapshot)."""
         h = c_void_p()
         check(_lib.vmm_snapshot_take(self.handle, byref(h)))
         return Snapshot(h.value)
 
-    def restore(self, snap, keep_page_tables=False):
+    def restore(self, snap: Snapshot, keep_page_tables: bool = False) -> None:
         """Reset the VM to a snapshot, copying back only what changed since."""
         check(_lib.vmm_snapshot_restore_flags(self.handle, snap.handle,
                                               1 if keep_page_tables else 0))
 
-    def last_restore(self):
+    def last_restore(self) -> Dict[str, int]:
         """What the last restore did, as a dict (pages_dirty, pages_copied, ...)."""
         s = N.SnapshotStats()
         check(_lib.vmm_snapshot_last_restore(self.handle, byref(s)))
         return {f[0]: getattr(s, f[0]) for f in s._fields_}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Vm %s>" % ("closed" if not self._fin.alive else "%d vCPUs" % len(self._vcpus))
 
 
@@ -793,31 +812,31 @@ class Snapshot(_Owned):
 
     _what = "snapshot"
 
-    def __init__(self, handle, owned=True, owner=None):
+    def __init__(self, handle: int, owned: bool = True, owner: Optional[Any] = None) -> None:
         self._owner = owner  # keeps a harness alive while its snapshot is used
         self._own(handle, _lib.vmm_snapshot_free if owned else None)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: _Path) -> Snapshot:
         """Load a snapshot file that save() wrote."""
         h = c_void_p()
         check(_lib.vmm_snapshot_load(_b(path), byref(h)))
         return cls(h.value)
 
     @classmethod
-    def from_bytes(cls, data):
+    def from_bytes(cls, data: _Buffer) -> Snapshot:
         """Load a snapshot from the bytes of a snapshot file."""
         data = bytes(data)
         h = c_void_p()
         check(_lib.vmm_snapshot_load_buffer(data, len(data), byref(h)))
         return cls(h.value)
 
-    def save(self, path):
+    def save(self, path: _Path) -> None:
         """Write the snapshot to a file, atomically."""
         check(_lib.vmm_snapshot_save(self.handle, _b(path)))
 
     @property
-    def memory_size(self):
+    def memory_size(self) -> int:
         """Host memory the snapshot occupies, in bytes."""
         return _lib.vmm_snapshot_memory_size(self.handle)
 
@@ -828,45 +847,47 @@ class DeviceContext:
     """What a Python device gets at creation: claim ranges, raise interrupt
     lines, read and write guest memory (checked), stop the run, log."""
 
-    def __init__(self, handle):
+    def __init__(self, handle: int) -> None:
         self._h = handle
 
     @property
-    def id(self):
+    def id(self) -> str:
         return _lib.vmm_device_id(self._h).decode()
 
-    def claim(self, space, base, length):
+    def claim(self, space: Space, base: int, length: int) -> None:
         """Claim a port (Space.PIO) or MMIO (Space.MMIO) range; accesses call
         read/write with the range's number (0, 1, ... in claim order)."""
         check(_lib.vmm_device_claim(self._h, int(Space(space)), base, length))
 
-    def set_irq(self, line, level):
+    def set_irq(self, line: int, level: Union[bool, int]) -> None:
         """Set an interrupt line's level (needs the VM's irqchip)."""
         check(_lib.vmm_device_set_irq(self._h, line, int(bool(level))))
 
-    def mem_read(self, gpa, n):
+    def mem_read(self, gpa: int, n: int) -> bytes:
         """n bytes of guest-physical memory (checked; never beyond RAM)."""
         return _read(_lib.vmm_device_mem_read, self._h, gpa, n)
 
-    def mem_write(self, gpa, data):
+    def mem_write(self, gpa: int, data: _Buffer) -> None:
         """Write guest-physical memory (checked; read-only regions refused)."""
         _write(_lib.vmm_device_mem_write, self._h, gpa, data)
 
-    def stop(self, status):
+    def stop(self, status: int) -> None:
         """End the current run with ExitReason.STATUS and this status."""
         _lib.vmm_device_stop(self._h, status)
 
-    def log(self, level, message):
+    def log(self, level: Union[LogLevel, int], message: Any) -> None:
         _lib.vmm_device_log(self._h, int(level), b"%s", str(message).encode())
 
 
-_py_types = {}  # name -> (cls, ops, callbacks): alive while registered
-_py_devs = {}  # state id -> (instance, context, pending)
+_py_types: Dict[str, Tuple[Any, ...]] = {}  # name -> (cls, ops, callbacks): alive while registered
+# state id -> (instance, context, pending)
+_py_devs: Dict[int, Tuple[Any, DeviceContext, _Pending]] = {}
 _py_ids = iter(range(1, 1 << 62))
 _py_lock = threading.Lock()
 
 
-def register_device(type_name, cls):
+def register_device(type_name: str,
+                    cls: Callable[[DeviceContext, Dict[str, Any]], Any]) -> None:
     """Register a device type written in Python, attachable by name like a
     built-in. ``cls(ctx, config)`` gets a DeviceContext and the config dict;
     it claims its ranges with ctx.claim(). Its ``read(range, offset, size)``
@@ -967,7 +988,7 @@ def register_device(type_name, cls):
         _py_types[type_name] = (cls, ops, cbs, name)
 
 
-def unregister_device(type_name):
+def unregister_device(type_name: str) -> None:
     """Remove a type registered with register_device(); devices already created
     keep working."""
     with _py_lock:
@@ -976,20 +997,21 @@ def unregister_device(type_name):
         _retired.append(_py_types.pop(type_name, None))
 
 
-_retired = []
+_retired: List[Any] = []
 
 
-def load_plugin(path):
+def load_plugin(path: _Path) -> None:
     """Load a device plugin (a shared object with vmm_plugin_init)."""
     check(_lib.vmm_plugin_load(_b(path)))
 
 
-def spec_check(spec, base_dir=None):
+def spec_check(spec: Union[Dict[str, Any], str, bytes],
+               base_dir: Optional[_Path] = None) -> None:
     """Check a spec (dict or JSON text) without KVM; raises ConfigError."""
     text = json.dumps(spec).encode() if isinstance(spec, dict) else _b(spec)
     check(_lib.vmm_spec_check(text, len(text), _b(base_dir)))
 
 
-def _mmap_ram(size):
+def _mmap_ram(size: int) -> mmap.mmap:
     """Page-aligned anonymous memory for Vm.map(host=...)."""
     return mmap.mmap(-1, size)

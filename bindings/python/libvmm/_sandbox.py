@@ -1,19 +1,22 @@
 # SPDX-License-Identifier: MIT
 """Sandboxes (a static Linux program in a VM) and the fuzz harness."""
+from __future__ import annotations
+
 import ctypes
 import dataclasses
 import weakref
 from ctypes import byref, c_size_t, c_void_p
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 from . import _native as N
-from ._core import Exit, Snapshot, _b, _Owned, _Pending, _read, _write
+from ._core import Exit, Snapshot, Vm, _b, _Buffer, _Owned, _Path, _Pending, _read, _write
 from .enums import FuzzOutcome, SandboxAction, SandboxFlags, SandboxOutcome
 from .errors import check
 
 _lib = N.lib
 
 
-def _strv(items):
+def _strv(items: Optional[Sequence[_Path]]) -> Optional[Any]:
     if items is None:
         return None
     arr = (ctypes.c_char_p * (len(items) + 1))()
@@ -28,26 +31,26 @@ class Syscall:
     (six ints) and ``ret``, the value to return when the policy answers
     HANDLED."""
 
-    def __init__(self, raw):
+    def __init__(self, raw: N.SandboxSyscall) -> None:
         self._raw = raw
 
     @property
-    def nr(self):
+    def nr(self) -> int:
         return self._raw.nr
 
     @property
-    def args(self):
+    def args(self) -> Tuple[int, ...]:
         return tuple(self._raw.args)
 
     @property
-    def ret(self):
+    def ret(self) -> int:
         return self._raw.ret
 
     @ret.setter
-    def ret(self, v):
+    def ret(self, v: int) -> None:
         self._raw.ret = v
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Syscall %d%r>" % (self.nr, self.args)
 
 
@@ -74,11 +77,15 @@ class Sandbox(_Owned):
     returns SandboxAction.DEFAULT (or None), HANDLED (after setting
     ``call.ret``) or KILL. A context manager; close() frees it."""
 
-    def __init__(self, memory_size=None, stack_size=None, time_limit=None, max_output=None,
-                 stdout_fd=None, stderr_fd=None, max_call_bytes=None, policy=None,
-                 oneshot=False):
+    def __init__(self, memory_size: Optional[int] = None, stack_size: Optional[int] = None,
+                 time_limit: Optional[float] = None, max_output: Optional[int] = None,
+                 stdout_fd: Optional[int] = None, stderr_fd: Optional[int] = None,
+                 max_call_bytes: Optional[int] = None,
+                 policy: Optional[Callable[[Sandbox, Syscall],
+                                           Optional[Union[SandboxAction, int]]]] = None,
+                 oneshot: bool = False) -> None:
         self._pending = _Pending()
-        self._fns = {}
+        self._fns: Dict[str, Any] = {}
         o = N.SandboxOptions()
         check(_lib.vmm_sandbox_options_init(byref(o), 1))
         o.flags = SandboxFlags.ONESHOT if oneshot else 0
@@ -93,7 +100,7 @@ class Sandbox(_Owned):
         o.stderr_fd = -1 if stderr_fd is None else stderr_fd
         if max_call_bytes is not None:
             o.max_call_bytes = max_call_bytes
-        self._policy_cb = None
+        self._policy_cb: Optional[Any] = None
         if policy is not None:
             pending, me = self._pending, weakref.ref(self)
 
@@ -112,16 +119,19 @@ class Sandbox(_Owned):
 
     _what = "sandbox"
 
-    def load(self, path, argv=None, env=None):
+    def load(self, path: _Path, argv: Optional[Sequence[_Path]] = None,
+             env: Optional[Sequence[_Path]] = None) -> None:
         """Load the ELF program; argv defaults to [path], env to none."""
         check(_lib.vmm_sandbox_load(self.handle, _b(path), _strv(argv), _strv(env)))
 
-    def load_bytes(self, elf, argv, env=None):
+    def load_bytes(self, elf: _Buffer, argv: Sequence[_Path],
+                   env: Optional[Sequence[_Path]] = None) -> None:
         """Load the ELF program from memory."""
         elf = bytes(elf)
         check(_lib.vmm_sandbox_load_buffer(self.handle, elf, len(elf), _strv(argv), _strv(env)))
 
-    def register(self, name, fn):
+    def register(self, name: str,
+                 fn: Callable[[bytes], Optional[Union[_Buffer, int]]]) -> None:
         """A host function the program calls by name (sandbox_guest.h):
         ``fn(data: bytes) -> bytes`` (at most the program's output capacity; an
         int return is a negative errno for the program). An exception stops
@@ -149,7 +159,7 @@ class Sandbox(_Owned):
         check(_lib.vmm_sandbox_register(self.handle, _b(name), cb, None))
         self._fns[name] = cb
 
-    def run(self, stdin=b""):
+    def run(self, stdin: Optional[_Buffer] = b"") -> SandboxResult:
         """Run the program (once per load or reset) and return a SandboxResult.
         The GIL is released while it runs."""
         stdin = bytes(stdin or b"")
@@ -164,24 +174,24 @@ class Sandbox(_Owned):
              "address": r.fault.address, "rip": r.fault.rip},
             Exit(r.exit, live=False), r.syscalls, r.denied)
 
-    def _output(self, fd):
+    def _output(self, fd: int) -> bytes:
         n = c_size_t()
         p = _lib.vmm_sandbox_output(self.handle, fd, byref(n))
         return ctypes.string_at(p, n.value) if p and n.value else b""
 
-    def reset(self):
+    def reset(self) -> None:
         """Return to the state right after loading."""
         check(_lib.vmm_sandbox_reset(self.handle))
 
-    def stop(self):
+    def stop(self) -> None:
         """End a run in progress (SandboxOutcome.STOPPED); any thread."""
         check(_lib.vmm_sandbox_stop(self.handle))
 
-    def read(self, gva, n):
+    def read(self, gva: int, n: int) -> bytes:
         """n bytes of the program's memory (for policies)."""
         return _read(_lib.vmm_sandbox_read, self.handle, gva, n)
 
-    def write(self, gva, data):
+    def write(self, gva: int, data: _Buffer) -> None:
         """Write into the program's memory (for policies)."""
         _write(_lib.vmm_sandbox_write, self.handle, gva, data)
 
@@ -208,8 +218,9 @@ class Fuzz(_Owned):
     and classifies. ``coverage`` is a memoryview of the counters of the last
     run (no copy)."""
 
-    def __init__(self, vm, input_addr, input_size, coverage_addr=0, coverage_size=0,
-                 time_limit=1.0, vcpu=0, keep_page_tables=False):
+    def __init__(self, vm: Vm, input_addr: int, input_size: int, coverage_addr: int = 0,
+                 coverage_size: int = 0, time_limit: Optional[float] = 1.0, vcpu: int = 0,
+                 keep_page_tables: bool = False) -> None:
         o = N.FuzzOptions()
         check(_lib.vmm_fuzz_options_init(byref(o), 1))
         o.vcpu, o.input_addr, o.input_size = vcpu, input_addr, input_size
@@ -223,7 +234,7 @@ class Fuzz(_Owned):
 
     _what = "harness"
 
-    def run(self, data):
+    def run(self, data: _Buffer) -> FuzzResult:
         """Run one input; returns a FuzzResult."""
         data = bytes(data)
         r = N.FuzzResult()
@@ -234,7 +245,7 @@ class Fuzz(_Owned):
                           r.rip, Exit(r.exit, live=False), r.reset_ns, r.run_ns)
 
     @property
-    def coverage(self):
+    def coverage(self) -> memoryview:
         """The coverage counters of the last run, as a read-only memoryview."""
         n = c_size_t()
         p = _lib.vmm_fuzz_coverage(self.handle, byref(n))
@@ -243,18 +254,18 @@ class Fuzz(_Owned):
         return memoryview((ctypes.c_uint8 * n.value).from_address(
             ctypes.addressof(p.contents))).cast("B").toreadonly()
 
-    def reset(self):
+    def reset(self) -> None:
         """Reset the VM to the harness's snapshot now."""
         check(_lib.vmm_fuzz_reset(self.handle))
 
     @property
-    def stats(self):
+    def stats(self) -> Dict[str, int]:
         """Totals since creation: runs, crashes, timeouts, reset_ns, run_ns."""
         s = N.FuzzStats()
         check(_lib.vmm_fuzz_get_stats(self.handle, byref(s)))
         return {f[0]: getattr(s, f[0]) for f in s._fields_}
 
     @property
-    def snapshot(self):
+    def snapshot(self) -> Snapshot:
         """The harness's snapshot (owned by the harness)."""
         return Snapshot(_lib.vmm_fuzz_snapshot(self.handle), owned=False, owner=self)

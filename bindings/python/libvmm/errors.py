@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: MIT
 """libvmm's errors as Python exceptions: VmmError and one subclass per code."""
+from __future__ import annotations
+
+from typing import Dict, Optional, Type
+
 from . import _native
 
 _lib = _native.lib
@@ -14,21 +18,21 @@ class VmmError(Exception):
 
     code = 0
 
-    def __init__(self, message, code=None):
+    def __init__(self, message: str, code: Optional[int] = None) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code
 
     @property
-    def errno(self):
+    def errno(self) -> Optional[int]:
         return -self.code if -1000 < self.code < 0 else None
 
     @property
-    def message(self):
+    def message(self) -> str:
         return self.args[0]
 
 
-def _cls(name, code, doc):
+def _cls(name: str, code: int, doc: str) -> Type[VmmError]:
     return type(name, (VmmError,), {"code": code, "__doc__": doc})
 
 
@@ -54,13 +58,13 @@ ConfigError = _cls("ConfigError", -1002, "VMM_ECONFIG: a JSON configuration is m
 StateError = _cls("StateError", -1003, "VMM_ESTATE: object in the wrong state for this call.")
 
 #: code -> exception class
-BY_CODE = {c.code: c for c in (
+BY_CODE: Dict[int, Type[VmmError]] = {c.code: c for c in (
     PermissionDenied, NotFound, IOFailure, TooBig, TryAgain, OutOfMemory, Fault, Busy, Exists,
     NoDevice, InvalidArgument, OutOfRange, NotImplemented_, Overflow, NotSupported, TimedOut,
     VersionError, KvmError, ConfigError, StateError)}
 
 
-def error_for(code, message=None):
+def error_for(code: int, message: Optional[str] = None) -> VmmError:
     """The exception for a negative code, with the thread's last message."""
     if message is None:
         last = _lib.vmm_error_last().contents
@@ -70,14 +74,14 @@ def error_for(code, message=None):
     return BY_CODE.get(code, VmmError)(message, code)
 
 
-def check(code):
+def check(code: int) -> int:
     """Raise for a negative return code; return it otherwise."""
     if code < 0:
         raise error_for(code)
     return code
 
 
-def strerror(code):
+def strerror(code: int) -> str:
     """vmm_strerror(): a short description of an error code."""
     return _lib.vmm_strerror(code).decode()
 
