@@ -174,8 +174,12 @@ cat_out=$!
 cat "$job/err" >&2 &
 cat_err=$!
 status=0
+vm_cpu=qemu64,+svm,+npt,+ssse3,+sse4.1,+sse4.2,+popcnt
+# The CPU: qemu64 with nested SVM and NPT, raised to the x86-64-v2 level
+# (SSSE3, SSE4.1/4.2, POPCNT) that prebuilt code may assume: clang's libFuzzer
+# runtime, which guest_fuzz links, uses POPCNT.
 timeout -k 10 "$timeout" qemu-system-x86_64 \
-    -accel tcg,thread=multi -cpu qemu64,+svm,+npt -smp "$cpus" -m "$memory" \
+    -accel tcg,thread=multi -cpu "$vm_cpu" -smp "$cpus" -m "$memory" \
     -nodefaults -no-user-config -display none -no-reboot \
     -kernel "$kdir/bzImage" -initrd "$initrd" -append "$append" \
     -virtfs local,path=/,mount_tag=host,security_model=passthrough,multidevs=remap \
