@@ -5,9 +5,11 @@ target is the C example's (examples/fuzz/target.c, a CPL 3 guest with clang's
 8-bit coverage counters), run in a VM that is reset to a snapshot before each
 input. It stops at the first crash and prints it.
 
-    fuzz_loop.py [--seconds N] [--seed N] [TARGET.elf]
+    fuzz_loop.py [--seconds N] [--seed N] [--dict FILE] [TARGET.elf]
 
-TARGET.elf defaults to the build tree's build/examples/fuzz_target.elf.
+TARGET.elf defaults to the build tree's build/examples/fuzz_target.elf, the
+dictionary of the target's tokens (mutations insert them) to
+examples/fuzz/target.dict.
 Exit status: 0 a crash was found, 1 none within the time, 2 a set-up error."""
 import argparse
 import os
@@ -43,10 +45,21 @@ def bucket(c):
 BUCKET = bytes(bucket(c) for c in range(256))
 
 
-def mutate(rng, data):
+def read_dict(path):
+    """Tokens from a libFuzzer-style dictionary: one "quoted" token a line."""
+    tokens = []
+    with open(path, "rb") as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith(b'"') and line.endswith(b'"') and len(line) > 2:
+                tokens.append(line[1:-1].decode("unicode_escape").encode("latin-1"))
+    return tokens
+
+
+def mutate(rng, data, tokens):
     d = bytearray(data)
     for _ in range(rng.randint(1, 4)):
-        op = rng.randrange(6)
+        op = rng.randrange(7 if tokens else 6)
         if op == 0 and d:
             d[rng.randrange(len(d))] = rng.randrange(256)
         elif op == 1 and d:
@@ -59,6 +72,10 @@ def mutate(rng, data):
             d[rng.randrange(len(d))] = rng.choice(INTERESTING)
         elif op == 5:
             d += bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+            del d[MAX_LEN:]
+        elif op == 6:  # a token of the target's, inserted or written over
+            at, t = rng.randrange(len(d) + 1), rng.choice(tokens)
+            d[at:at + (len(t) if rng.randrange(2) else 0)] = t
             del d[MAX_LEN:]
     return bytes(d)
 
@@ -78,11 +95,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--dict", default=os.path.join(top, "examples", "fuzz", "target.dict"),
+                    help="the target's tokens, libFuzzer's format ('' for none)")
     ap.add_argument("target", nargs="?",
                     default=os.path.join(top, "build", "examples", "fuzz_target.elf"))
     a = ap.parse_args()
     seed = a.seed if a.seed is not None else int(time.time())
     rng = random.Random(seed)
+    tokens = read_dict(a.dict) if a.dict else []
     try:
         vm = build_vm(a.target)
         fuzz = libvmm.Fuzz(vm, INPUT_ADDR, 8 + INPUT_MAX, coverage_addr=COVERAGE_ADDR,
@@ -92,26 +112,21 @@ def main():
         print("fuzz_loop: %s" % e, file=sys.stderr)
         return 2
     print("fuzzing %s for at most %.0f s, seed %d" % (a.target, a.seconds, seed))
-    corpus, seen = [b""], bytearray(COVERAGE_SIZE)
+    corpus, seen = [b""], 0  # seen: every bucket bit reached, one byte per counter
     execs, t0 = 0, time.monotonic()
     last, crash = t0, None
     with vm, fuzz:
         cov = fuzz.coverage  # a view of the counters: it follows every run
         while time.monotonic() - t0 < a.seconds:
-            data = mutate(rng, rng.choice(corpus))
+            data = mutate(rng, rng.choice(corpus), tokens)
             r = fuzz.run(data)
             execs += 1
             if r.outcome == FuzzOutcome.CRASH:
                 crash = (data, r)
                 break
-            new = False
-            for i, c in enumerate(cov):
-                if c:
-                    b = BUCKET[c]
-                    if b & ~seen[i]:
-                        seen[i] |= b
-                        new = True
-            if new:
+            reached = int.from_bytes(cov.tobytes().translate(BUCKET), "little")
+            if reached & ~seen:
+                seen |= reached
                 corpus.append(data)
             now = time.monotonic()
             if now - last >= 1:
