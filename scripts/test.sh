@@ -94,13 +94,12 @@ rm -rf bindings/python/build bindings/python/libvmm.egg-info
 # directory first on sys.path, and in build/ `import libvmm` would find the C
 # library libvmm.so there instead of the package.
 mkdir -p build/pytest
-(cd build/pytest && LIBVMM_LIBRARY="$top/build/libvmm.so.0" LIBVMM_BUILD_DIR="$top/build" \
-    "$top/build/pyenv/bin/python" -m pytest -q --color=no -p no:cacheprovider "$top/bindings/python/tests" \
-    -k "abi" | tee ../pytest-host.log)
-(cd build/pytest && sh "$top/scripts/with-kvm.sh" --timeout 1800 env \
-    LIBVMM_LIBRARY="$top/build/libvmm.so.0" LIBVMM_BUILD_DIR="$top/build" \
+set -- env LIBVMM_LIBRARY="$top/build/libvmm.so.0" LIBVMM_BUILD_DIR="$top/build" \
     "$top/build/pyenv/bin/python" -m pytest -q --color=no -p no:cacheprovider \
-    "$top/bindings/python/tests" -k "not abi" | tee ../pytest-kvm.log)
+    "$top/bindings/python/tests"
+(cd build/pytest && "$@" -k "abi" | tee ../pytest-host.log)
+(cd build/pytest && sh "$top/scripts/with-kvm.sh" --timeout 1800 "$@" -k "not abi" |
+    tee ../pytest-kvm.log)
 for side in host kvm; do
     tail -n 1 "build/pytest-$side.log" | grep -E "^[0-9]+ passed" |
         grep -q -v -E "failed|error" || {
@@ -177,7 +176,8 @@ mkdir -p "$guest_dir"
 rc=0
 sh scripts/with-kvm.sh --timeout 900 env ASAN_OPTIONS=detect_leaks=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$top/build-fuzz/fuzz/guest_fuzz" -dict="$top/examples/fuzz/target.dict" -max_total_time=120 -error_exitcode=3 -seed=1 \
+    "$top/build-fuzz/fuzz/guest_fuzz" -dict="$top/examples/fuzz/target.dict" \
+    -max_total_time=120 -error_exitcode=3 -seed=1 \
     -artifact_prefix="$guest_dir/guest-" -print_final_stats=1 >"$guest_dir/guest.log" 2>&1 || rc=$?
 if [ $rc -eq 77 ] && [ "${LIBVMM_REQUIRE_KVM:-0}" != 1 ]; then
     guest_result="skipped: /dev/kvm unusable"

@@ -41,21 +41,29 @@ def last_error():
     return (m or b"").decode("utf-8", "replace")
 
 
-def rounds(py, c, n_rounds, alternations):
-    """Per-round mean seconds of py() and c() (each one batch), interleaved."""
-    ps, cs = [], []
+def rounds(sides, n_rounds, alternations):
+    """Per-round mean seconds of each side (a callable timing one batch), the
+    sides run interleaved, in turn forwards and backwards."""
+    times = [[] for _ in sides]
     for k in range(n_rounds):
-        tp = tc = 0.0
+        total = [0.0] * len(sides)
         for a in range(alternations):
-            if (k + a) % 2 == 0:
-                tp += py()
-                tc += c()
-            else:
-                tc += c()
-                tp += py()
-        ps.append(tp / alternations)
-        cs.append(tc / alternations)
-    return ps, cs
+            order = range(len(sides)) if (k + a) % 2 == 0 else reversed(range(len(sides)))
+            for i in order:
+                total[i] += sides[i]()
+        for i, t in enumerate(total):
+            times[i].append(t / alternations)
+    return times
+
+
+def c_loop(fn, handle, batch):
+    """A side timed by one of bench_pyref's C loops over the C object handle."""
+    def side():
+        t = fn(handle, batch)
+        if t < 0:
+            raise RuntimeError("the C loop failed: %s" % last_error())
+        return t
+    return side
 
 
 def report(name, ps, cs, n, unit_scale=1e6):
@@ -84,11 +92,7 @@ def bench_exits(ref, quick):
                     raise RuntimeError("the guest left its loop")
             return time.perf_counter() - t0
 
-        def c():
-            t = ref.vmm_bench_vcpu_exits(h, batch)
-            if t < 0:
-                raise RuntimeError("the C loop failed: %s" % last_error())
-            return t
+        c = c_loop(ref.vmm_bench_vcpu_exits, h, batch)
 
         def bare():
             run = lib.vmm_vcpu_run
@@ -98,9 +102,8 @@ def bench_exits(ref, quick):
             return time.perf_counter() - t0
 
         py(), c(), bare()  # warm up
-        ps, cs = rounds(py, c, n_rounds, alternations)
+        ps, cs, bs = rounds((py, c, bare), n_rounds, alternations)
         report("exit_roundtrip", ps, cs, batch)
-        bs, _ = rounds(bare, c, n_rounds, alternations)
         print("DETAIL exit_roundtrip_ctypes_us %.3f us" % (statistics.median(bs) / batch * 1e6))
         print("DETAIL exit_roundtrip_exits_per_batch %d count" % batch)
 
@@ -121,14 +124,9 @@ def bench_sandbox(ref, quick):
                 sb.reset()
             return time.perf_counter() - t0
 
-        def c():
-            t = ref.vmm_bench_sandbox_cycles(h, batch)
-            if t < 0:
-                raise RuntimeError("the C loop failed: %s" % last_error())
-            return t
-
+        c = c_loop(ref.vmm_bench_sandbox_cycles, h, batch)
         py(), c()
-        ps, cs = rounds(py, c, n_rounds, alternations)
+        ps, cs = rounds((py, c), n_rounds, alternations)
         report("sandbox_cycle", ps, cs, batch)
         print("DETAIL sandbox_cycle_cycles_per_batch %d count" % batch)
 

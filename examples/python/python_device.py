@@ -67,16 +67,15 @@ def main():
             vm.attach("debug-exit", {"size": 1})
             cpu = vm.vcpu(0)
             cpu.setup(X86Mode.LONG, entry=LOAD, stack=STACK)
-            snap = vm.snapshot()  # the guest at its entry, the adder at 0
             results = []
-            for _ in range(2):
-                x = cpu.run()
-                adder = devices[-1]
-                print("guest exit %s; the adder holds %d, %d accesses so far; saved state %s"
-                      % (x, adder.total, adder.accesses, dev.save().hex()))
-                results.append(x.reason == ExitReason.STATUS and x.status == 84)
-                vm.restore(snap)
-            snap.close()
+            with vm.snapshot() as snap:  # the guest at its entry, the adder at 0
+                for _ in range(2):
+                    x = cpu.run()
+                    adder = devices[-1]
+                    print("guest exit %s; the adder holds %d, %d accesses so far; saved state %s"
+                          % (x, adder.total, adder.accesses, dev.save().hex()))
+                    results.append(x.reason == ExitReason.STATUS and x.status == 84)
+                    vm.restore(snap)
     except libvmm.VmmError as e:
         print("python_device: %s" % e, file=sys.stderr)
         return 2

@@ -10,10 +10,13 @@ from conftest import BUILD, TOP, guest, program
 EXAMPLES = os.path.join(TOP, "examples", "python")
 
 
+def run_script(path, *args, timeout=120):
+    return subprocess.run([sys.executable, path] + list(args), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def run_example(name, *args, timeout=120):
-    return subprocess.run([sys.executable, os.path.join(EXAMPLES, name)] + list(args),
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=timeout)
+    return run_script(os.path.join(EXAMPLES, name), *args, timeout=timeout)
 
 
 def test_sandbox_run(kvm):
@@ -46,8 +49,7 @@ def test_fuzz_loop_finds_the_planted_bug(kvm):
 def test_bench_smoke(kvm):
     """bindings/python/bench.py --quick runs and prints each figure; the
     figures themselves are not checked (docs/benchmarks.md)."""
-    p = subprocess.run([sys.executable, os.path.join(TOP, "bindings", "python", "bench.py"),
-                        "--quick"], capture_output=True, text=True, timeout=300)
+    p = run_script(os.path.join(TOP, "bindings", "python", "bench.py"), "--quick", timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     ratios = dict(l.split()[1:3] for l in p.stdout.splitlines() if l.startswith("RATIO"))
     assert set(ratios) == {"exit_roundtrip", "sandbox_cycle"}, p.stdout
