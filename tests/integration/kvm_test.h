@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -153,6 +154,30 @@ static inline int count_open_fds(void)
         if (fcntl(fd, F_GETFD) >= 0)
             n++;
     return n;
+}
+
+/* VmRSS of this process in KiB, -1 when /proc does not say. */
+static inline long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            v = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* For a test that measures the growth of VmRSS: khugepaged may at any time
+ * collapse a sparsely used anonymous region into a transparent huge page,
+ * adding up to 2 MiB per region without any allocation (seen under ASan,
+ * whose allocator maps aligned regions, and more often the longer a test
+ * runs). Turning THP off for the process keeps growth meaning allocation. */
+static inline void rss_growth_test_begin(void)
+{
+    assert_int_equal(prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0), 0);
 }
 
 #endif

@@ -226,23 +226,11 @@ static void test_refusals(void **state)
     fvm_stop(&t);
 }
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6))
-            v = strtol(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
-}
-
 /* Many runs with varied outcomes: deterministic, no growth in memory or fds. */
 static void test_many_runs(void **state)
 {
     (void)state;
+    rss_growth_test_begin();
     struct fvm t;
     fvm_start(&t, true, VMM_FUZZ_KEEP_PAGE_TABLES, 1000000000);
     enum { RUNS = 5000, WARM = 200 };

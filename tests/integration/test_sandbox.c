@@ -43,18 +43,6 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long size = 0, resident = -1;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &size, &resident) != 2)
-            resident = -1;
-        fclose(f);
-    }
-    return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static vmm_sandbox *sbx_new(const vmm_sandbox_options *o)
 {
     vmm_sandbox *sb = NULL;
@@ -419,6 +407,7 @@ static void test_timeout_and_reset(void **state)
 
 static unsigned long membomb(uint64_t memory_size, long *rss_growth_kib)
 {
+    rss_growth_test_begin();
     long rss0 = rss_kib();
     vmm_sandbox_options o = VMM_SANDBOX_OPTIONS_INIT;
     o.memory_size = memory_size;
@@ -1210,6 +1199,7 @@ static void test_many_resets(void **state)
 {
     (void)state;
     enum { RUNS = 1000, WARM = 50 };
+    rss_growth_test_begin();
     vmm_sandbox *sb = sbx_start(NULL, "hello", NULL);
     long rss0 = 0;
     int fds0 = 0;

@@ -3,7 +3,6 @@
  * dirty-only copies, guest page-table changes, refusals. */
 #include <pthread.h>
 #include <stdbool.h>
-#include <sys/prctl.h>
 #include <time.h>
 
 #include "kvm_test.h"
@@ -349,19 +348,6 @@ static void test_irqchip(void **state)
 
 /* ---- 3: 10,000 resets ---- */
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    assert_non_null(f);
-    char line[256];
-    long v = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            v = strtol(line + 6, NULL, 10);
-    fclose(f);
-    return v;
-}
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -372,11 +358,7 @@ static uint64_t now_ns(void)
 static void test_ten_thousand_resets(void **state)
 {
     (void)state;
-    /* khugepaged may at any time collapse a sparsely used anonymous region
-     * into a transparent huge page, adding up to 2 MiB to VmRSS without any
-     * allocation (seen under ASan, whose allocator maps aligned regions): keep
-     * it out of a test that measures growth. */
-    assert_int_equal(prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0), 0);
+    rss_growth_test_begin();
     struct tvm t;
     build(&t, &basic, "snap_cpl3", VMM_X86_LONG, 3);
     assert_int_equal(run_report(&t), 1); /* warms up: page-table accessed bits are set */
