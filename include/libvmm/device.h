@@ -39,7 +39,8 @@ typedef struct vmm_device_ops {
      * Create the device's state from its JSON configuration (a JSON object as a
      * string, or NULL for defaults) and claim its ranges with vmm_device_claim().
      * On failure return a negative code and free what was allocated; use
-     * vmm_device_error() to say why.
+     * vmm_device_error() to say why. Where vmm_device_checking() is true, open
+     * no host resource: only check.
      */
     int (*create)(vmm_device *dev, const char *config_json, void **state);
     /** A guest read of size bytes (1, 2, 4 or 8) at offset inside claimed range
@@ -112,6 +113,15 @@ VMM_EXTERN const vmm_device_ops *vmm_device_type(const vmm_device *dev);
 VMM_EXTERN void *vmm_device_state(const vmm_device *dev);
 
 /* ---- Calls made by device implementations ---------------------------- */
+
+/**
+ * Whether the device is being created only to check a configuration
+ * (vmm_spec_check()): create() then validates the configuration and claims its
+ * ranges as usual, but opens no host resource (file, socket, TAP device) and
+ * starts no thread, and the device is destroyed right afterwards. Call from
+ * create(). @return 1 while checking, else 0 (also for NULL).
+ */
+VMM_EXTERN int vmm_device_checking(const vmm_device *dev);
 
 /**
  * Claim a range of ports or MMIO addresses; accesses to it call the device's

@@ -32,6 +32,8 @@ typedef struct vmm_spec_info {
  * @param base_dir  Directory that relative paths in the spec are relative to, or NULL
  *              for the current directory.
  * @param info  Receives the spec's name, uuid, limits and console; may be NULL.
+ * The spec is parsed once and each device created once, in the VM: a disk image
+ * is opened, a TAP device made and a socket bound once. Any thread.
  * @return 0; VMM_ECONFIG with a message "<json path>: <reason>" for a bad spec;
  *         VMM_ENODEV/VMM_EPERM/VMM_EKVM and others when the VM cannot be built.
  */
@@ -47,8 +49,11 @@ VMM_EXTERN int vmm_vm_create_from_spec_file(vmm_vm **out, const char *path, vmm_
 
 /**
  * Check a spec without creating a VM: syntax, keys, types, ranges, duplicate ids,
- * overlapping ranges and that named files exist. Does not need /dev/kvm, except
- * that device configs of plugin types are only checked when the plugin loads.
+ * overlapping ranges and that named files exist. Does not need /dev/kvm, and
+ * opens no device's host resource (disk image, TAP device, socket): devices are
+ * created in a checking mode (vmm_device_checking()). Device configs of plugin
+ * types are checked once the plugin loads (which runs its code).
+ * Thread-safe.
  * @return 0 or VMM_ECONFIG (message "<json path>: <reason>").
  */
 VMM_EXTERN int vmm_spec_check(const char *json, size_t len, const char *base_dir);

@@ -10,8 +10,7 @@
 #define CONFIG_MAX_LEN   (64 * 1024)
 #define CONFIG_MAX_DEPTH 32 /* as deep as the spec a config may come from */
 
-int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed,
-                   struct json_object **out)
+int vmm__cfg_parse_text(vmm_device *dev, const char *json, struct json_object **out)
 {
     *out = NULL;
     if (!json || !*json) {
@@ -61,6 +60,12 @@ int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed
         vmm_device_error(dev, "config must be a JSON object");
         return VMM_ECONFIG;
     }
+    *out = o;
+    return 0;
+}
+
+int vmm__cfg_keys(vmm_device *dev, struct json_object *o, const char *const *allowed)
+{
     json_object_object_foreach(o, key, val)
     {
         bool ok = strcmp(key, "id") == 0 || strcmp(key, "type") == 0;
@@ -68,7 +73,6 @@ int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed
             ok = strcmp(key, *a) == 0;
         if (!ok) {
             vmm_device_error(dev, "config.%s: unknown key", key);
-            json_object_put(o);
             return VMM_ECONFIG;
         }
         if (strcmp(key, "id") == 0) {
@@ -78,13 +82,11 @@ int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed
             if (!is_string || n == 0 || n >= sizeof dev->id || strlen(id) != n) {
                 vmm_device_error(dev, "config.id: must be a string of 1-%zu characters",
                                  sizeof dev->id - 1);
-                json_object_put(o);
                 return VMM_ECONFIG;
             }
             memcpy(dev->id, id, n + 1);
         }
     }
-    *out = o;
     return 0;
 }
 
@@ -191,9 +193,4 @@ int vmm__cfg_place(vmm_device *dev, struct json_object *o, uint64_t default_port
     *space = has_mmio ? VMM_SPACE_MMIO : VMM_SPACE_PIO;
     *base = has_mmio ? mmio : port;
     return 0;
-}
-
-void vmm__cfg_free(struct json_object *o)
-{
-    json_object_put(o);
 }

@@ -61,13 +61,8 @@ static void ensure_builtins_locked(void)
     if (builtins_done)
         return;
     builtins_done = true;
-    add_locked(&vmm__serial_ops, true);
-    add_locked(&vmm__debug_exit_ops, true);
-    add_locked(&vmm__virtio_rng_ops, true);
-    add_locked(&vmm__virtio_blk_ops, true);
-    add_locked(&vmm__virtio_net_ops, true);
-    add_locked(&vmm__virtio_console_ops, true);
-    add_locked(&vmm__virtio_vsock_ops, true);
+    for (const struct vmm__device_type *const *t = vmm__builtin_types; *t; t++)
+        add_locked((*t)->ops, true);
 }
 
 int vmm_device_register(const vmm_device_ops *ops)
@@ -127,8 +122,21 @@ const vmm_device_ops *vmm_device_find_type(const char *name)
 /* ---- instances ---- */
 
 /* Every type accepts "id": take it from the config before create() runs, so
- * embedder types need not handle it. A config that is not valid JSON is left
- * to create() to refuse. */
+ * embedder types need not handle it. */
+static void object_id(struct json_object *o, char *id, size_t cap)
+{
+    struct json_object *v;
+    if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "id", &v) &&
+        json_object_is_type(v, json_type_string)) {
+        size_t n = (size_t)json_object_get_string_len(v);
+        const char *s = json_object_get_string(v);
+        if (n > 0 && n < cap && strlen(s) == n)
+            memcpy(id, s, n + 1);
+    }
+}
+
+/* The same from text; a config that is not valid JSON is left to create() to
+ * refuse. */
 static void config_id(const char *json, char *id, size_t cap)
 {
     if (!json || !*json)
@@ -138,14 +146,7 @@ static void config_id(const char *json, char *id, size_t cap)
         return;
     struct json_object *o = json_tokener_parse_ex(tok, json, (int)strnlen(json, 65536) + 1);
     json_tokener_free(tok);
-    struct json_object *v;
-    if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "id", &v) &&
-        json_object_is_type(v, json_type_string)) {
-        size_t n = (size_t)json_object_get_string_len(v);
-        const char *s = json_object_get_string(v);
-        if (n > 0 && n < cap && strlen(s) == n)
-            memcpy(id, s, n + 1);
-    }
+    object_id(o, id, cap);
     json_object_put(o);
 }
 
@@ -337,13 +338,19 @@ int vmm__device_doorbell(vmm_device *dev, uint64_t addr, uint32_t value, vmm__do
     return 0;
 }
 
-int vmm__device_new(const char *type, const char *config_json, const struct vmm__devhost *host,
-                    void *host_ctx, const char *default_id, vmm_device **out)
+/* A device from its config as text (cfg NULL) or as a parsed object: a
+ * built-in type's create gets the object, another type the object's text. */
+static int device_new(const char *type, const char *text, struct json_object *cfg,
+                      const struct vmm__devhost *host, void *host_ctx, const char *default_id,
+                      vmm_device **out)
 {
     *out = NULL;
     const vmm_device_ops *ops = vmm_device_find_type(type);
     if (!ops)
         return vmm__err(VMM_ENOENT, "no device type \"%s\"", type);
+    const struct vmm__device_type *builtin = cfg ? vmm__builtin_type(ops) : NULL;
+    if (cfg && !builtin && !(text = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN)))
+        return vmm__err(VMM_ENOMEM, "device %s: out of memory", type);
     vmm_device *dev = calloc(1, sizeof *dev);
     if (!dev)
         return vmm__err(VMM_ENOMEM, "device %s: out of memory", type);
@@ -352,12 +359,15 @@ int vmm__device_new(const char *type, const char *config_json, const struct vmm_
     dev->host_ctx = host_ctx;
     pthread_mutex_init(&dev->lock, NULL);
     snprintf(dev->id, sizeof dev->id, "%s", default_id ? default_id : ops->name);
-    config_id(config_json, dev->id, sizeof dev->id);
+    if (cfg)
+        object_id(cfg, dev->id, sizeof dev->id);
+    else
+        config_id(text, dev->id, sizeof dev->id);
     /* Whether create() recorded its own message: compare the last error. */
     struct vmm__err_saved before;
     vmm__err_save(&before);
     last_create_error[0] = 0;
-    int rc = ops->create(dev, config_json, &dev->state);
+    int rc = builtin ? builtin->create(dev, cfg, &dev->state) : ops->create(dev, text, &dev->state);
     if (rc < 0) {
         memcpy(last_create_error, dev->error, sizeof last_create_error);
         bool own = vmm__err_changed(&before);
@@ -374,6 +384,23 @@ int vmm__device_new(const char *type, const char *config_json, const struct vmm_
     }
     *out = dev;
     return 0;
+}
+
+int vmm__device_new(const char *type, const char *config_json, const struct vmm__devhost *host,
+                    void *host_ctx, const char *default_id, vmm_device **out)
+{
+    return device_new(type, config_json, NULL, host, host_ctx, default_id, out);
+}
+
+int vmm__device_new_obj(const char *type, struct json_object *cfg, const struct vmm__devhost *host,
+                        void *host_ctx, const char *default_id, vmm_device **out)
+{
+    return device_new(type, NULL, cfg, host, host_ctx, default_id, out);
+}
+
+int vmm_device_checking(const vmm_device *dev)
+{
+    return dev && dev->host && dev->host->check_only;
 }
 
 void vmm__device_free(vmm_device *dev)
@@ -480,7 +507,8 @@ static const struct vmm__devhost vm_host = {
     .ioeventfd = vm_ioeventfd,
 };
 
-int vmm_device_attach(vmm_vm *vm, const char *type, const char *config_json, vmm_device **out)
+static int attach(vmm_vm *vm, const char *type, const char *text, struct json_object *cfg,
+                  vmm_device **out)
 {
     if (out)
         *out = NULL;
@@ -491,7 +519,7 @@ int vmm_device_attach(vmm_vm *vm, const char *type, const char *config_json, vmm
     char id[32];
     snprintf(id, sizeof id, "%s%u", type, vm->ndevices);
     vmm_device *dev;
-    int rc = vmm__device_new(type, config_json, &vm_host, vm, id, &dev);
+    int rc = device_new(type, text, cfg, &vm_host, vm, id, &dev);
     if (rc < 0)
         return rc;
     dev->next = vm->devices;
@@ -500,6 +528,16 @@ int vmm_device_attach(vmm_vm *vm, const char *type, const char *config_json, vmm
     if (out)
         *out = dev;
     return 0;
+}
+
+int vmm_device_attach(vmm_vm *vm, const char *type, const char *config_json, vmm_device **out)
+{
+    return attach(vm, type, config_json, NULL, out);
+}
+
+int vmm__device_attach_obj(vmm_vm *vm, const char *type, struct json_object *cfg, vmm_device **out)
+{
+    return attach(vm, type, NULL, cfg, out);
 }
 
 int vmm_device_reset(vmm_device *dev)

@@ -126,6 +126,8 @@ VMM__HIDDEN bool vmm__dispatch(const struct vmm__bus *pio, const struct vmm__bus
 /* Whether a device asked to stop the run during dispatch on this thread; clears it. */
 VMM__HIDDEN bool vmm__dispatch_take_stop(int *status);
 
+struct json_object;
+
 /* ---- devices (device.c) ---- */
 /* What a device reaches outside itself; a VM provides one, unit tests a fake. */
 struct vmm__devhost {
@@ -144,6 +146,9 @@ struct vmm__devhost {
      * signal the eventfd fd instead of exiting; or undo that. */
     int (*irqfd)(void *ctx, unsigned int line, int fd, int resamplefd, bool assign);
     int (*ioeventfd)(void *ctx, uint64_t addr, uint32_t value, int fd, bool assign);
+    /* Devices made on this host only check a configuration
+     * (vmm_device_checking()): they open no host resource. */
+    bool check_only;
 };
 
 /* A device's interrupt line driven through an irqfd (device.c). */
@@ -201,6 +206,14 @@ struct vmm_device {
 VMM__HIDDEN int vmm__device_new(const char *type, const char *config_json,
                                 const struct vmm__devhost *host, void *host_ctx,
                                 const char *default_id, vmm_device **out);
+/* The same from a parsed configuration object (NULL: defaults), which stays
+ * the caller's: a built-in type gets it as it is, another type as text. */
+VMM__HIDDEN int vmm__device_new_obj(const char *type, struct json_object *cfg,
+                                    const struct vmm__devhost *host, void *host_ctx,
+                                    const char *default_id, vmm_device **out);
+/* vmm_device_attach() from a parsed configuration object (see above). */
+VMM__HIDDEN int vmm__device_attach_obj(vmm_vm *vm, const char *type, struct json_object *cfg,
+                                       vmm_device **out);
 VMM__HIDDEN void vmm__device_free(vmm_device *dev);
 /* The reason the last failing create() on this thread gave with
  * vmm_device_error() ("" if none, e.g. a refused range claim). */
@@ -208,7 +221,6 @@ VMM__HIDDEN const char *vmm__device_last_error(void);
 /* Access a device as the bus does (takes its lock). */
 VMM__HIDDEN int vmm__device_access(vmm_device *dev, unsigned int range, uint64_t offset, void *data,
                                    unsigned int size, bool write);
-VMM__HIDDEN void vmm__devices_register_builtins(void);
 
 /* Drive the device's interrupt lines through irqfds where the host can (the
  * VM has the in-kernel irqchip and KVM irqfds with resampling): the line is
@@ -259,14 +271,28 @@ VMM__HIDDEN int vmm__io_start(struct vmm__io *io);
  * NULL is ignored. Watched descriptors stay open: they are the caller's. */
 VMM__HIDDEN void vmm__io_free(struct vmm__io *io);
 
-/* Built-in device types. */
-extern VMM__HIDDEN const vmm_device_ops vmm__serial_ops;
-extern VMM__HIDDEN const vmm_device_ops vmm__debug_exit_ops;
-extern VMM__HIDDEN const vmm_device_ops vmm__virtio_rng_ops;
-extern VMM__HIDDEN const vmm_device_ops vmm__virtio_blk_ops;
-extern VMM__HIDDEN const vmm_device_ops vmm__virtio_net_ops;
-extern VMM__HIDDEN const vmm_device_ops vmm__virtio_console_ops;
-extern VMM__HIDDEN const vmm_device_ops vmm__virtio_vsock_ops;
+/* ---- built-in device types (lib/devices/builtin.c) ---- */
+/* What a built-in type declares beyond its public ops table, whose create()
+ * is vmm__builtin_create(). */
+struct vmm__device_type {
+    const vmm_device_ops *ops;
+    /* create() from a parsed configuration object, which stays the caller's. */
+    int (*create)(vmm_device *dev, struct json_object *cfg, void **state);
+    /* Keys whose string values name host files: a spec resolves them against
+     * its own directory (NULL-terminated; NULL: none). */
+    const char *const *path_keys;
+    /* Keys that take host file descriptors, which a spec cannot give, and
+     * what a spec uses instead (NULL-terminated; NULL: none). */
+    const char *const *fd_keys;
+    const char *fd_hint;
+};
+/* Every built-in type, NULL-terminated; the registry adds them at first use. */
+extern VMM__HIDDEN const struct vmm__device_type *const vmm__builtin_types[];
+/* The built-in type with these ops or this name, or NULL. */
+VMM__HIDDEN const struct vmm__device_type *vmm__builtin_type(const vmm_device_ops *ops);
+VMM__HIDDEN const struct vmm__device_type *vmm__builtin_named(const char *name);
+/* The create() of every built-in's ops: parse the text, then the type's create. */
+VMM__HIDDEN int vmm__builtin_create(vmm_device *dev, const char *config, void **state);
 
 /* ---- strict JSON checks json-c does not make (json_check.c) ---- */
 #define VMM__JSON_PATH_MAX 256
@@ -280,11 +306,12 @@ VMM__HIDDEN int vmm__json_check(const char *json, size_t len, char *path, size_t
                                 size_t whylen);
 
 /* ---- JSON configuration helpers for device types (config.c) ---- */
-struct json_object;
-/* Parse a device config (NULL/empty -> empty object). Keys outside `allowed`
- * (NULL-terminated; "id" is always allowed) are refused. */
-VMM__HIDDEN int vmm__cfg_parse(vmm_device *dev, const char *json, const char *const *allowed,
-                               struct json_object **out);
+/* Parse a device config's text (NULL/empty -> an empty object): strict JSON,
+ * UTF-8, no repeated key, an object. */
+VMM__HIDDEN int vmm__cfg_parse_text(vmm_device *dev, const char *json, struct json_object **out);
+/* Refuse keys outside `allowed` (NULL-terminated; "id" and "type" are always
+ * allowed); a valid "id" names the device. */
+VMM__HIDDEN int vmm__cfg_keys(vmm_device *dev, struct json_object *o, const char *const *allowed);
 /* "123", "0x1f000", "64M" (K/M/G/T: powers of 1024): 0, -1 not a number, -2 overflow. */
 VMM__HIDDEN int vmm__parse_u64_text(const char *s, uint64_t *out);
 /* Integer key (a JSON integer or a number string as above) in [min, max]; absent -> *out = dflt,
@@ -295,7 +322,6 @@ VMM__HIDDEN int vmm__cfg_u64(vmm_device *dev, struct json_object *o, const char 
  * or "mmio", not both. */
 VMM__HIDDEN int vmm__cfg_place(vmm_device *dev, struct json_object *o, uint64_t default_port,
                                uint64_t len, vmm_space *space, uint64_t *base);
-VMM__HIDDEN void vmm__cfg_free(struct json_object *o);
 
 /* ---- VM and vCPU ---- */
 #define VMM__MAX_VCPUS 256

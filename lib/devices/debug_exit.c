@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/internal.h"
+#include "builtin.h"
 
 struct debug_exit {
     vmm_device *dev;
@@ -37,10 +37,9 @@ static int dx_write(void *state, unsigned int range, uint64_t off, const void *d
 
 static const char *const dx_keys[] = {"port", "mmio", "size", NULL};
 
-static int dx_create(vmm_device *dev, const char *config, void **state)
+static int dx_create(vmm_device *dev, struct json_object *cfg, void **state)
 {
-    struct json_object *cfg;
-    int rc = vmm__cfg_parse(dev, config, dx_keys, &cfg);
+    int rc = vmm__cfg_keys(dev, cfg, dx_keys);
     if (rc < 0)
         return rc;
     uint64_t size, base;
@@ -52,7 +51,6 @@ static int dx_create(vmm_device *dev, const char *config, void **state)
     }
     if (rc >= 0)
         rc = vmm__cfg_place(dev, cfg, 0xf4, size, &space, &base);
-    vmm__cfg_free(cfg);
     if (rc < 0)
         return VMM_ECONFIG;
     struct debug_exit *d = calloc(1, sizeof *d);
@@ -87,10 +85,15 @@ static int dx_load(void *state, const void *buf, size_t len)
 const vmm_device_ops vmm__debug_exit_ops = {
     .version = VMM_DEVICE_OPS_VERSION,
     .name = "debug-exit",
-    .create = dx_create,
+    .create = vmm__builtin_create,
     .read = dx_read,
     .write = dx_write,
     .save = dx_save,
     .load = dx_load,
     .destroy = free,
+};
+
+const struct vmm__device_type vmm__debug_exit_type = {
+    .ops = &vmm__debug_exit_ops,
+    .create = dx_create,
 };

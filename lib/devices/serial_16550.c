@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../core/internal.h"
+#include "builtin.h"
 
 /* Register offsets (DLAB selects the divisor latch at 0 and 1). */
 enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
@@ -242,10 +242,9 @@ static int serial_write(void *state, unsigned int range, uint64_t off, const voi
 
 static const char *const serial_keys[] = {"port", "mmio", "irq", "fd", NULL};
 
-static int serial_create(vmm_device *dev, const char *config, void **state)
+static int serial_create(vmm_device *dev, struct json_object *cfg, void **state)
 {
-    struct json_object *cfg;
-    int rc = vmm__cfg_parse(dev, config, serial_keys, &cfg);
+    int rc = vmm__cfg_keys(dev, cfg, serial_keys);
     if (rc < 0)
         return rc;
     uint64_t base, irq, fd;
@@ -253,10 +252,8 @@ static int serial_create(vmm_device *dev, const char *config, void **state)
     if (vmm__cfg_place(dev, cfg, 0x3f8, 8, &space, &base) < 0 ||
         vmm__cfg_u64(dev, cfg, "irq", 0, 23, 4, &irq) < 0 ||
         vmm__cfg_u64(dev, cfg, "fd", 0, INT32_MAX, UINT64_MAX, &fd) < 0) {
-        vmm__cfg_free(cfg);
         return VMM_ECONFIG;
     }
-    vmm__cfg_free(cfg);
     struct serial *s = calloc(1, sizeof *s);
     if (!s)
         return VMM_ENOMEM;
@@ -352,13 +349,18 @@ static void serial_destroy(void *state)
 const vmm_device_ops vmm__serial_ops = {
     .version = VMM_DEVICE_OPS_VERSION,
     .name = "serial",
-    .create = serial_create,
+    .create = vmm__builtin_create,
     .read = serial_read,
     .write = serial_write,
     .reset = serial_reset,
     .save = serial_save,
     .load = serial_load,
     .destroy = serial_destroy,
+};
+
+const struct vmm__device_type vmm__serial_type = {
+    .ops = &vmm__serial_ops,
+    .create = serial_create,
 };
 
 static struct serial *as_serial(vmm_device *dev)

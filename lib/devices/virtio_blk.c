@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../virtio/virtio.h"
+#include "builtin.h"
 
 enum {
     F_SEG_MAX = 1u << 2,
@@ -238,10 +239,9 @@ static const struct vmm__virtio_ops blk_models[2] = {
 
 static const char *const blk_keys[] = {VMM__VIRTIO_KEYS, "path", "readonly", "serial", NULL};
 
-static int blk_create(vmm_device *dev, const char *config, void **state)
+static int blk_create(vmm_device *dev, struct json_object *cfg, void **state)
 {
-    struct json_object *cfg;
-    int rc = vmm__cfg_parse(dev, config, blk_keys, &cfg);
+    int rc = vmm__cfg_keys(dev, cfg, blk_keys);
     if (rc < 0)
         return rc;
     uint64_t base;
@@ -273,16 +273,19 @@ static int blk_create(vmm_device *dev, const char *config, void **state)
     if (rc >= 0 && !(b = calloc(1, sizeof *b)))
         rc = VMM_ENOMEM;
     if (rc >= 0) {
-        b->fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        /* Checking: the file's type and permissions, without opening it. */
+        bool check = vmm_device_checking(dev);
+        b->fd = check ? -1 : open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
         struct stat st;
-        if (b->fd < 0 || fstat(b->fd, &st) < 0) {
+        if (check ? stat(path, &st) < 0 || access(path, ro ? R_OK : R_OK | W_OK) < 0
+                  : b->fd < 0 || fstat(b->fd, &st) < 0) {
             vmm_device_error(dev, "config.path: %s: %s", path, strerror(errno));
             rc = errno == ENOENT ? VMM_ENOENT : VMM_EIO;
         } else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
             vmm_device_error(dev, "config.path: %s: not a file or block device", path);
             rc = VMM_ECONFIG;
         } else {
-            off_t size = S_ISBLK(st.st_mode) ? lseek(b->fd, 0, SEEK_END) : st.st_size;
+            off_t size = S_ISBLK(st.st_mode) && !check ? lseek(b->fd, 0, SEEK_END) : st.st_size;
             b->sectors = size > 0 ? (uint64_t)size / SECTOR : 0;
         }
     }
@@ -303,7 +306,6 @@ static int blk_create(vmm_device *dev, const char *config, void **state)
         b->config[56] = 0;                          /* write_zeroes_may_unmap */
         rc = vmm__virtio_init(&b->t, dev, &blk_models[ro], b, base, irq);
     }
-    vmm__cfg_free(cfg);
     if (rc < 0) {
         if (b)
             blk_destroy(b);
@@ -316,9 +318,17 @@ static int blk_create(vmm_device *dev, const char *config, void **state)
 const vmm_device_ops vmm__virtio_blk_ops = {
     .version = VMM_DEVICE_OPS_VERSION,
     .name = "virtio-blk",
-    .create = blk_create,
+    .create = vmm__builtin_create,
     .read = vmm__virtio_dev_read,
     .write = vmm__virtio_dev_write,
     .reset = vmm__virtio_dev_reset,
     .destroy = blk_destroy,
+};
+
+static const char *const blk_path_keys[] = {"path", NULL};
+
+const struct vmm__device_type vmm__virtio_blk_type = {
+    .ops = &vmm__virtio_blk_ops,
+    .create = blk_create,
+    .path_keys = blk_path_keys,
 };

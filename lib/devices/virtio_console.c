@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../virtio/virtio.h"
+#include "builtin.h"
 
 enum { F_SIZE = 1u << 0, F_EMERG_WRITE = 1u << 2 };
 enum { RXQ = 0, TXQ = 1 };
@@ -505,11 +506,11 @@ static int cfg_fd(vmm_device *dev, struct json_object *cfg, const char *key, int
     return 0;
 }
 
-static int con_parse(vmm_device *dev, const char *config, struct console *c, uint64_t *base,
+static int con_parse(vmm_device *dev, struct json_object *cfg, struct console *c, uint64_t *base,
                      int *irq)
 {
-    struct json_object *cfg, *v;
-    int rc = vmm__cfg_parse(dev, config, con_keys, &cfg);
+    struct json_object *v;
+    int rc = vmm__cfg_keys(dev, cfg, con_keys);
     if (rc < 0)
         return rc;
     uint64_t cols, rows;
@@ -543,11 +544,10 @@ static int con_parse(vmm_device *dev, const char *config, struct console *c, uin
     }
     c->cols = (uint16_t)cols;
     c->rows = (uint16_t)rows;
-    vmm__cfg_free(cfg);
     return rc;
 }
 
-static int con_create(vmm_device *dev, const char *config, void **state)
+static int con_create(vmm_device *dev, struct json_object *cfg, void **state)
 {
     struct console *c = calloc(1, sizeof *c);
     if (!c)
@@ -555,10 +555,10 @@ static int con_create(vmm_device *dev, const char *config, void **state)
     c->in_fd = c->out_fd = c->io_in = c->io_out = -1;
     uint64_t base;
     int irq;
-    int rc = con_parse(dev, config, c, &base, &irq);
+    int rc = con_parse(dev, cfg, c, &base, &irq);
     if (rc >= 0)
         rc = vmm__virtio_init(&c->t, dev, &con_model, c, base, irq);
-    if (rc >= 0 && c->backend != B_CALLBACK) {
+    if (rc >= 0 && c->backend != B_CALLBACK && !vmm_device_checking(dev)) {
         /* Both entries are known from the start and watched only on demand. */
         rc = vmm__io_new(dev, on_ready, c, &c->io);
         if (rc >= 0 && c->in_fd >= 0)
@@ -579,11 +579,16 @@ static int con_create(vmm_device *dev, const char *config, void **state)
 const vmm_device_ops vmm__virtio_console_ops = {
     .version = VMM_DEVICE_OPS_VERSION,
     .name = "virtio-console",
-    .create = con_create,
+    .create = vmm__builtin_create,
     .read = vmm__virtio_dev_read,
     .write = con_write,
     .reset = vmm__virtio_dev_reset,
     .destroy = con_destroy,
+};
+
+const struct vmm__device_type vmm__virtio_console_type = {
+    .ops = &vmm__virtio_console_ops,
+    .create = con_create,
 };
 
 /* ---- the embedder's calls (include/libvmm/virtio.h) ---- */

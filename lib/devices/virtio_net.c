@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../virtio/virtio.h"
+#include "builtin.h"
 
 enum { F_MAC = 1u << 5, F_STATUS = 1u << 16 };
 enum { RXQ = 0, TXQ = 1 };
@@ -474,25 +475,22 @@ static int net_cfg(vmm_device *dev, struct json_object *cfg, struct net *n, int 
     return 0;
 }
 
-static int net_create(vmm_device *dev, const char *config, void **state)
+static int net_create(vmm_device *dev, struct json_object *cfg, void **state)
 {
-    struct json_object *cfg;
-    int rc = vmm__cfg_parse(dev, config, net_keys, &cfg);
+    int rc = vmm__cfg_keys(dev, cfg, net_keys);
     if (rc < 0)
         return rc;
     uint64_t base;
     int irq, tap_fd = -1;
     const char *tap = NULL;
     struct net *n = calloc(1, sizeof *n);
-    if (!n) {
-        vmm__cfg_free(cfg);
+    if (!n)
         return VMM_ENOMEM;
-    }
     n->fd = -1;
     rc = vmm__virtio_cfg(dev, cfg, &base, &irq);
     if (rc >= 0)
         rc = net_cfg(dev, cfg, n, &tap_fd, &tap);
-    if (rc >= 0 && n->tap) {
+    if (rc >= 0 && n->tap && !vmm_device_checking(dev)) {
         if (tap) {
             rc = tap_open(dev, tap, &n->fd);
             n->own_fd = rc >= 0;
@@ -507,7 +505,6 @@ static int net_create(vmm_device *dev, const char *config, void **state)
             n->watch = w < 0 ? 0 : (unsigned int)w;
         }
     }
-    vmm__cfg_free(cfg);
     if (rc >= 0)
         rc = vmm__virtio_init(&n->t, dev, &net_model, n, base, irq);
     if (rc >= 0 && n->io)
@@ -526,11 +523,20 @@ static int net_create(vmm_device *dev, const char *config, void **state)
 const vmm_device_ops vmm__virtio_net_ops = {
     .version = VMM_DEVICE_OPS_VERSION,
     .name = "virtio-net",
-    .create = net_create,
+    .create = vmm__builtin_create,
     .read = vmm__virtio_dev_read,
     .write = vmm__virtio_dev_write,
     .reset = vmm__virtio_dev_reset,
     .destroy = net_destroy,
+};
+
+static const char *const net_fd_keys[] = {"tap_fd", NULL};
+
+const struct vmm__device_type vmm__virtio_net_type = {
+    .ops = &vmm__virtio_net_ops,
+    .create = net_create,
+    .fd_keys = net_fd_keys,
+    .fd_hint = "use \"tap\"",
 };
 
 /* ---- the embedder's calls (include/libvmm/virtio.h) ---- */

@@ -7,6 +7,7 @@
 #include <sys/random.h>
 
 #include "../virtio/virtio.h"
+#include "builtin.h"
 
 struct rng {
     struct vmm__virtio t; /* first: vmm__virtio_dev_read() and friends rely on it */
@@ -54,10 +55,9 @@ static const struct vmm__virtio_ops rng_model = {
 
 static const char *const rng_keys[] = {VMM__VIRTIO_KEYS, "max_bytes", NULL};
 
-static int rng_create(vmm_device *dev, const char *config, void **state)
+static int rng_create(vmm_device *dev, struct json_object *cfg, void **state)
 {
-    struct json_object *cfg;
-    int rc = vmm__cfg_parse(dev, config, rng_keys, &cfg);
+    int rc = vmm__cfg_keys(dev, cfg, rng_keys);
     if (rc < 0)
         return rc;
     uint64_t base, max;
@@ -65,7 +65,6 @@ static int rng_create(vmm_device *dev, const char *config, void **state)
     rc = vmm__virtio_cfg(dev, cfg, &base, &irq);
     if (rc >= 0 && vmm__cfg_u64(dev, cfg, "max_bytes", 1, 1u << 20, 65536, &max) < 0)
         rc = VMM_ECONFIG;
-    vmm__cfg_free(cfg);
     if (rc < 0)
         return rc;
     struct rng *r = calloc(1, sizeof *r);
@@ -83,9 +82,14 @@ static int rng_create(vmm_device *dev, const char *config, void **state)
 const vmm_device_ops vmm__virtio_rng_ops = {
     .version = VMM_DEVICE_OPS_VERSION,
     .name = "virtio-rng",
-    .create = rng_create,
+    .create = vmm__builtin_create,
     .read = vmm__virtio_dev_read,
     .write = vmm__virtio_dev_write,
     .reset = vmm__virtio_dev_reset,
     .destroy = free,
+};
+
+const struct vmm__device_type vmm__virtio_rng_type = {
+    .ops = &vmm__virtio_rng_ops,
+    .create = rng_create,
 };

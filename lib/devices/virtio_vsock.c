@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "builtin.h"
 #include "virtio_vsock.h"
 
 /* ---- the guest side: receive buffers and packets ---- */
@@ -391,10 +392,10 @@ static const struct vmm__virtio_ops vsock_model = {
 
 static const char *const vsock_keys[] = {VMM__VIRTIO_KEYS, "guest_cid", "uds_path", NULL};
 
-static int vsock_create(vmm_device *dev, const char *config, void **state)
+static int vsock_create(vmm_device *dev, struct json_object *cfg, void **state)
 {
-    struct json_object *cfg, *p;
-    int rc = vmm__cfg_parse(dev, config, vsock_keys, &cfg);
+    struct json_object *p;
+    int rc = vmm__cfg_keys(dev, cfg, vsock_keys);
     if (rc < 0)
         return rc;
     uint64_t base, cid = 0;
@@ -427,7 +428,6 @@ static int vsock_create(vmm_device *dev, const char *config, void **state)
         v = NULL;
         rc = VMM_ENOMEM;
     }
-    vmm__cfg_free(cfg);
     if (rc < 0)
         return rc;
     v->cid = cid;
@@ -435,8 +435,15 @@ static int vsock_create(vmm_device *dev, const char *config, void **state)
     v->next_port = PORT_FIRST;
     for (unsigned int i = 0; i < MAX_CONNS; i++)
         v->c[i].fd = -1;
-    if ((rc = vmm__virtio_init(&v->t, dev, &vsock_model, v, base, irq)) < 0 ||
-        (rc = vmm__vsock_listen(dev, v->path, &v->listen_fd)) < 0 ||
+    if ((rc = vmm__virtio_init(&v->t, dev, &vsock_model, v, base, irq)) < 0)
+        goto fail;
+    if (vmm_device_checking(dev)) { /* no socket, no thread */
+        if ((rc = vmm__vsock_check_path(dev, v->path)) < 0)
+            goto fail;
+        *state = v;
+        return 0;
+    }
+    if ((rc = vmm__vsock_listen(dev, v->path, &v->listen_fd)) < 0 ||
         (rc = vmm__io_new(dev, vmm__vsock_io_ready, v, &v->io)) < 0)
         goto fail;
     int s = vmm__io_add(v->io, v->listen_fd, POLLIN);
@@ -461,9 +468,17 @@ fail:
 const vmm_device_ops vmm__virtio_vsock_ops = {
     .version = VMM_DEVICE_OPS_VERSION,
     .name = "virtio-vsock",
-    .create = vsock_create,
+    .create = vmm__builtin_create,
     .read = vmm__virtio_dev_read,
     .write = vmm__virtio_dev_write,
     .reset = vmm__virtio_dev_reset,
     .destroy = vsock_destroy,
+};
+
+static const char *const vsock_path_keys[] = {"uds_path", NULL};
+
+const struct vmm__device_type vmm__virtio_vsock_type = {
+    .ops = &vmm__virtio_vsock_ops,
+    .create = vsock_create,
+    .path_keys = vsock_path_keys,
 };

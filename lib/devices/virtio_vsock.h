@@ -136,5 +136,7 @@ VMM__HIDDEN void vmm__vsock_finish(struct vsock *v);
 VMM__HIDDEN void vmm__vsock_io_ready(void *model, unsigned int idx, short revents);
 /* Listen on path (created here; VMM_EEXIST if something is there). */
 VMM__HIDDEN int vmm__vsock_listen(vmm_device *dev, const char *path, int *out);
+/* What vmm__vsock_listen() would refuse, checked without a socket. */
+VMM__HIDDEN int vmm__vsock_check_path(vmm_device *dev, const char *path);
 
 #endif

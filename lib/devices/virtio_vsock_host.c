@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -353,6 +354,30 @@ void vmm__vsock_io_ready(void *model, unsigned int idx, short revents)
     else if (idx > v->slot0 && idx - v->slot0 - 1 < MAX_CONNS)
         on_conn(v, &v->c[idx - v->slot0 - 1], revents);
     vmm__vsock_finish(v);
+}
+
+/* What vmm__vsock_listen() would refuse, without a socket: something at
+ * path already, or no directory for it. */
+int vmm__vsock_check_path(vmm_device *dev, const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        vmm_device_error(dev, "config.uds_path: %s: %s (remove the stale socket first)", path,
+                         strerror(EADDRINUSE));
+        return VMM_EEXIST;
+    }
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return 0; /* the current directory */
+    slash[slash == dir ? 1 : 0] = 0;
+    int e = stat(dir, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (e) {
+        vmm_device_error(dev, "config.uds_path: %s: %s", path, strerror(e));
+        return e == ENOENT ? VMM_ENOENT : VMM_EIO;
+    }
+    return 0;
 }
 
 /* Listen on path; VMM_EEXIST if something is there already. */

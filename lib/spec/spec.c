@@ -210,7 +210,7 @@ void vmm__spec_free(struct spec *s)
         free(s->devices[i].type);
         free(s->devices[i].id);
         free(s->devices[i].plugin);
-        free(s->devices[i].config);
+        json_object_put(s->devices[i].config);
     }
     free(s->boot_path);
     free(s->initrd_path);
@@ -504,6 +504,15 @@ static int parse_boot(struct json_object *root, const char *bd, struct spec *s)
     return 0;
 }
 
+/* Whether key names a host file for the built-in type bt. */
+static bool path_key(const struct vmm__device_type *bt, const char *key)
+{
+    for (const char *const *k = bt ? bt->path_keys : NULL; k && *k; k++)
+        if (strcmp(*k, key) == 0)
+            return true;
+    return false;
+}
+
 static bool serial_type(const char *t)
 {
     return strcmp(t, "serial") == 0;
@@ -548,6 +557,8 @@ static int parse_devices(struct json_object *root, const char *bd, struct spec *
             return bad(pk, "only one device can be the console");
         }
         console = console || sd->console;
+        /* A spec names no host file descriptor: not with the keys any type
+         * would take one with, nor with those a built-in type declares. */
         static const char *const fd_keys[] = {"fd", "out_fd", "in_fd"};
         for (size_t k = 0; k < VMM__ARRAY_LEN(fd_keys); k++)
             if (json_object_object_get_ex(d, fd_keys[k], NULL)) {
@@ -555,10 +566,12 @@ static int parse_devices(struct json_object *root, const char *bd, struct spec *
                 return bad(pk, "file descriptors cannot be named in a spec (use \"console\", "
                                "or \"backend\": \"stdio\")");
             }
-        if (!strcmp(type, "virtio-net") && json_object_object_get_ex(d, "tap_fd", NULL)) {
-            join(pk, p, "tap_fd");
-            return bad(pk, "file descriptors cannot be named in a spec (use \"tap\")");
-        }
+        const struct vmm__device_type *bt = vmm__builtin_named(type);
+        for (const char *const *k = bt ? bt->fd_keys : NULL; k && *k; k++)
+            if (json_object_object_get_ex(d, *k, NULL)) {
+                join(pk, p, *k);
+                return bad(pk, "file descriptors cannot be named in a spec (%s)", bt->fd_hint);
+            }
         for (size_t k = 0; id && k + 1 < s->ndevices; k++)
             if (s->devices[k].id && strcmp(s->devices[k].id, id) == 0) {
                 join(pk, p, "id");
@@ -567,31 +580,28 @@ static int parse_devices(struct json_object *root, const char *bd, struct spec *
         sd->type = strdup(type);
         sd->id = id ? strdup(id) : NULL;
         /* The device's own config: everything but the spec-level keys. */
-        struct json_object *cfg = json_object_new_object();
+        struct json_object *cfg = sd->config = json_object_new_object();
+        if (!sd->type || (id && !sd->id) || !cfg)
+            return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
         json_object_object_foreach(d, key, val)
         {
             if (!strcmp(key, "type") || !strcmp(key, "plugin") || !strcmp(key, "console"))
                 continue;
-            /* A built-in's file is relative to the spec, like every path in it. */
-            if (((!strcmp(type, "virtio-blk") && !strcmp(key, "path")) ||
-                 (!strcmp(type, "virtio-vsock") && !strcmp(key, "uds_path"))) &&
-                json_object_is_type(val, json_type_string)) {
+            if (path_key(bt, key) && json_object_is_type(val, json_type_string)) {
                 char *full = resolve(bd, json_object_get_string(val));
-                if (!full) {
-                    json_object_put(cfg);
+                struct json_object *str = full ? json_object_new_string(full) : NULL;
+                free(full);
+                if (!str || json_object_object_add(cfg, key, str) < 0) {
+                    json_object_put(str);
                     return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
                 }
-                json_object_object_add(cfg, key, json_object_new_string(full));
-                free(full);
                 continue;
             }
-            json_object_object_add(cfg, key, json_object_get(val));
+            if (json_object_object_add(cfg, key, json_object_get(val)) < 0) {
+                json_object_put(val);
+                return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
+            }
         }
-        const char *txt = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN);
-        sd->config = txt ? strdup(txt) : NULL;
-        json_object_put(cfg);
-        if (!sd->type || (id && !sd->id) || !sd->config)
-            return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
     }
     /* A device without an id is called "<type><index>": no id may take that. */
     for (size_t i = 0; i < s->ndevices; i++) {

@@ -130,8 +130,22 @@ static int check_claim(void *ctx, vmm_device *dev, vmm_space space, uint64_t bas
     return vmm__bus_add(space == VMM_SPACE_PIO ? &h->pio : &h->mmio, base, len, dev, index);
 }
 
-static const struct vmm__devhost check_devhost = {.claim = check_claim};
+/* Devices made here only check their configuration (vmm_device_checking()). */
+static const struct vmm__devhost check_devhost = {.claim = check_claim, .check_only = true};
 
+/* The i-th device's type is registered: its plugin is loaded first. */
+static int device_type_ready(const struct spec *s, size_t i)
+{
+    const struct spec_device *d = &s->devices[i];
+    if (d->plugin && vmm_plugin_load(d->plugin) < 0)
+        return vmm__err(VMM_ECONFIG, "devices[%zu].plugin: %s", i, vmm_error_last()->message);
+    if (!vmm_device_find_type(d->type))
+        return vmm__err(VMM_ECONFIG, "devices[%zu].type: unknown device type \"%s\"", i, d->type);
+    return 0;
+}
+
+/* Each device created on a host of its own that only records the claims:
+ * configurations, ranges and overlaps are checked, no host resource opened. */
 static int check_devices(const struct spec *s)
 {
     struct check_host h = {{0}, {0}, s};
@@ -140,17 +154,11 @@ static int check_devices(const struct spec *s)
     int rc = 0;
     for (size_t i = 0; i < s->ndevices && rc == 0; i++) {
         const struct spec_device *d = &s->devices[i];
-        if (d->plugin && (rc = vmm_plugin_load(d->plugin)) < 0) {
-            rc = vmm__err(VMM_ECONFIG, "devices[%zu].plugin: %s", i, vmm_error_last()->message);
+        if ((rc = device_type_ready(s, i)) < 0)
             break;
-        }
-        if (!vmm_device_find_type(d->type)) {
-            rc = vmm__err(VMM_ECONFIG, "devices[%zu].type: unknown device type \"%s\"", i, d->type);
-            break;
-        }
         char id[32];
         device_id(d, i, id, sizeof id);
-        rc = vmm__device_new(d->type, d->config, &check_devhost, &h, id, &made[nmade]);
+        rc = vmm__device_new_obj(d->type, d->config, &check_devhost, &h, id, &made[nmade]);
         if (rc < 0)
             rc = device_error(i, id, rc);
         else
@@ -200,7 +208,9 @@ static int build(const struct spec *s, vmm_vm **out, vmm_spec_info *info)
     for (size_t i = 0; i < s->ndevices; i++) {
         const struct spec_device *d = &s->devices[i];
         vmm_device *dev;
-        if ((rc = vmm_device_attach(vm, d->type, d->config, &dev)) < 0) {
+        if ((rc = device_type_ready(s, i)) < 0)
+            goto fail;
+        if ((rc = vmm__device_attach_obj(vm, d->type, d->config, &dev)) < 0) {
             char id[32];
             device_id(d, i, id, sizeof id);
             rc = device_error(i, id, rc);
@@ -285,9 +295,7 @@ int vmm_vm_create_from_spec(vmm_vm **out, const char *json, size_t len, const ch
     struct spec s;
     int rc = vmm__spec_parse(json, len, base_dir, &s);
     if (rc == 0)
-        rc = check_devices(&s);
-    if (rc == 0)
-        rc = build(&s, out, info);
+        rc = build(&s, out, info); /* each device is created once, in the VM */
     vmm__spec_free(&s);
     return rc;
 }

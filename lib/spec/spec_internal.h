@@ -21,7 +21,11 @@ struct spec_file {
 };
 
 struct spec_device {
-    char *type, *id, *plugin, *config;
+    char *type, *id, *plugin;
+    /* The device's own configuration: its object in the spec without the
+     * spec-level keys, the type's path keys resolved against the spec's
+     * directory. Handed to the device as it is. */
+    struct json_object *config;
     bool console;
 };
 

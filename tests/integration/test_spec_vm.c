@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* VMs built from JSON specs: they run, report their info, and failed builds
- * leave nothing behind. */
+/* VMs built from JSON specs: they run, report their info, failed builds
+ * leave nothing behind, and each device's host resources are opened once. */
 #include "kvm_test.h"
+
+#include <sys/stat.h>
+
+#include "../common/count_calls.h"
+#include "../unit/tap_util.h"
 
 static char spec[4096];
 
@@ -105,6 +110,75 @@ static void test_spec_file(void **state)
     assert_int_equal(vmm_vm_create_from_spec_file(NULL, path, &info), VMM_EINVAL);
 }
 
+/* A VM from a spec creates each device once: its disk image is opened once,
+ * its vsock socket bound once, /dev/net/tun opened once for its TAP (where
+ * this process may make one), and the VM then runs. */
+static void test_devices_opened_once(void **state)
+{
+    (void)state;
+    char why[128];
+    bool tap = tap_possible(why, sizeof why);
+    if (!tap)
+        fprintf(stderr,
+                "test_devices_opened_once: no TAP device in the spec (cannot create "
+                "one here: %s)\n",
+                why);
+    char dir[] = "/tmp/libvmm-once-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char disk[64], sock[64], tapname[IFNAMSIZ], extra[1024];
+    snprintf(disk, sizeof disk, "%s/disk.img", dir);
+    snprintf(sock, sizeof sock, "%s/vsock", dir);
+    tap_name(tapname, sizeof tapname, "vmmonce");
+    int fd = open(disk, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 1 << 20), 0);
+    close(fd);
+    snprintf(extra, sizeof extra,
+             ", {\"type\": \"virtio-blk\", \"mmio\": \"0xd0000000\", \"path\": \"%s\"}"
+             ", {\"type\": \"virtio-vsock\", \"mmio\": \"0xd0001000\", \"guest_cid\": 3, "
+             "\"uds_path\": \"%s\"}%s%s%s",
+             disk, sock,
+             tap ? ", {\"type\": \"virtio-net\", \"mmio\": \"0xd0002000\", \"backend\": "
+                   "\"tap\", \"tap\": \""
+                 : "",
+             tap ? tapname : "", tap ? "\"}" : "");
+    const char *s = hello_spec(extra);
+    count_calls_reset(disk, sock);
+    vmm_vm *vm;
+    vmm_spec_info info;
+    assert_int_equal(vmm_vm_create_from_spec(&vm, s, strlen(s), LIBVMM_GUEST_DIR, &info), 0);
+    assert_int_equal(count_file_opens, 1);
+    assert_int_equal(count_binds, 1);
+    assert_int_equal(count_tun_opens, tap ? 1 : 0);
+    struct stat st;
+    assert_int_equal(stat(sock, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    struct outbuf out = {{0}, 0};
+    assert_int_equal(vmm_serial_set_output(info.console, outbuf_cb, &out), 0);
+    vmm_run_result res;
+    assert_int_equal(vmm_vm_run(vm, NULL, &res), 0);
+    assert_int_equal(res.status, 0x40);
+    assert_string_equal(out.data, "Hello from long mode\n");
+    vmm_vm_destroy(vm);
+    assert_int_equal(count_file_opens, 1);
+    assert_int_equal(count_binds, 1);
+    assert_int_equal(stat(sock, &st), -1); /* the device removed its socket */
+
+    /* A device that fails is not tried again: the image is opened once. */
+    snprintf(extra, sizeof extra,
+             ", {\"type\": \"virtio-blk\", \"mmio\": \"0xd0000000\", \"path\": \"%s\"}"
+             ", {\"type\": \"virtio-rng\", \"mmio\": \"0xd0000000\"}",
+             disk);
+    s = hello_spec(extra);
+    count_calls_reset(disk, sock);
+    assert_int_equal(vmm_vm_create_from_spec(&vm, s, strlen(s), LIBVMM_GUEST_DIR, NULL),
+                     VMM_ECONFIG);
+    assert_non_null(strstr(vmm_error_last()->message, "devices[3]"));
+    assert_int_equal(count_file_opens, 1);
+    unlink(disk);
+    rmdir(dir);
+}
+
 int main(void)
 {
     require_kvm("test_spec_vm");
@@ -113,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_spec_generated_uuid),
         cmocka_unit_test(test_spec_failures_leak_nothing),
         cmocka_unit_test(test_spec_file),
+        cmocka_unit_test(test_devices_opened_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

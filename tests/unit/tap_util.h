@@ -23,10 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Exit 77 (skip) unless this process can create a TAP interface: it needs
- * /dev/net/tun and CAP_NET_ADMIN. LIBVMM_REQUIRE_KVM does not change this: it
- * is about /dev/kvm, not about TAP. */
-static inline void tap_require(const char *test)
+/* Whether this process can create a TAP interface: it needs /dev/net/tun and
+ * CAP_NET_ADMIN. When not, why (errno's text) goes to why. */
+static inline bool tap_possible(char *why, size_t cap)
 {
     int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     int e = errno;
@@ -39,12 +38,23 @@ static inline void tap_require(const char *test)
         e = errno;
         close(fd);
         if (rc == 0)
-            return;
+            return true;
     }
+    snprintf(why, cap, "%s", strerror(e));
+    return false;
+}
+
+/* Exit 77 (skip) unless this process can create a TAP interface.
+ * LIBVMM_REQUIRE_KVM does not change this: it is about /dev/kvm, not TAP. */
+static inline void tap_require(const char *test)
+{
+    char why[128];
+    if (tap_possible(why, sizeof why))
+        return;
     fprintf(stderr,
             "%s: SKIP: cannot create a TAP interface (%s); this test needs /dev/net/tun and "
             "CAP_NET_ADMIN (LIBVMM_REQUIRE_KVM does not apply: it is about KVM)\n",
-            test, strerror(e));
+            test, why);
     exit(77);
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "devices/builtin.h"
 
 /* ---- a minimal device type ---- */
 

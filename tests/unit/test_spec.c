@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of vmm_spec_check() (no KVM): the bad-spec corpus in tests/spec/bad
  * with its EXPECTED messages, bad specs generated here (too big to commit or
- * holding NUL bytes), good specs, and how relative paths resolve. */
+ * holding NUL bytes), good specs, how relative paths resolve, and that a
+ * check opens no host resource. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,6 +20,8 @@
 #include <unistd.h>
 
 #include <libvmm/vmm.h>
+
+#include "../common/count_calls.h"
 
 #ifndef LIBVMM_SOURCE_DIR
 #error "LIBVMM_SOURCE_DIR must name the source tree"
@@ -96,6 +99,18 @@ static void write_file(const char *path, const void *data, size_t len, off_t siz
     if (size > (off_t)len)
         assert_int_equal(ftruncate(fd, size), 0); /* sparse: no disk used */
     close(fd);
+}
+
+/* Threads of this process. */
+static int count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
 }
 
 /* Whether the spec is rejected with VMM_ECONFIG and a message containing
@@ -663,6 +678,73 @@ static void test_base_dir(void **state)
     assert_true(ok);
 }
 
+/* Checking a spec opens none of its devices' host resources: no disk image,
+ * no TAP device, no vsock socket, no thread for a stdio console. What the
+ * devices would refuse is still found. */
+static void test_check_opens_nothing(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/libvmm-spec-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char disk[64], sock[64], json[2048];
+    snprintf(disk, sizeof disk, "%s/disk.img", dir);
+    snprintf(sock, sizeof sock, "%s/vsock", dir);
+    write_file(disk, "x", 1, 1 << 20);
+    const char *fmt = "{\"memory\": {\"size\": \"2M\"}, \"boot\": {\"kind\": \"flat\", \"path\": "
+                      "\"flat.bin\"}, \"devices\": ["
+                      "{\"type\": \"virtio-blk\", \"mmio\": \"0xd0000000\", \"path\": \"%s\"}, "
+                      "{\"type\": \"virtio-vsock\", \"mmio\": \"0xd0001000\", \"guest_cid\": 3, "
+                      "\"uds_path\": \"%s\"}, "
+                      "{\"type\": \"virtio-net\", \"mmio\": \"0xd0002000\", \"backend\": \"tap\", "
+                      "\"tap\": \"lvmmcheck0\"}, "
+                      "{\"type\": \"virtio-console\", \"mmio\": \"0xd0003000\", \"backend\": "
+                      "\"stdio\"}]}";
+    snprintf(json, sizeof json, fmt, disk, sock);
+    int threads = count_threads();
+    count_calls_reset(disk, sock);
+    for (int i = 0; i < 3; i++)
+        assert_true(
+            accepts("a spec with every kind of host resource", json, strlen(json), FILES_DIR));
+    assert_int_equal(count_file_opens, 0);
+    assert_int_equal(count_tun_opens, 0);
+    assert_int_equal(count_binds, 0);
+    assert_int_equal(count_threads(), threads);
+    struct stat st;
+    assert_int_equal(stat(sock, &st), -1); /* no socket left behind */
+
+    /* Found all the same: a missing image, an image it may not write, a
+     * socket path already taken or in no directory. */
+    char bad[2048];
+    snprintf(bad, sizeof bad, fmt, "/nonexistent/disk.img", sock);
+    assert_true(rejects("no image", bad, strlen(bad), FILES_DIR,
+                        "devices[0].path: /nonexistent/disk.img: No such file or directory"));
+    if (geteuid() != 0) { /* root may write any file */
+        assert_int_equal(chmod(disk, 0444), 0);
+        assert_true(rejects("read-only image", json, strlen(json), FILES_DIR, "devices[0].path: "));
+        assert_non_null(strstr(vmm_error_last()->message, "Permission denied"));
+        assert_int_equal(chmod(disk, 0644), 0);
+    }
+    write_file(sock, "", 0, 0);
+    assert_true(
+        rejects("socket path taken", json, strlen(json), FILES_DIR, "devices[1].uds_path: "));
+    assert_non_null(strstr(vmm_error_last()->message, "remove the stale socket first"));
+    assert_int_equal(unlink(sock), 0);
+    snprintf(bad, sizeof bad, fmt, disk, "/nonexistent/vsock");
+    assert_true(rejects("socket in no directory", bad, strlen(bad), FILES_DIR,
+                        "devices[1].uds_path: /nonexistent/vsock: No such file or directory"));
+    assert_int_equal(count_file_opens, 0);
+    assert_int_equal(count_tun_opens, 0);
+    assert_int_equal(count_binds, 0);
+    /* The count sees libvmm's opens: loading the image as a snapshot opens it
+     * (and refuses it). */
+    vmm_snapshot *snap = NULL;
+    assert_int_not_equal(vmm_snapshot_load(disk, &snap), 0);
+    assert_null(snap);
+    assert_int_equal(count_file_opens, 1);
+    unlink(disk);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -677,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_generated_good),
         cmocka_unit_test(test_base_dir),
+        cmocka_unit_test(test_check_opens_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

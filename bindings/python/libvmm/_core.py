@@ -854,6 +854,12 @@ class DeviceContext:
     def id(self) -> str:
         return _lib.vmm_device_id(self._h).decode()
 
+    @property
+    def checking(self) -> bool:
+        """True while the device is made only to check a configuration
+        (spec checking): claim ranges as usual, but open no host resource."""
+        return bool(_lib.vmm_device_checking(self._h))
+
     def claim(self, space: Space, base: int, length: int) -> None:
         """Claim a port (Space.PIO) or MMIO (Space.MMIO) range; accesses call
         read/write with the range's number (0, 1, ... in claim order)."""

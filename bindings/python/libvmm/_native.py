@@ -337,6 +337,7 @@ PROTOTYPES = {
     "vmm_device_id": (c_char_p, [P]),
     "vmm_device_type": (c_void_p, [P]),
     "vmm_device_state": (c_void_p, [P]),
+    "vmm_device_checking": (c_int, [P]),
     "vmm_device_claim": (c_int, [P, c_int, c_uint64, c_uint64]),
     "vmm_device_set_irq": (c_int, [P, c_uint, c_int]),
     "vmm_device_mem_read": (c_int, [P, c_uint64, c_void_p, c_size_t]),
