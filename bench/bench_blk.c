@@ -85,10 +85,10 @@ static double guest_run(bool write, bool ioeventfd, uint32_t nreqs)
     vmm_check(vmm_mem_map(vm, 0, RAM_SIZE, NULL, 0), "vmm_mem_map");
     char cfg[256];
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"size\": 4}", BB_EXIT_MMIO);
-    vmm_check(vmm_device_attach(vm, "debug-exit", cfg, NULL), "debug-exit");
+    vmm_check(vmm_device_attach(NULL, vm, "debug-exit", cfg), "debug-exit");
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"path\": \"%s\", \"ioeventfd\": %s}", BB_BLK_MMIO,
              disk, ioeventfd ? "true" : "false");
-    vmm_check(vmm_device_attach(vm, "virtio-blk", cfg, NULL), "virtio-blk");
+    vmm_check(vmm_device_attach(NULL, vm, "virtio-blk", cfg), "virtio-blk");
     char path[512];
     snprintf(path, sizeof path, "%s/virtio_blk_bench.bin", LIBVMM_GUEST_DIR);
     vmm_vcpu *vcpu = bench_cpl3_guest(vm, path);

@@ -131,13 +131,13 @@ static double guest_run(enum sink s, uint32_t batches)
     vmm_check(vmm_mem_map(vm, 0, RAM_SIZE, NULL, 0), "vmm_mem_map");
     char cfg[256];
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"size\": 4}", CON_EXIT_MMIO);
-    vmm_check(vmm_device_attach(vm, "debug-exit", cfg, NULL), "debug-exit");
+    vmm_check(vmm_device_attach(NULL, vm, "debug-exit", cfg), "debug-exit");
     if (s == CALLBACK)
         snprintf(cfg, sizeof cfg, "{\"mmio\": %u}", CON_MMIO);
     else
         snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"backend\": \"fd\", \"out_fd\": %d}", CON_MMIO,
                  sink_fd(s));
-    vmm_check(vmm_device_attach(vm, "virtio-console", cfg, &con), "virtio-console");
+    vmm_check(vmm_device_attach(&con, vm, "virtio-console", cfg), "virtio-console");
     if (s == CALLBACK)
         vmm_check(vmm_virtio_console_set_output(con, sink_cb, NULL), "set_output");
     char path[512];

@@ -402,7 +402,7 @@ static uint64_t guest_compute_once(uint64_t n, double *secs)
     o.entry = GUEST_LOAD;
     o.stack = GUEST_STACK;
     vmm_check(vmm_x86_setup(vcpu, &o), "vmm_x86_setup");
-    vmm_check(vmm_device_attach(vm, "debug-exit", "{\"mmio\": 3489660928, \"size\": 4}", NULL),
+    vmm_check(vmm_device_attach(NULL, vm, "debug-exit", "{\"mmio\": 3489660928, \"size\": 4}"),
               "vmm_device_attach debug-exit");
     vmm_regs regs;
     vmm_check(vmm_vcpu_get_regs(vcpu, &regs), "vmm_vcpu_get_regs");

@@ -198,7 +198,7 @@ static void lib_build(struct lib_side *l, const struct input *in, unsigned int f
     vmm_check(vmm_vm_create(&l->vm, NULL), "vmm_vm_create");
     vmm_check(vmm_mem_map(l->vm, 0, RAM_SIZE, NULL, 0), "vmm_mem_map");
     vmm_check(vmm_vcpu_create(&l->vcpu, l->vm, 0), "vmm_vcpu_create");
-    vmm_check(vmm_device_attach(l->vm, "debug-exit", "{\"mmio\": 3489660928, \"size\": 4}", NULL),
+    vmm_check(vmm_device_attach(NULL, l->vm, "debug-exit", "{\"mmio\": 3489660928, \"size\": 4}"),
               "vmm_device_attach debug-exit");
     vmm_check(vmm_boot_flat(l->vm, image.path, GUEST_LOAD, NULL), "vmm_boot_flat");
     vmm_x86_setup_options o = VMM_X86_SETUP_OPTIONS_INIT;

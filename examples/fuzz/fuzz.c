@@ -165,7 +165,7 @@ static int build_vm(const char *target, vmm_vm **vm_out)
     o.stack = STACK_TOP;
     o.exceptions = VMM_X86_EXCEPTIONS_REPORT;
     if (vmm_mem_map(vm, 0, RAM_SIZE, NULL, 0) < 0 ||
-        vmm_device_attach(vm, "debug-exit", dx, NULL) < 0 || vmm_boot_elf(vm, target, &entry) < 0 ||
+        vmm_device_attach(NULL, vm, "debug-exit", dx) < 0 || vmm_boot_elf(vm, target, &entry) < 0 ||
         vmm_vcpu_create(&vcpu, vm, 0) < 0) {
         int rc = fail("building the VM");
         vmm_vm_destroy(vm);

@@ -48,7 +48,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (vmm_vm_create(&vm, NULL) < 0)
         die("vmm_vm_create");
     if (vmm_mem_map(vm, 0, RAM_SIZE, NULL, 0) < 0 ||
-        vmm_device_attach(vm, "debug-exit", dx, NULL) < 0 || vmm_boot_elf(vm, target, &entry) < 0 ||
+        vmm_device_attach(NULL, vm, "debug-exit", dx) < 0 || vmm_boot_elf(vm, target, &entry) < 0 ||
         vmm_vcpu_create(&vcpu, vm, 0) < 0)
         die("building the VM");
     vmm_x86_setup_options o = VMM_X86_SETUP_OPTIONS_INIT;

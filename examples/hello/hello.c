@@ -60,8 +60,8 @@ int main(void)
         goto out;
     }
     /* Serial output goes to our stdout; debug-exit takes 1-byte writes on 0xf4. */
-    if (vmm_device_attach(vm, "serial", "{\"fd\": 1}", NULL) < 0 ||
-        vmm_device_attach(vm, "debug-exit", "{\"port\": 244, \"size\": 1}", NULL) < 0) {
+    if (vmm_device_attach(NULL, vm, "serial", "{\"fd\": 1}") < 0 ||
+        vmm_device_attach(NULL, vm, "debug-exit", "{\"port\": 244, \"size\": 1}") < 0) {
         fail("attach devices");
         goto out;
     }

@@ -79,17 +79,20 @@ VMM_EXTERN const vmm_device_ops *vmm_device_find_type(const char *name);
 
 /**
  * Create a device of a registered type and attach it to the VM.
+ * @param out          Receives the device (owned by the VM), NULL on failure; may be
+ *                     NULL. First, as for every constructor (it used to be last:
+ *                     see CHANGELOG.md).
  * @param vm           The VM (no vCPU may be running).
  * @param type         Registered type name.
  * @param config_json  JSON object with the type's settings, or NULL for defaults.
  *                     Every type accepts "id" (a string naming the device in logs).
- * @param out          Receives the device (owned by the VM); may be NULL.
  * @return 0; VMM_ENOENT (unknown type), VMM_ECONFIG (bad configuration; the message
  *         names the key), VMM_EEXIST (a claimed range overlaps another device's),
- *         or the type's own error.
+ *         VMM_EBUSY (a vCPU is running), or the type's own error.
+ * Any thread, while no vCPU of the VM runs.
  */
-VMM_EXTERN int vmm_device_attach(vmm_vm *vm, const char *type, const char *config_json,
-                                 vmm_device **out);
+VMM_EXTERN int vmm_device_attach(vmm_device **out, vmm_vm *vm, const char *type,
+                                 const char *config_json);
 
 /** Return the device to its power-on state. @return 0 or VMM_EINVAL. */
 VMM_EXTERN int vmm_device_reset(vmm_device *dev);

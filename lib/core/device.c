@@ -530,7 +530,7 @@ static int attach(vmm_vm *vm, const char *type, const char *text, struct json_ob
     return 0;
 }
 
-int vmm_device_attach(vmm_vm *vm, const char *type, const char *config_json, vmm_device **out)
+int vmm_device_attach(vmm_device **out, vmm_vm *vm, const char *type, const char *config_json)
 {
     return attach(vm, type, config_json, NULL, out);
 }

@@ -109,9 +109,9 @@ static inline void tvm_start_ex(struct tvm *t, const char *guest, vmm_x86_mode m
     memset(t, 0, sizeof *t);
     assert_int_equal(vmm_vm_create(&t->vm, NULL), 0);
     assert_int_equal(vmm_mem_map(t->vm, 0, RAM_SIZE, NULL, 0), 0);
-    assert_int_equal(vmm_device_attach(t->vm, "serial", NULL, &t->serial), 0);
+    assert_int_equal(vmm_device_attach(&t->serial, t->vm, "serial", NULL), 0);
     assert_int_equal(vmm_serial_set_output(t->serial, outbuf_cb, &t->out), 0);
-    assert_int_equal(vmm_device_attach(t->vm, "debug-exit", "{\"size\": 1}", NULL), 0);
+    assert_int_equal(vmm_device_attach(NULL, t->vm, "debug-exit", "{\"size\": 1}"), 0);
     assert_int_equal(vmm_vcpu_create(&t->vcpu, t->vm, 0), 0);
     if (guest)
         assert_int_equal(vmm_boot_flat(t->vm, guest_path(guest), GUEST_LOAD, NULL), 0);

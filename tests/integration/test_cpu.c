@@ -87,7 +87,7 @@ static void test_protected_cpl3(void **state)
     (void)state;
     struct tvm t;
     tvm_start(&t, NULL, VMM_X86_PROTECTED, 3);
-    assert_int_equal(vmm_device_attach(t.vm, "debug-exit", "{\"mmio\": 3489660928}", NULL), 0);
+    assert_int_equal(vmm_device_attach(NULL, t.vm, "debug-exit", "{\"mmio\": 3489660928}"), 0);
     /* movl $0x2a, 0xd0000000 ; jmp . */
     static const uint8_t code[] = {0xc7, 0x05, 0x00, 0x00, 0x00, 0xd0,
                                    0x2a, 0x00, 0x00, 0x00, 0xeb, 0xfe};
@@ -153,9 +153,9 @@ static void test_serial_irq(void **state)
     vo.flags = VMM_VM_IRQCHIP;
     assert_int_equal(vmm_vm_create(&t.vm, &vo), 0);
     assert_int_equal(vmm_mem_map(t.vm, 0, RAM_SIZE, NULL, 0), 0);
-    assert_int_equal(vmm_device_attach(t.vm, "serial", NULL, &t.serial), 0);
+    assert_int_equal(vmm_device_attach(&t.serial, t.vm, "serial", NULL), 0);
     assert_int_equal(vmm_serial_set_output(t.serial, outbuf_cb, &t.out), 0);
-    assert_int_equal(vmm_device_attach(t.vm, "debug-exit", "{\"size\": 1}", NULL), 0);
+    assert_int_equal(vmm_device_attach(NULL, t.vm, "debug-exit", "{\"size\": 1}"), 0);
     assert_int_equal(vmm_vcpu_create(&t.vcpu, t.vm, 0), 0);
     assert_int_equal(vmm_boot_flat(t.vm, guest_path("serial_irq"), GUEST_LOAD, NULL), 0);
     vmm_x86_setup_options o = VMM_X86_SETUP_OPTIONS_INIT;

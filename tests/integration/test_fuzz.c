@@ -25,7 +25,7 @@ static void fvm_start(struct fvm *t, bool report, unsigned int flags, uint64_t b
     assert_int_equal(vmm_vm_create(&t->vm, NULL), 0);
     assert_int_equal(vmm_mem_map(t->vm, 0, RAM_SIZE, NULL, 0), 0);
     assert_int_equal(
-        vmm_device_attach(t->vm, "debug-exit", "{\"mmio\": \"0xd0000000\", \"size\": 4}", NULL), 0);
+        vmm_device_attach(NULL, t->vm, "debug-exit", "{\"mmio\": \"0xd0000000\", \"size\": 4}"), 0);
     assert_int_equal(vmm_vcpu_create(&t->vcpu, t->vm, 0), 0);
     assert_int_equal(vmm_boot_flat(t->vm, guest_path("fuzz_cases"), GUEST_LOAD, NULL), 0);
     tvm_setup_cpu(t->vcpu, VMM_X86_LONG, 3,

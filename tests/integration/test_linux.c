@@ -102,15 +102,15 @@ static void lvm_start(struct lvm *l, uint64_t ram, unsigned int ncpus, unsigned 
     expect_ok(vmm_mem_map(l->vm, 0, ram, NULL, 0), "vmm_mem_map");
     for (unsigned int i = 0; i < ncpus; i++)
         expect_ok(vmm_vcpu_create(&l->vcpu[i], l->vm, i), "vmm_vcpu_create");
-    expect_ok(vmm_device_attach(l->vm, "serial", NULL, &l->serial), "serial");
+    expect_ok(vmm_device_attach(&l->serial, l->vm, "serial", NULL), "serial");
     l->log = calloc(1, LOG_SIZE);
     assert_non_null(l->log);
     expect_ok(vmm_serial_set_output(l->serial, log_cb, l), "vmm_serial_set_output");
     char cfg[128];
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"irq\": 5}", RNG_IRQ);
-    expect_ok(vmm_device_attach(l->vm, "virtio-rng", cfg, NULL), "virtio-rng");
+    expect_ok(vmm_device_attach(NULL, l->vm, "virtio-rng", cfg), "virtio-rng");
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u}", RNG_POLL);
-    expect_ok(vmm_device_attach(l->vm, "virtio-rng", cfg, NULL), "virtio-rng");
+    expect_ok(vmm_device_attach(NULL, l->vm, "virtio-rng", cfg), "virtio-rng");
 }
 
 /* Whether the log holds a whole line starting with prefix: the kernel writes

@@ -40,9 +40,9 @@ static void test_map_rules(void **state)
     assert_int_equal(vmm_mem_unmap(vm, 0x10000), 0);
     assert_int_equal(vmm_mem_map(vm, 0x10000, 0x4000, NULL, 0), 0);
     /* A device's MMIO range cannot become RAM, and RAM cannot be claimed as MMIO. */
-    assert_int_equal(vmm_device_attach(vm, "debug-exit", "{\"mmio\": 1048576}", NULL), 0);
+    assert_int_equal(vmm_device_attach(NULL, vm, "debug-exit", "{\"mmio\": 1048576}"), 0);
     assert_int_equal(vmm_mem_map(vm, 0x100000, 0x1000, NULL, 0), VMM_EEXIST);
-    assert_int_equal(vmm_device_attach(vm, "debug-exit", "{\"mmio\": 65536}", NULL), VMM_EEXIST);
+    assert_int_equal(vmm_device_attach(NULL, vm, "debug-exit", "{\"mmio\": 65536}"), VMM_EEXIST);
     vmm_vm_destroy(vm);
     vmm_vm_destroy(NULL); /* NULL-safe */
 }
@@ -106,9 +106,9 @@ static void test_caller_memory(void **state)
     assert_int_equal(vmm_mem_map(vm, 0, RAM_SIZE, mem, 0), 0);
     vmm_device *serial;
     struct outbuf out = {{0}, 0};
-    assert_int_equal(vmm_device_attach(vm, "serial", NULL, &serial), 0);
+    assert_int_equal(vmm_device_attach(&serial, vm, "serial", NULL), 0);
     assert_int_equal(vmm_serial_set_output(serial, outbuf_cb, &out), 0);
-    assert_int_equal(vmm_device_attach(vm, "debug-exit", "{\"size\": 1}", NULL), 0);
+    assert_int_equal(vmm_device_attach(NULL, vm, "debug-exit", "{\"size\": 1}"), 0);
     FILE *f = fopen(guest_path("hello_long"), "rb");
     assert_non_null(f);
     size_t n = fread((uint8_t *)mem + GUEST_LOAD, 1, 4096, f);

@@ -45,7 +45,7 @@ static void test_cpl3_compute(void **state)
     struct tvm t;
     tvm_start(&t, "cpl3_compute", VMM_X86_LONG, 3);
     assert_int_equal(
-        vmm_device_attach(t.vm, "debug-exit", "{\"mmio\": 3489660928, \"size\": 4}", NULL),
+        vmm_device_attach(NULL, t.vm, "debug-exit", "{\"mmio\": 3489660928, \"size\": 4}"),
         0); /* 0xd0000000 */
     vmm_regs r;
     assert_int_equal(vmm_vcpu_get_regs(t.vcpu, &r), 0);
@@ -216,10 +216,10 @@ static void test_embedder_device(void **state)
     tvm_start(&t, "counter", VMM_X86_LONG, 0);
     vmm_device *dev;
     /* Every type accepts "id", even one that reads no config. */
-    assert_int_equal(vmm_device_attach(t.vm, "test-counter", "{\"id\": \"ctr\"}", &dev), 0);
+    assert_int_equal(vmm_device_attach(&dev, t.vm, "test-counter", "{\"id\": \"ctr\"}"), 0);
     assert_string_equal(vmm_device_id(dev), "ctr");
     /* A second instance would claim the same ranges. */
-    assert_int_equal(vmm_device_attach(t.vm, "test-counter", NULL, NULL), VMM_EEXIST);
+    assert_int_equal(vmm_device_attach(NULL, t.vm, "test-counter", NULL), VMM_EEXIST);
     vmm_exit x = tvm_run(&t);
     assert_int_equal(x.reason, VMM_EXIT_STATUS);
     assert_int_equal(x.status.code, 84);

@@ -38,12 +38,12 @@ static void build(struct tvm *t, const struct shape *sh, const char *guest, vmm_
     char cfg[96];
     snprintf(cfg, sizeof cfg, "{\"mmio\": 3489665024%s%s%s}", sh->serial_id ? ", \"id\": \"" : "",
              sh->serial_id ? sh->serial_id : "", sh->serial_id ? "\"" : "");
-    assert_int_equal(vmm_device_attach(t->vm, "serial", cfg, &t->serial), 0);
+    assert_int_equal(vmm_device_attach(&t->serial, t->vm, "serial", cfg), 0);
     assert_int_equal(vmm_serial_set_output(t->serial, outbuf_cb, &t->out), 0);
     assert_int_equal(
-        vmm_device_attach(t->vm, "debug-exit", "{\"mmio\": 3489669120, \"size\": 1}", NULL), 0);
+        vmm_device_attach(NULL, t->vm, "debug-exit", "{\"mmio\": 3489669120, \"size\": 1}"), 0);
     if (sh->extra_device)
-        assert_int_equal(vmm_device_attach(t->vm, "debug-exit", "{\"port\": 1281}", NULL), 0);
+        assert_int_equal(vmm_device_attach(NULL, t->vm, "debug-exit", "{\"port\": 1281}"), 0);
     for (unsigned int i = 0; i < sh->vcpus; i++) {
         vmm_vcpu *v;
         assert_int_equal(vmm_vcpu_create(&v, t->vm, i), 0);
@@ -534,9 +534,9 @@ static void test_shapes(void **state)
     memset(&c, 0, sizeof c);
     assert_int_equal(vmm_vm_create(&c.vm, NULL), 0);
     assert_int_equal(vmm_mem_map(c.vm, 0, RAM_SIZE, NULL, 0), 0);
-    assert_int_equal(vmm_device_attach(c.vm, "serial", "{\"mmio\": 3489665024}", NULL), 0);
+    assert_int_equal(vmm_device_attach(NULL, c.vm, "serial", "{\"mmio\": 3489665024}"), 0);
     assert_int_equal(
-        vmm_device_attach(c.vm, "debug-exit", "{\"mmio\": 3489669120, \"size\": 1}", NULL), 0);
+        vmm_device_attach(NULL, c.vm, "debug-exit", "{\"mmio\": 3489669120, \"size\": 1}"), 0);
     assert_int_equal(vmm_vcpu_create(&c.vcpu, c.vm, 1), 0);
     assert_int_equal(vmm_snapshot_restore(c.vm, snap), VMM_EINVAL);
     assert_non_null(strstr(vmm_error_last()->message, "vCPU"));
@@ -762,7 +762,7 @@ static void test_refusals(void **state)
     assert_int_equal(vmm_device_register(&nosave_ops), 0);
     struct tvm t;
     build(&t, &basic, NULL, VMM_X86_LONG, 0);
-    assert_int_equal(vmm_device_attach(t.vm, "snap-nosave", NULL, NULL), 0);
+    assert_int_equal(vmm_device_attach(NULL, t.vm, "snap-nosave", NULL), 0);
     vmm_snapshot *snap = (vmm_snapshot *)&t; /* must be reset to NULL */
     assert_int_equal(vmm_snapshot_take(t.vm, &snap), VMM_ENOSYS);
     assert_null(snap);

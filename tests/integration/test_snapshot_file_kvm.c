@@ -30,12 +30,12 @@ static void build(struct tvm *t, const struct shape *sh, const char *guest)
     o.flags = sh->flags;
     assert_int_equal(vmm_vm_create(&t->vm, &o), 0);
     assert_int_equal(vmm_mem_map(t->vm, 0, sh->ram, NULL, 0), 0);
-    assert_int_equal(vmm_device_attach(t->vm, "serial", "{\"mmio\": 3489665024}", &t->serial), 0);
+    assert_int_equal(vmm_device_attach(&t->serial, t->vm, "serial", "{\"mmio\": 3489665024}"), 0);
     assert_int_equal(vmm_serial_set_output(t->serial, outbuf_cb, &t->out), 0);
     assert_int_equal(
-        vmm_device_attach(t->vm, "debug-exit", "{\"mmio\": 3489669120, \"size\": 1}", NULL), 0);
+        vmm_device_attach(NULL, t->vm, "debug-exit", "{\"mmio\": 3489669120, \"size\": 1}"), 0);
     if (sh->extra_device)
-        assert_int_equal(vmm_device_attach(t->vm, "debug-exit", "{\"port\": 1281}", NULL), 0);
+        assert_int_equal(vmm_device_attach(NULL, t->vm, "debug-exit", "{\"port\": 1281}"), 0);
     assert_int_equal(vmm_vcpu_create(&t->vcpu, t->vm, 0), 0);
     if (guest)
         assert_int_equal(vmm_boot_flat(t->vm, guest_path(guest), GUEST_LOAD, NULL), 0);

@@ -21,9 +21,9 @@ static void start(struct tvm *t, const char *keys, vmm_device **dev)
     tvm_start(t, "virtio_console_drv", VMM_X86_LONG, 3);
     char cfg[256];
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"size\": 4}", CON_EXIT_MMIO);
-    expect_ok(vmm_device_attach(t->vm, "debug-exit", cfg, NULL), "debug-exit");
+    expect_ok(vmm_device_attach(NULL, t->vm, "debug-exit", cfg), "debug-exit");
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u%s}", CON_MMIO, keys);
-    expect_ok(vmm_device_attach(t->vm, "virtio-console", cfg, dev), "virtio-console");
+    expect_ok(vmm_device_attach(dev, t->vm, "virtio-console", cfg), "virtio-console");
 }
 
 /* Run to the next status the guest reports. */

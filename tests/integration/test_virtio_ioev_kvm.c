@@ -102,10 +102,10 @@ static void run_irq(const char *keys, struct irq_result *r)
     expect_ok(vmm_vm_create(&t.vm, &vo), "vmm_vm_create");
     /* RAM below the device's registers at 0xa0000 (real mode reaches them). */
     expect_ok(vmm_mem_map(t.vm, 0, 0x80000, NULL, 0), "vmm_mem_map");
-    expect_ok(vmm_device_attach(t.vm, "debug-exit", "{\"size\": 1}", NULL), "debug-exit");
+    expect_ok(vmm_device_attach(NULL, t.vm, "debug-exit", "{\"size\": 1}"), "debug-exit");
     char cfg[256];
     snprintf(cfg, sizeof cfg, "{\"mmio\": \"0xa0000\", \"irq\": 5%s%s}", *keys ? ", " : "", keys);
-    expect_ok(vmm_device_attach(t.vm, "virtio-rng", cfg, NULL), "virtio-rng");
+    expect_ok(vmm_device_attach(NULL, t.vm, "virtio-rng", cfg), "virtio-rng");
     expect_ok(vmm_vcpu_create(&t.vcpu, t.vm, 0), "vmm_vcpu_create");
     expect_ok(vmm_boot_flat(t.vm, guest_path("virtio_irq"), GUEST_LOAD, NULL), "boot");
     vmm_x86_setup_options o = VMM_X86_SETUP_OPTIONS_INIT;

@@ -41,11 +41,11 @@ static vmm_device *start(struct tvm *t, const char *net_keys)
     tvm_start(t, "virtio_net_drv", VMM_X86_LONG, 3);
     char cfg[512];
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"size\": 4}", NET_EXIT_MMIO);
-    expect_ok(vmm_device_attach(t->vm, "debug-exit", cfg, NULL), "debug-exit");
+    expect_ok(vmm_device_attach(NULL, t->vm, "debug-exit", cfg), "debug-exit");
     vmm_device *net;
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"mac\": \"52:54:00:12:34:56\", %s}", NET_MMIO,
              net_keys);
-    expect_ok(vmm_device_attach(t->vm, "virtio-net", cfg, &net), "virtio-net");
+    expect_ok(vmm_device_attach(&net, t->vm, "virtio-net", cfg), "virtio-net");
     return net;
 }
 

@@ -147,10 +147,10 @@ static void test_guest_and_host_connections(void **state)
     tvm_start(&t, "virtio_vsock_drv", VMM_X86_LONG, 3);
     char cfg[256];
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"size\": 4}", VS_EXIT_MMIO);
-    expect_ok(vmm_device_attach(t.vm, "debug-exit", cfg, NULL), "debug-exit");
+    expect_ok(vmm_device_attach(NULL, t.vm, "debug-exit", cfg), "debug-exit");
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"guest_cid\": %u, \"uds_path\": \"%s\"}", VS_MMIO,
              VS_CID, uds);
-    expect_ok(vmm_device_attach(t.vm, "virtio-vsock", cfg, NULL), "virtio-vsock");
+    expect_ok(vmm_device_attach(NULL, t.vm, "virtio-vsock", cfg), "virtio-vsock");
 
     struct runner r = {.t = &t, .rc = -1};
     pthread_t th;

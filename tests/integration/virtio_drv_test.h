@@ -35,12 +35,12 @@ static void drv_start(struct tvm *t, const char *disk, const char *rng_keys, con
     tvm_start(t, "virtio_drv", VMM_X86_LONG, 3);
     char cfg[512];
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"size\": 4}", DRV_EXIT_MMIO);
-    expect_ok(vmm_device_attach(t->vm, "debug-exit", cfg, NULL), "debug-exit");
+    expect_ok(vmm_device_attach(NULL, t->vm, "debug-exit", cfg), "debug-exit");
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"max_bytes\": 4096%s%s}", DRV_RNG_MMIO,
              *rng_keys ? ", " : "", rng_keys);
-    expect_ok(vmm_device_attach(t->vm, "virtio-rng", cfg, NULL), "virtio-rng");
+    expect_ok(vmm_device_attach(NULL, t->vm, "virtio-rng", cfg), "virtio-rng");
     snprintf(cfg, sizeof cfg, "{\"mmio\": %u, \"path\": \"%s\", %s}", DRV_BLK_MMIO, disk, blk_keys);
-    expect_ok(vmm_device_attach(t->vm, "virtio-blk", cfg, NULL), "virtio-blk");
+    expect_ok(vmm_device_attach(NULL, t->vm, "virtio-blk", cfg), "virtio-blk");
 }
 
 /* After the driver exited with status 0 (its blk serial "disk-0"): its

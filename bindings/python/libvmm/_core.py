@@ -714,7 +714,7 @@ class Vm(_Owned):
         h = c_void_p()
         _attaching.pending = self._pending
         try:
-            rc = _lib.vmm_device_attach(self.handle, _b(type), _b(config), byref(h))
+            rc = _lib.vmm_device_attach(byref(h), self.handle, _b(type), _b(config))
         finally:
             _attaching.pending = None
         self._pending.raise_if_any()

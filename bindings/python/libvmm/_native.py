@@ -330,7 +330,7 @@ PROTOTYPES = {
     "vmm_device_register": (c_int, [POINTER(DeviceOps)]),
     "vmm_device_unregister": (c_int, [c_char_p]),
     "vmm_device_find_type": (c_void_p, [c_char_p]),
-    "vmm_device_attach": (c_int, [P, c_char_p, c_char_p, PP]),
+    "vmm_device_attach": (c_int, [PP, P, c_char_p, c_char_p]),
     "vmm_device_reset": (c_int, [P]),
     "vmm_device_save": (c_int, [P, c_void_p, c_size_t, POINTER(c_size_t)]),
     "vmm_device_load": (c_int, [P, c_void_p, c_size_t]),
