@@ -14,6 +14,7 @@ VMM_BEGIN_DECLS
  * @param gpa   Guest-physical load address.
  * @param size  Receives the image size in bytes; may be NULL.
  * @return 0; VMM_ENOENT/VMM_EIO (file), VMM_EFAULT (does not fit in RAM), VMM_EINVAL.
+ * Any thread; meant before the VM runs (it writes guest memory as vmm_mem_write() does).
  */
 VMM_EXTERN int vmm_boot_flat(vmm_vm *vm, const char *path, uint64_t gpa, uint64_t *size);
 
@@ -47,6 +48,7 @@ VMM_EXTERN int vmm_boot_flat(vmm_vm *vm, const char *path, uint64_t gpa, uint64_
  *         VMM_ENOENT (no such file), VMM_EIO (other open/read errors, not a regular
  *         file), VMM_EFAULT (a segment not inside one guest RAM region). The
  *         message from vmm_error_last() names the file and the offending segment.
+ * Any thread; meant before the VM runs (it writes guest memory as vmm_mem_write() does).
  */
 VMM_EXTERN int vmm_boot_elf(vmm_vm *vm, const char *path, uint64_t *entry);
 
@@ -96,6 +98,7 @@ typedef struct vmm_linux_boot {
 /**
  * Fill b with the defaults of the given version.
  * @return 0; VMM_EINVAL (NULL); VMM_EVERSION.
+ * Thread-safe: it touches no shared state.
  */
 VMM_EXTERN int vmm_linux_boot_init(vmm_linux_boot *b, unsigned int version);
 
@@ -142,6 +145,7 @@ VMM_EXTERN int vmm_linux_boot_init(vmm_linux_boot *b, unsigned int version);
  *         irqchip, no vCPU, a vCPU running), VMM_ENOENT/VMM_EIO (files),
  *         VMM_EFAULT (the kernel, initrd or tables do not fit in RAM); each with
  *         a message naming the file and the rule.
+ * Any thread, while no vCPU of the VM runs (VMM_EBUSY otherwise).
  */
 VMM_EXTERN int vmm_boot_linux(vmm_vm *vm, const vmm_linux_boot *b);
 

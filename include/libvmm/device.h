@@ -94,25 +94,29 @@ VMM_EXTERN const vmm_device_ops *vmm_device_find_type(const char *name);
 VMM_EXTERN int vmm_device_attach(vmm_device **out, vmm_vm *vm, const char *type,
                                  const char *config_json);
 
-/** Return the device to its power-on state. @return 0 or VMM_EINVAL. */
+/** Return the device to its power-on state. @return 0 or VMM_EINVAL. Any thread: it takes the
+ * device's lock, so it waits for an access in progress. */
 VMM_EXTERN int vmm_device_reset(vmm_device *dev);
 
 /**
  * Save the device's state (see vmm_device_ops.save).
  * @return 0; VMM_ENOSYS if the type cannot save; VMM_ERANGE if cap is too small.
+ * Any thread: it takes the device's lock, so it waits for an access in progress.
  */
 VMM_EXTERN int vmm_device_save(vmm_device *dev, void *buf, size_t cap, size_t *len);
 
-/** Load state saved by vmm_device_save(). @return 0; VMM_ENOSYS; the type's error. */
+/** Load state saved by vmm_device_save(). @return 0; VMM_ENOSYS; the type's error. Any thread: it
+ * takes the device's lock, so it waits for an access in progress. */
 VMM_EXTERN int vmm_device_load(vmm_device *dev, const void *buf, size_t len);
 
-/** The device's id (from the config, else "<type><n>"); never NULL for a valid device. */
+/** The device's id (from the config, else "<type><n>"); never NULL for a valid device. Any thread.
+ */
 VMM_EXTERN const char *vmm_device_id(const vmm_device *dev);
 
-/** The type's ops. */
+/** The type's ops. Any thread. */
 VMM_EXTERN const vmm_device_ops *vmm_device_type(const vmm_device *dev);
 
-/** The state pointer create() returned. */
+/** The state pointer create() returned. Any thread. */
 VMM_EXTERN void *vmm_device_state(const vmm_device *dev);
 
 /* ---- Calls made by device implementations ---------------------------- */
@@ -132,6 +136,7 @@ VMM_EXTERN int vmm_device_checking(const vmm_device *dev);
  * Call from create().
  * @return 0; VMM_EINVAL (len 0, wraps, ports beyond 0xffff), VMM_EEXIST (overlaps
  *         another claim or, for MMIO, guest RAM), VMM_E2BIG (more than 16 ranges).
+ * Only from create(), on the thread that runs it.
  */
 VMM_EXTERN int vmm_device_claim(vmm_device *dev, vmm_space space, uint64_t base, uint64_t len);
 
@@ -139,23 +144,27 @@ VMM_EXTERN int vmm_device_claim(vmm_device *dev, vmm_space space, uint64_t base,
  * Set the level of an interrupt line (ISA IRQ 0-15 or IOAPIC GSI 0-23).
  * @return 0; VMM_ENOTSUP if the VM has no in-kernel irqchip (nothing is done),
  *         VMM_ERANGE for a bad line.
+ * From the device's callbacks, or from any thread that holds no other device's lock.
  */
 VMM_EXTERN int vmm_device_set_irq(vmm_device *dev, unsigned int line, int level);
 
-/** Read guest-physical memory (checked; never beyond RAM). @return 0 or VMM_EFAULT. */
+/** Read guest-physical memory (checked; never beyond RAM). @return 0 or VMM_EFAULT. Any thread
+ * (checked as vmm_mem_read()). */
 VMM_EXTERN int vmm_device_mem_read(vmm_device *dev, uint64_t gpa, void *buf, size_t len);
 
 /** Write guest-physical memory (checked; read-only regions are refused). @return 0 or VMM_EFAULT.
+ * Any thread (checked as vmm_mem_write()).
  */
 VMM_EXTERN int vmm_device_mem_write(vmm_device *dev, uint64_t gpa, const void *buf, size_t len);
 
 /**
  * End the current vmm_vcpu_run() with VMM_EXIT_STATUS and this status once the
  * access being served completes. Only meaningful inside read/write callbacks.
+ * Only from read/write callbacks, on the vCPU thread that made the access.
  */
 VMM_EXTERN void vmm_device_stop(vmm_device *dev, int status);
 
-/** Log a message under the device's id (printf format). */
+/** Log a message under the device's id (printf format). Any thread. */
 VMM_EXTERN void vmm_device_log(vmm_device *dev, vmm_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -166,6 +175,8 @@ VMM_EXTERN void vmm_device_log(vmm_device *dev, vmm_log_level level, const char 
  * Like vmm_device_log(), but at most a few messages per second per device get
  * through; the rest are counted and the count is reported with the next one.
  * Use for anything a guest can trigger.
+ * Any thread; the rate limit is per device and kept under the device's lock, which access callbacks
+ * hold.
  */
 VMM_EXTERN void vmm_device_log_limited(vmm_device *dev, vmm_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -174,7 +185,8 @@ VMM_EXTERN void vmm_device_log_limited(vmm_device *dev, vmm_log_level level, con
     ;
 
 /** Record why create() or load() failed (printf format); the caller's
- *  vmm_error_last() message will include it. */
+ *  vmm_error_last() message will include it. From create() or load(), on the
+ *  thread that runs them. */
 VMM_EXTERN void vmm_device_error(vmm_device *dev, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

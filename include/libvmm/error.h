@@ -57,6 +57,7 @@ VMM_EXTERN void vmm_error_clear(void);
 /**
  * A short description of an error code.
  * @return Static storage, never NULL ("unknown error" for unknown codes).
+ * Thread-safe: it touches no shared state.
  */
 VMM_EXTERN const char *vmm_strerror(int code);
 

@@ -61,7 +61,8 @@ typedef struct vmm_fuzz_options {
         VMM_FUZZ_OPTIONS_VERSION, 0, 0, 0, 0, 0, 1000000000ull, 0                                  \
     }
 
-/** Fill fuzz options with defaults. Same contract as vmm_vm_options_init(). */
+/** Fill fuzz options with defaults. Same contract as vmm_vm_options_init(). Thread-safe: it touches
+ * no shared state. */
 VMM_EXTERN int vmm_fuzz_options_init(vmm_fuzz_options *opts, unsigned int version);
 
 /** How a run ended. */
@@ -126,12 +127,14 @@ VMM_EXTERN int vmm_fuzz_run(vmm_fuzz *f, const void *input, size_t len, vmm_fuzz
  * valid until vmm_fuzz_destroy(); its contents change with each run.
  * @param len  Receives coverage_size (may be NULL).
  * @return the counters, or NULL when the harness has no coverage region or f is NULL.
+ * On the thread driving the harness (one at a time).
  */
 VMM_EXTERN const uint8_t *vmm_fuzz_coverage(const vmm_fuzz *f, size_t *len);
 
 /**
  * Reset the VM to the harness's snapshot now (vmm_fuzz_run() does it itself).
  * @return 0, or an error of vmm_snapshot_restore().
+ * On the thread driving the harness (one at a time).
  */
 VMM_EXTERN int vmm_fuzz_reset(vmm_fuzz *f);
 
@@ -144,13 +147,16 @@ typedef struct vmm_fuzz_stats {
     uint64_t run_ns;   /**< total time writing inputs and running */
 } vmm_fuzz_stats;
 
-/** Copy the harness's totals into *stats. @return 0; VMM_EINVAL for NULL. */
+/** Copy the harness's totals into *stats. @return 0; VMM_EINVAL for NULL. On the thread driving the
+ * harness (one at a time). */
 VMM_EXTERN int vmm_fuzz_get_stats(const vmm_fuzz *f, vmm_fuzz_stats *stats);
 
-/** The harness's snapshot (owned by the harness; e.g. to save it with vmm_snapshot_save()). */
+/** The harness's snapshot (owned by the harness; e.g. to save it with vmm_snapshot_save()). On the
+ * thread driving the harness (one at a time). */
 VMM_EXTERN const vmm_snapshot *vmm_fuzz_snapshot(const vmm_fuzz *f);
 
-/** Free the harness and its snapshot; the VM is left as it is. NULL is ignored. */
+/** Free the harness and its snapshot; the VM is left as it is. NULL is ignored. On the thread
+ * driving the harness (one at a time). No other call on the harness may be in progress. */
 VMM_EXTERN void vmm_fuzz_destroy(vmm_fuzz *f);
 
 VMM_END_DECLS

@@ -50,7 +50,8 @@ typedef struct vmm_host_info {
  */
 VMM_EXTERN int vmm_host_info_get(vmm_host_info *info);
 
-/** Name of a paging mode ("EPT", "NPT", "shadow", "unknown"); never NULL. */
+/** Name of a paging mode ("EPT", "NPT", "shadow", "unknown"); never NULL. Thread-safe: it touches
+ * no shared state. */
 VMM_EXTERN const char *vmm_paging_name(vmm_paging paging);
 
 VMM_END_DECLS

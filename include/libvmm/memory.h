@@ -34,6 +34,8 @@ VMM_BEGIN_DECLS
  *         left), VMM_ENOMEM (allocation failed or the VM's memory limit is reached),
  *         VMM_ENOTSUP (read-only memory unsupported by KVM), VMM_EKVM.
  * Must not be called while a vCPU of the VM runs.
+ * Any thread, while no vCPU of the VM runs (VMM_EBUSY otherwise). Safe against concurrent
+ * vmm_mem_read()/vmm_mem_write().
  */
 VMM_EXTERN int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned int flags);
 
@@ -45,6 +47,8 @@ VMM_EXTERN int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, 
  * @param size  Receives the region size; may be NULL.
  * @return 0; VMM_ENOENT/VMM_EIO (file), VMM_EINVAL (empty file, gpa unaligned),
  *         VMM_E2BIG (file larger than 1 TiB), any error of vmm_mem_map().
+ * Any thread, while no vCPU of the VM runs (VMM_EBUSY otherwise). Safe against concurrent
+ * vmm_mem_read()/vmm_mem_write().
  */
 VMM_EXTERN int vmm_mem_map_file(vmm_vm *vm, uint64_t gpa, const char *path, uint64_t *size);
 
@@ -52,6 +56,8 @@ VMM_EXTERN int vmm_mem_map_file(vmm_vm *vm, uint64_t gpa, const char *path, uint
  * Remove the region that starts at gpa. Memory libvmm allocated is freed.
  * @return 0; VMM_ENOENT if no region starts there.
  * Must not be called while a vCPU of the VM runs.
+ * Any thread, while no vCPU of the VM runs (VMM_EBUSY otherwise). Safe against concurrent
+ * vmm_mem_read()/vmm_mem_write().
  */
 VMM_EXTERN int vmm_mem_unmap(vmm_vm *vm, uint64_t gpa);
 
@@ -77,6 +83,7 @@ VMM_EXTERN int vmm_mem_write(vmm_vm *vm, uint64_t gpa, const void *buf, size_t l
  * @return 0 with *host set; VMM_EFAULT otherwise. The pointer stays valid until
  *         the region is unmapped. For snapshots the whole range counts as
  *         written by the host now (see vmm_snapshot_restore()).
+ * Thread-safe; the pointer stays valid until the region is unmapped.
  */
 VMM_EXTERN int vmm_mem_host_ptr(vmm_vm *vm, uint64_t gpa, uint64_t len, void **host);
 
@@ -91,6 +98,7 @@ VMM_EXTERN int vmm_mem_host_ptr(vmm_vm *vm, uint64_t gpa, uint64_t len, void **h
  * @param words   Number of uint64_t in bitmap; at least ceil(pages / 64).
  * @return 0; VMM_ENOENT (no such region), VMM_EINVAL (no dirty logging, bitmap too small),
  *         VMM_EKVM.
+ * Thread-safe; may be called while vCPUs run.
  */
 VMM_EXTERN int vmm_mem_dirty_log(vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words);
 

@@ -119,7 +119,8 @@ typedef struct vmm_sandbox_options {
             1ull << 20, NULL, NULL                                                                 \
     }
 
-/** Fill sandbox options with defaults. Same contract as vmm_vm_options_init(). */
+/** Fill sandbox options with defaults. Same contract as vmm_vm_options_init(). Thread-safe: it
+ * touches no shared state. */
 VMM_EXTERN int vmm_sandbox_options_init(vmm_sandbox_options *opts, unsigned int version);
 
 /**
@@ -128,11 +129,13 @@ VMM_EXTERN int vmm_sandbox_options_init(vmm_sandbox_options *opts, unsigned int 
  * @param opts  Options, or NULL for the defaults.
  * @return 0; VMM_EINVAL (bad option), VMM_EVERSION, VMM_ENODEV (no KVM),
  *         VMM_ENOMEM, VMM_EKVM.
+ * Any thread; the sandbox is then used by one thread at a time.
  */
 VMM_EXTERN int vmm_sandbox_create(vmm_sandbox **out, const vmm_sandbox_options *opts);
 
 /**
  * Free a sandbox and its VM. NULL is ignored. Not while vmm_sandbox_run() runs.
+ * On the thread using the sandbox (one at a time). No run may be in progress.
  */
 VMM_EXTERN void vmm_sandbox_destroy(vmm_sandbox *sb);
 
@@ -155,6 +158,7 @@ VMM_EXTERN void vmm_sandbox_destroy(vmm_sandbox *sb);
  *         VMM_ENOMEM (the program does not fit in memory_size), VMM_ERANGE
  *         (argv and envp together over 256 KiB or 4096 strings), VMM_ENOENT /
  *         VMM_EIO (file), VMM_ESTATE (already loaded), VMM_EKVM.
+ * On the thread using the sandbox (one at a time).
  */
 VMM_EXTERN int vmm_sandbox_load(vmm_sandbox *sb, const char *path, const char *const *argv,
                                 const char *const *envp);
@@ -162,6 +166,7 @@ VMM_EXTERN int vmm_sandbox_load(vmm_sandbox *sb, const char *path, const char *c
 /**
  * vmm_sandbox_load() from an ELF image in memory (copied; the caller keeps it).
  * argv may not be NULL here (there is no path to default to).
+ * On the thread using the sandbox (one at a time).
  */
 VMM_EXTERN int vmm_sandbox_load_buffer(vmm_sandbox *sb, const void *elf, size_t len,
                                        const char *const *argv, const char *const *envp);
@@ -171,6 +176,7 @@ VMM_EXTERN int vmm_sandbox_load_buffer(vmm_sandbox *sb, const void *elf, size_t 
  * Registration is allowed before or after loading.
  * @param name  1-63 characters of [A-Za-z0-9_.-]; copied.
  * @return 0; VMM_EINVAL (bad name, NULL fn), VMM_EEXIST (name taken), VMM_ENOMEM.
+ * On the thread using the sandbox (one at a time).
  */
 VMM_EXTERN int vmm_sandbox_register(vmm_sandbox *sb, const char *name, vmm_sandbox_fn fn,
                                     void *opaque);
@@ -179,6 +185,7 @@ VMM_EXTERN int vmm_sandbox_register(vmm_sandbox *sb, const char *name, vmm_sandb
  * Set the bytes the program reads from stdin (fd 0); copied. Every run reads
  * from the start of it. NULL/0 gives an empty stdin (read returns 0).
  * @return 0; VMM_EINVAL, VMM_ENOMEM.
+ * On the thread using the sandbox (one at a time).
  */
 VMM_EXTERN int vmm_sandbox_set_stdin(vmm_sandbox *sb, const void *data, size_t len);
 
@@ -214,6 +221,7 @@ typedef struct vmm_sandbox_result {
  * The program's captured output of this run is in vmm_sandbox_output().
  * @return 0 with *res filled (whatever the outcome); VMM_ESTATE (nothing
  *         loaded, or already run since the last reset), VMM_EBUSY, VMM_EKVM.
+ * On the thread using the sandbox (one at a time).
  */
 VMM_EXTERN int vmm_sandbox_run(vmm_sandbox *sb, vmm_sandbox_result *res);
 
@@ -222,6 +230,7 @@ VMM_EXTERN int vmm_sandbox_run(vmm_sandbox *sb, vmm_sandbox_result *res);
  * changed are copied back), registers, heap and mmap bookkeeping, stdin
  * position, captured output (emptied). Host functions stay registered.
  * @return 0; VMM_ESTATE (nothing loaded, or VMM_SANDBOX_ONESHOT), VMM_EKVM.
+ * On the thread using the sandbox (one at a time).
  */
 VMM_EXTERN int vmm_sandbox_reset(vmm_sandbox *sb);
 
@@ -240,6 +249,7 @@ VMM_EXTERN int vmm_sandbox_stop(vmm_sandbox *sb);
  * @param len  Receives the length.
  * @return the bytes (not NUL-terminated; may be NULL when len is 0), or NULL
  *         for another fd or a passed-through stream (*len = 0).
+ * On the thread using the sandbox (one at a time).
  */
 VMM_EXTERN const char *vmm_sandbox_output(const vmm_sandbox *sb, int fd, size_t *len);
 
@@ -248,13 +258,17 @@ VMM_EXTERN const char *vmm_sandbox_output(const vmm_sandbox *sb, int fd, size_t 
  * system-call callbacks. Only the program's memory (0x10000 .. memory_size)
  * is reachable.
  * @return 0; VMM_EFAULT (outside it), VMM_EINVAL.
+ * On the thread using the sandbox (one at a time). Also from a host function or policy callback,
+ * which runs on that thread.
  */
 VMM_EXTERN int vmm_sandbox_read(vmm_sandbox *sb, uint64_t gva, void *buf, size_t len);
 
-/** Copy into the program's memory; as vmm_sandbox_read(). */
+/** Copy into the program's memory; as vmm_sandbox_read(). On the thread using the sandbox (one at a
+ * time). Also from a host function or policy callback, which runs on that thread. */
 VMM_EXTERN int vmm_sandbox_write(vmm_sandbox *sb, uint64_t gva, const void *buf, size_t len);
 
-/** The sandbox's VM (owned by the sandbox), e.g. for vmm_host_info-style queries. */
+/** The sandbox's VM (owned by the sandbox), e.g. for vmm_host_info-style queries. On the thread
+ * using the sandbox (one at a time). */
 VMM_EXTERN vmm_vm *vmm_sandbox_vm(vmm_sandbox *sb);
 
 VMM_END_DECLS

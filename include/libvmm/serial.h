@@ -33,6 +33,7 @@ typedef void (*vmm_serial_output_fn)(void *opaque, const uint8_t *buf, size_t le
  * @param fn   Callback or NULL to remove it.
  * @return 0; VMM_EINVAL if dev is not a serial device.
  * Call while no vCPU runs.
+ * Any thread: it takes the device's lock, so it waits for an access in progress.
  */
 VMM_EXTERN int vmm_serial_set_output(vmm_device *dev, vmm_serial_output_fn fn, void *opaque);
 

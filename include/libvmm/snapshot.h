@@ -100,6 +100,8 @@ VMM_EXTERN int vmm_snapshot_restore(vmm_vm *vm, const vmm_snapshot *snap);
  * If the promise behind VMM_SNAPSHOT_KEEP_PAGE_TABLES is broken, the guest may
  * see stale mappings after the restore (the host process is never at risk).
  * @return as vmm_snapshot_restore(); VMM_EINVAL also for an unknown flag.
+ * Any thread; the VM's vCPUs must not be running (VMM_EBUSY otherwise). The snapshot may be shared
+ * by threads restoring other VMs.
  */
 VMM_EXTERN int vmm_snapshot_restore_flags(vmm_vm *vm, const vmm_snapshot *snap, unsigned int flags);
 
@@ -110,6 +112,7 @@ VMM_EXTERN void vmm_snapshot_free(vmm_snapshot *snap);
  * Host memory the snapshot occupies, in bytes: its copy of guest RAM (pages
  * that were never touched in libvmm-allocated RAM take no host memory until
  * written, and are not counted) plus vCPU, VM and device state. 0 for NULL.
+ * Thread-safe.
  */
 VMM_EXTERN size_t vmm_snapshot_memory_size(const vmm_snapshot *snap);
 

@@ -44,6 +44,7 @@ VMM_EXTERN int vmm_vm_create_from_spec(vmm_vm **out, const char *json, size_t le
  * Create and configure a VM from a JSON spec file; relative paths inside it are
  * relative to the file's directory. Errors as vmm_vm_create_from_spec(), plus
  * VMM_ENOENT/VMM_EIO when the file cannot be read.
+ * Any thread.
  */
 VMM_EXTERN int vmm_vm_create_from_spec_file(vmm_vm **out, const char *path, vmm_spec_info *info);
 

@@ -128,31 +128,36 @@ typedef struct vmm_exit {
  */
 VMM_EXTERN int vmm_vcpu_create(vmm_vcpu **out, vmm_vm *vm, unsigned int index);
 
-/** Index of the vCPU. */
+/** Index of the vCPU. Any thread. */
 VMM_EXTERN unsigned int vmm_vcpu_index(const vmm_vcpu *vcpu);
-/** The VM the vCPU belongs to. */
+/** The VM the vCPU belongs to. Any thread. */
 VMM_EXTERN vmm_vm *vmm_vcpu_vm(vmm_vcpu *vcpu);
 
-/** Read the general registers. @return 0, VMM_EINVAL, VMM_EBUSY (vCPU running), VMM_EKVM. */
+/** Read the general registers. @return 0, VMM_EINVAL, VMM_EBUSY (vCPU running), VMM_EKVM. Any
+ * thread while the vCPU is not running (VMM_EBUSY otherwise), and the vCPU's own thread from an
+ * exit or device callback. */
 VMM_EXTERN int vmm_vcpu_get_regs(vmm_vcpu *vcpu, vmm_regs *regs);
-/** Write the general registers. Errors as vmm_vcpu_get_regs(). */
+/** Write the general registers. Errors as vmm_vcpu_get_regs(). Threads as vmm_vcpu_get_regs(). */
 VMM_EXTERN int vmm_vcpu_set_regs(vmm_vcpu *vcpu, const vmm_regs *regs);
-/** Read segments, descriptor tables and control registers. Errors as vmm_vcpu_get_regs(). */
+/** Read segments, descriptor tables and control registers. Errors as vmm_vcpu_get_regs(). Threads
+ * as vmm_vcpu_get_regs(). */
 VMM_EXTERN int vmm_vcpu_get_sregs(vmm_vcpu *vcpu, vmm_sregs *sregs);
-/** Write segments, descriptor tables and control registers. Errors as vmm_vcpu_get_regs(). */
+/** Write segments, descriptor tables and control registers. Errors as vmm_vcpu_get_regs(). Threads
+ * as vmm_vcpu_get_regs(). */
 VMM_EXTERN int vmm_vcpu_set_sregs(vmm_vcpu *vcpu, const vmm_sregs *sregs);
-/** Read the x87/SSE state. Errors as vmm_vcpu_get_regs(). */
+/** Read the x87/SSE state. Errors as vmm_vcpu_get_regs(). Threads as vmm_vcpu_get_regs(). */
 VMM_EXTERN int vmm_vcpu_get_fpu(vmm_vcpu *vcpu, vmm_fpu *fpu);
-/** Write the x87/SSE state. Errors as vmm_vcpu_get_regs(). */
+/** Write the x87/SSE state. Errors as vmm_vcpu_get_regs(). Threads as vmm_vcpu_get_regs(). */
 VMM_EXTERN int vmm_vcpu_set_fpu(vmm_vcpu *vcpu, const vmm_fpu *fpu);
 /**
  * Read MSRs: fill msrs[i].value for each msrs[i].index.
  * @param count  Number of entries, 1..256.
  * @return 0 if all were read; VMM_ENOENT (message names the first MSR KVM refused),
  *         VMM_EINVAL, VMM_EBUSY, VMM_EKVM.
+ * Threads as vmm_vcpu_get_regs().
  */
 VMM_EXTERN int vmm_vcpu_get_msrs(vmm_vcpu *vcpu, vmm_msr *msrs, size_t count);
-/** Write MSRs. Errors as vmm_vcpu_get_msrs(). */
+/** Write MSRs. Errors as vmm_vcpu_get_msrs(). Threads as vmm_vcpu_get_regs(). */
 VMM_EXTERN int vmm_vcpu_set_msrs(vmm_vcpu *vcpu, const vmm_msr *msrs, size_t count);
 
 /**
@@ -185,6 +190,7 @@ VMM_EXTERN int vmm_vcpu_kick(vmm_vcpu *vcpu);
  * instruction boundary and can be resumed).
  * @param ns  Budget in nanoseconds per call; 0 removes the limit.
  * @return 0, VMM_EINVAL, VMM_EBUSY (running).
+ * Any thread while the vCPU is not running (VMM_EBUSY otherwise).
  */
 VMM_EXTERN int vmm_vcpu_set_time_budget(vmm_vcpu *vcpu, uint64_t ns);
 
@@ -194,13 +200,16 @@ VMM_EXTERN int vmm_vcpu_set_time_budget(vmm_vcpu *vcpu, uint64_t ns);
  * @param write  Nonzero: the page must be writable.
  * @param user   Nonzero: the page must be accessible at CPL3.
  * @return 0 with *gpa set; VMM_EFAULT if not mapped or not permitted, VMM_EINVAL.
+ * Threads as vmm_vcpu_get_regs().
  */
 VMM_EXTERN int vmm_vcpu_translate(vmm_vcpu *vcpu, uint64_t gva, int write, int user, uint64_t *gpa);
 
 /** Read len bytes at guest-virtual address gva (through the guest's page tables).
+ * Threads as vmm_vcpu_get_regs().
  *  @return 0; VMM_EFAULT (a page is not mapped, or not backed by RAM), VMM_EINVAL. */
 VMM_EXTERN int vmm_vcpu_read_virt(vmm_vcpu *vcpu, uint64_t gva, void *buf, size_t len);
-/** Write len bytes at guest-virtual address gva. Errors as vmm_vcpu_read_virt(). */
+/** Write len bytes at guest-virtual address gva. Errors as vmm_vcpu_read_virt(). Threads as
+ * vmm_vcpu_get_regs(). */
 VMM_EXTERN int vmm_vcpu_write_virt(vmm_vcpu *vcpu, uint64_t gva, const void *buf, size_t len);
 
 /** vmm_vcpu_set_debug() flag: stop after every guest instruction (VMM_EXIT_DEBUG, exception 1). */
@@ -218,10 +227,12 @@ VMM_EXTERN int vmm_vcpu_write_virt(vmm_vcpu *vcpu, uint64_t gva, const void *buf
  * an INT3 at CPL0 ends as VMM_EXIT_INTERNAL_ERROR (KVM's emulator cannot run it),
  * with the instruction bytes and RIP in exit->internal.
  * @return 0; VMM_EINVAL (unknown flag), VMM_EBUSY (running), VMM_EKVM.
+ * Any thread while the vCPU is not running (VMM_EBUSY otherwise).
  */
 VMM_EXTERN int vmm_vcpu_set_debug(vmm_vcpu *vcpu, unsigned int flags);
 
-/** A short name for an exit reason ("HLT", "IO", ...); never NULL. */
+/** A short name for an exit reason ("HLT", "IO", ...); never NULL. Thread-safe: it touches no
+ * shared state. */
 VMM_EXTERN const char *vmm_exit_reason_name(vmm_exit_reason reason);
 
 VMM_END_DECLS

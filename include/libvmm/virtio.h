@@ -49,6 +49,7 @@ VMM_EXTERN int vmm_virtio_console_set_output(vmm_device *dev, vmm_console_output
  *         backend, or the driver is not ready: nothing was taken; or a
  *         receive buffer broke the protocol during the call: the device now
  *         needs a reset, and *accepted counts what went in before it).
+ * Any thread: it takes the device's lock, so it waits for an access in progress.
  */
 VMM_EXTERN int vmm_virtio_console_input(vmm_device *dev, const void *data, size_t len,
                                         size_t *accepted);
@@ -66,6 +67,7 @@ typedef void (*vmm_net_tx_fn)(void *opaque, const void *frame, size_t len);
  * Set (or, with fn NULL, clear) the transmit callback of a virtio-net attached
  * with `"backend": "callback"`.
  * @return 0; VMM_EINVAL (dev NULL or not a virtio-net); VMM_ESTATE (another backend).
+ * Any thread: it takes the device's lock, so it waits for an access in progress.
  */
 VMM_EXTERN int vmm_virtio_net_set_tx(vmm_device *dev, vmm_net_tx_fn fn, void *opaque);
 
@@ -82,6 +84,7 @@ VMM_EXTERN int vmm_virtio_net_set_tx(vmm_device *dev, vmm_net_tx_fn fn, void *op
  *         is not ready, or it broke the virtqueue protocol and the device
  *         needs a reset). Frames refused with VMM_EAGAIN, VMM_E2BIG (buffer)
  *         or VMM_ESTATE (driver) count in rx_dropped (vmm_virtio_net_get_stats).
+ * Any thread: it takes the device's lock, so it waits for an access in progress.
  */
 VMM_EXTERN int vmm_virtio_net_receive(vmm_device *dev, const void *frame, size_t len);
 

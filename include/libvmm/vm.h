@@ -38,6 +38,7 @@ typedef struct vmm_vm_options {
  * @param opts     Struct to fill; must not be NULL.
  * @param version  VMM_VM_OPTIONS_VERSION (the version the caller was compiled against).
  * @return 0, VMM_EINVAL if opts is NULL, VMM_EVERSION for an unknown version.
+ * Thread-safe: it touches no shared state.
  */
 VMM_EXTERN int vmm_vm_options_init(vmm_vm_options *opts, unsigned int version);
 
@@ -55,13 +56,17 @@ VMM_EXTERN int vmm_vm_create(vmm_vm **out, const vmm_vm_options *opts);
  * Destroy a VM with its vCPUs, devices and libvmm-allocated memory.
  * Caller-supplied memory is not freed. NULL is ignored. No vCPU of the VM may
  * be running (stop and join vmm_vm_run(), or let vmm_vcpu_run() return, first).
+ * Any thread, once no other call on the VM, its vCPUs or its devices is in progress (vmm_vm_run()
+ * has returned).
  */
 VMM_EXTERN void vmm_vm_destroy(vmm_vm *vm);
 
-/** Number of vCPUs created so far in the VM (0 for NULL). */
+/** Number of vCPUs created so far in the VM (0 for NULL). Any thread; not concurrently with
+ * vmm_vcpu_create() on the VM. */
 VMM_EXTERN unsigned int vmm_vm_vcpu_count(const vmm_vm *vm);
 
-/** The vCPU with this index, or NULL if none. */
+/** The vCPU with this index, or NULL if none. Any thread; not concurrently with vmm_vcpu_create()
+ * on the VM. */
 VMM_EXTERN vmm_vcpu *vmm_vm_vcpu(vmm_vm *vm, unsigned int index);
 
 /**
@@ -92,7 +97,8 @@ typedef struct vmm_run_options {
         VMM_RUN_OPTIONS_VERSION, NULL, NULL, 0                                                     \
     }
 
-/** Fill run options with defaults. Same contract as vmm_vm_options_init(). */
+/** Fill run options with defaults. Same contract as vmm_vm_options_init(). Thread-safe: it touches
+ * no shared state. */
 VMM_EXTERN int vmm_run_options_init(vmm_run_options *opts, unsigned int version);
 
 /** Outcome of vmm_vm_run(). */

@@ -71,7 +71,8 @@ typedef struct vmm_x86_setup_options {
             0x100000000ull, VMM_X86_EXCEPTIONS_NONE                                                \
     }
 
-/** Fill set-up options with defaults. Same contract as vmm_vm_options_init(). */
+/** Fill set-up options with defaults. Same contract as vmm_vm_options_init(). Thread-safe: it
+ * touches no shared state. */
 VMM_EXTERN int vmm_x86_setup_options_init(vmm_x86_setup_options *opts, unsigned int version);
 
 /**
@@ -83,6 +84,7 @@ VMM_EXTERN int vmm_x86_setup_options_init(vmm_x86_setup_options *opts, unsigned 
  * triple fault (VMM_EXIT_SHUTDOWN) unless the guest installs its own.
  * @return 0; VMM_EINVAL (bad mode, cpl, entry), VMM_EFAULT (tables not in RAM),
  *         VMM_EVERSION, VMM_EBUSY (vCPU running), VMM_EKVM.
+ * Threads as vmm_vcpu_get_regs() (it writes the vCPU's registers and guest memory).
  */
 VMM_EXTERN int vmm_x86_setup(vmm_vcpu *vcpu, const vmm_x86_setup_options *opts);
 
@@ -108,6 +110,7 @@ typedef struct vmm_cpuid_entry {
  *                 installs), with the APIC ID in leaves 1 and 0xb set to the vCPU index.
  * @param count    Number of entries (ignored for NULL), at most 256.
  * @return 0; VMM_EINVAL, VMM_EBUSY, VMM_EKVM.
+ * Any thread while the vCPU is not running (VMM_EBUSY otherwise).
  */
 VMM_EXTERN int vmm_x86_set_cpuid(vmm_vcpu *vcpu, const vmm_cpuid_entry *entries, size_t count);
 
@@ -118,6 +121,7 @@ VMM_EXTERN int vmm_x86_set_cpuid(vmm_vcpu *vcpu, const vmm_cpuid_entry *entries,
  * @param entries  Receives up to cap entries; may be NULL with cap 0 to ask for the count.
  * @param count    Receives the number of entries in the set.
  * @return 0; VMM_ERANGE (cap too small: *count says how many); VMM_EINVAL; VMM_EKVM.
+ * Thread-safe.
  */
 VMM_EXTERN int vmm_x86_supported_cpuid(vmm_vm *vm, vmm_cpuid_entry *entries, size_t cap,
                                        size_t *count);
