@@ -3,26 +3,13 @@
  * polling: it connects out to host port VS_HOST_PORT and exchanges a message,
  * closes cleanly, then accepts a host connection on VS_IN_PORT, echoes what
  * comes and answers the host's close. Results go to struct vs_io. */
+#include "../lib/virtio/vsock_proto.h"
 #include "virtio_vsock_drv.h"
 #include "vdrv.h"
 
-#define OP_REQUEST       1
-#define OP_RESPONSE      2
-#define OP_RST           3
-#define OP_SHUTDOWN      4
-#define OP_RW            5
-#define OP_CREDIT_UPDATE 6
-#define HDR              44u
-#define BUF_ALLOC        4096u
+#define BUF_ALLOC 4096u
 /* The host program acts meanwhile: wait much longer than for the device. */
 #define SPINS (40ul * VDRV_SPINS)
-
-struct hdr {
-    uint64_t src_cid, dst_cid;
-    uint32_t src_port, dst_port, len;
-    uint16_t type, op;
-    uint32_t flags, buf_alloc, fwd_cnt;
-} __attribute__((packed));
 
 static volatile struct vs_io *const io = (volatile struct vs_io *)(uintptr_t)VS_IO;
 static struct vdrv_q rxq, txq, evq;
@@ -38,7 +25,7 @@ static void copy(volatile uint8_t *d, const volatile uint8_t *s, uint32_t n)
 static int pkt_send(uint16_t op, uint32_t src_port, uint32_t dst_port, uint32_t flags,
                     const volatile uint8_t *data, uint32_t len)
 {
-    volatile struct hdr *h = (volatile struct hdr *)(uintptr_t)VS_TXBUF;
+    volatile struct vsock_hdr *h = (volatile struct vsock_hdr *)(uintptr_t)VS_TXBUF;
     h->src_cid = VS_CID;
     h->dst_cid = 2;
     h->src_port = src_port;
@@ -49,32 +36,32 @@ static int pkt_send(uint16_t op, uint32_t src_port, uint32_t dst_port, uint32_t 
     h->flags = flags;
     h->buf_alloc = BUF_ALLOC;
     h->fwd_cnt = fwd_cnt;
-    copy((volatile uint8_t *)(uintptr_t)(VS_TXBUF + HDR), data, len);
-    vdrv_desc(&txq, 0, VS_TXBUF, HDR + len, 0);
+    copy((volatile uint8_t *)(uintptr_t)(VS_TXBUF + VSOCK_HDR_SIZE), data, len);
+    vdrv_desc(&txq, 0, VS_TXBUF, VSOCK_HDR_SIZE + len, 0);
     return vdrv_submit(&txq, 0) < 0;
 }
 
 /* The next packet other than a credit update: its header into *h, payload
  * into data (up to cap bytes); the buffer goes back to the device. 0, or 1
  * when nothing came. */
-static int pkt_recv(struct hdr *h, volatile uint8_t *data, uint32_t cap)
+static int pkt_recv(struct vsock_hdr *h, volatile uint8_t *data, uint32_t cap)
 {
     for (;;) {
         uint16_t head;
         uint32_t len;
-        if (!vdrv_used(&rxq, SPINS, &head, &len) || head >= VS_QUEUE || len < HDR)
+        if (!vdrv_used(&rxq, SPINS, &head, &len) || head >= VS_QUEUE || len < VSOCK_HDR_SIZE)
             return 1;
         const volatile uint8_t *b =
             (const volatile uint8_t *)(uintptr_t)(VS_RXBUF + head * VS_RXBUF_SIZE);
-        copy((volatile uint8_t *)h, b, HDR);
+        copy((volatile uint8_t *)h, b, VSOCK_HDR_SIZE);
         uint32_t n = h->len < cap ? h->len : cap;
         if (data)
-            copy(data, b + HDR, n);
+            copy(data, b + VSOCK_HDR_SIZE, n);
         fwd_cnt += h->len;
         vdrv_publish(&rxq, head);
         vdrv_notify(&rxq);
         io->last_op = h->op;
-        if (h->op != OP_CREDIT_UPDATE)
+        if (h->op != VSOCK_OP_CREDIT_UPDATE)
             return 0;
     }
 }
@@ -95,50 +82,50 @@ int drv_main(void)
     vdrv_notify(&rxq);
 
     /* Out: connect to the host program, say hello, read its answer. */
-    struct hdr h;
+    struct vsock_hdr h;
     static const char hello[] = VS_GUEST_MSG;
-    if (pkt_send(OP_REQUEST, VS_OUT_PORT, VS_HOST_PORT, 0, 0, 0))
+    if (pkt_send(VSOCK_OP_REQUEST, VS_OUT_PORT, VS_HOST_PORT, 0, 0, 0))
         return 10;
-    if (pkt_recv(&h, 0, 0) || h.op != OP_RESPONSE || h.src_port != VS_HOST_PORT ||
+    if (pkt_recv(&h, 0, 0) || h.op != VSOCK_OP_RESPONSE || h.src_port != VS_HOST_PORT ||
         h.dst_port != VS_OUT_PORT)
         return 11;
-    if (pkt_send(OP_RW, VS_OUT_PORT, VS_HOST_PORT, 0, (const volatile uint8_t *)hello,
+    if (pkt_send(VSOCK_OP_RW, VS_OUT_PORT, VS_HOST_PORT, 0, (const volatile uint8_t *)hello,
                  sizeof hello - 1))
         return 12;
     uint32_t want = sizeof VS_HOST_MSG - 1;
     while (io->got_len < want) {
         if (pkt_recv(&h, (volatile uint8_t *)io->got + io->got_len, sizeof io->got - io->got_len) ||
-            h.op != OP_RW)
+            h.op != VSOCK_OP_RW)
             return 13;
         io->got_len += h.len;
     }
     /* A clean close: SHUTDOWN both ways, the device answers RST. */
-    if (pkt_send(OP_SHUTDOWN, VS_OUT_PORT, VS_HOST_PORT, 3, 0, 0))
+    if (pkt_send(VSOCK_OP_SHUTDOWN, VS_OUT_PORT, VS_HOST_PORT, 3, 0, 0))
         return 14;
-    if (pkt_recv(&h, 0, 0) || h.op != OP_RST)
+    if (pkt_recv(&h, 0, 0) || h.op != VSOCK_OP_RST)
         return 15;
 
     /* In: the host connects to VS_IN_PORT; accept, echo, close. */
-    if (pkt_recv(&h, 0, 0) || h.op != OP_REQUEST || h.dst_port != VS_IN_PORT)
+    if (pkt_recv(&h, 0, 0) || h.op != VSOCK_OP_REQUEST || h.dst_port != VS_IN_PORT)
         return 20;
     uint32_t hp = h.src_port;
     fwd_cnt = 0; /* credit counts per connection (§5.10.6.3) */
     io->host_port = hp;
-    if (pkt_send(OP_RESPONSE, VS_IN_PORT, hp, 0, 0, 0))
+    if (pkt_send(VSOCK_OP_RESPONSE, VS_IN_PORT, hp, 0, 0, 0))
         return 21;
     static volatile uint8_t buf[VS_RXBUF_SIZE];
     for (;;) {
         if (pkt_recv(&h, buf, sizeof buf) || h.src_port != hp)
             return 22;
-        if (h.op == OP_SHUTDOWN)
+        if (h.op == VSOCK_OP_SHUTDOWN)
             break;
-        if (h.op != OP_RW)
+        if (h.op != VSOCK_OP_RW)
             return 23;
-        if (pkt_send(OP_RW, VS_IN_PORT, hp, 0, buf, h.len))
+        if (pkt_send(VSOCK_OP_RW, VS_IN_PORT, hp, 0, buf, h.len))
             return 24;
         io->echoed += h.len;
     }
-    if (pkt_send(OP_RST, VS_IN_PORT, hp, 0, 0, 0))
+    if (pkt_send(VSOCK_OP_RST, VS_IN_PORT, hp, 0, 0, 0))
         return 25;
     return 0;
 }

@@ -47,7 +47,7 @@ bool vmm__vsock_rx_get(struct vsock *v)
     }
     if (got == 0)
         return false;
-    if (v->rx.readable || v->rx.writable <= HDR) {
+    if (v->rx.readable || v->rx.writable <= VSOCK_HDR_SIZE) {
         vmm__virtio_fail(&v->t, v->rx.readable ? "device-readable buffer on the rx queue"
                                                : "rx buffer too small for a header and data");
         return false;
@@ -57,15 +57,15 @@ bool vmm__vsock_rx_get(struct vsock *v)
 }
 
 /* Fill the held receive chain with a packet and return it to the driver. */
-int vmm__vsock_rx_put(struct vsock *v, const struct hdr *h, const void *data, uint32_t len)
+int vmm__vsock_rx_put(struct vsock *v, const struct vsock_hdr *h, const void *data, uint32_t len)
 {
     v->rx_held = false;
-    if (vmm__vq_write(v->t.dev, &v->rx, 0, h, HDR) < 0 ||
-        (len && vmm__vq_write(v->t.dev, &v->rx, HDR, data, len) < 0)) {
+    if (vmm__vq_write(v->t.dev, &v->rx, 0, h, VSOCK_HDR_SIZE) < 0 ||
+        (len && vmm__vq_write(v->t.dev, &v->rx, VSOCK_HDR_SIZE, data, len) < 0)) {
         vmm__virtio_fail(&v->t, "rx buffer outside RAM");
         return VMM_EFAULT;
     }
-    if (vmm__vq_push(&v->t.q[RXQ], v->t.dev, v->rx.head, HDR + len) < 0) {
+    if (vmm__vq_push(&v->t.q[RXQ], v->t.dev, v->rx.head, VSOCK_HDR_SIZE + len) < 0) {
         vmm__virtio_fail(&v->t, "used ring unwritable");
         return VMM_EFAULT;
     }
@@ -73,20 +73,20 @@ int vmm__vsock_rx_put(struct vsock *v, const struct hdr *h, const void *data, ui
     return 0;
 }
 
-static struct hdr hdr_for(const struct vsock *v, uint32_t local, uint32_t peer, uint16_t op)
+static struct vsock_hdr hdr_for(const struct vsock *v, uint32_t local, uint32_t peer, uint16_t op)
 {
-    return (struct hdr){.src_cid = HOST_CID,
-                        .dst_cid = v->cid,
-                        .src_port = local,
-                        .dst_port = peer,
-                        .type = TYPE_STREAM,
-                        .op = op};
+    return (struct vsock_hdr){.src_cid = VSOCK_HOST_CID,
+                              .dst_cid = v->cid,
+                              .src_port = local,
+                              .dst_port = peer,
+                              .type = VSOCK_TYPE_STREAM,
+                              .op = op};
 }
 
 /* A packet of connection c: its credit goes along (§5.10.6.3). */
-struct hdr vmm__vsock_conn_hdr(const struct vsock *v, struct conn *c, uint16_t op)
+struct vsock_hdr vmm__vsock_conn_hdr(const struct vsock *v, struct conn *c, uint16_t op)
 {
-    struct hdr h = hdr_for(v, c->local_port, c->peer_port, op);
+    struct vsock_hdr h = hdr_for(v, c->local_port, c->peer_port, op);
     h.buf_alloc = BUF_ALLOC;
     h.fwd_cnt = c->fwd_cnt;
     c->fwd_told = c->fwd_cnt;
@@ -112,9 +112,9 @@ void vmm__vsock_queue_rst(struct vsock *v, uint32_t local, uint32_t peer)
 void vmm__vsock_flush(struct vsock *v)
 {
     while (vmm__vsock_rx_get(v)) {
-        struct hdr h;
+        struct vsock_hdr h;
         if (v->rst_n) {
-            h = hdr_for(v, v->rst[v->rst_head].local, v->rst[v->rst_head].peer, OP_RST);
+            h = hdr_for(v, v->rst[v->rst_head].local, v->rst[v->rst_head].peer, VSOCK_OP_RST);
             v->rst_head = (v->rst_head + 1) % MAX_RST;
             v->rst_n--;
         } else {
@@ -129,16 +129,16 @@ void vmm__vsock_flush(struct vsock *v)
             v->rr = (unsigned int)(c - v->c + 1) % MAX_CONNS;
             if (c->pend & P_REQUEST) {
                 c->pend &= ~(unsigned int)P_REQUEST;
-                h = vmm__vsock_conn_hdr(v, c, OP_REQUEST);
+                h = vmm__vsock_conn_hdr(v, c, VSOCK_OP_REQUEST);
             } else if (c->pend & P_RESPONSE) {
                 c->pend &= ~(unsigned int)P_RESPONSE;
-                h = vmm__vsock_conn_hdr(v, c, OP_RESPONSE);
+                h = vmm__vsock_conn_hdr(v, c, VSOCK_OP_RESPONSE);
             } else if (c->pend & P_SHUTDOWN) {
                 c->pend &= ~(unsigned int)P_SHUTDOWN;
-                h = vmm__vsock_conn_hdr(v, c, OP_SHUTDOWN);
+                h = vmm__vsock_conn_hdr(v, c, VSOCK_OP_SHUTDOWN);
                 h.flags = c->shut_flags;
             } else {
-                h = vmm__vsock_conn_hdr(v, c, OP_CREDIT_UPDATE);
+                h = vmm__vsock_conn_hdr(v, c, VSOCK_OP_CREDIT_UPDATE);
             }
         }
         if (vmm__vsock_rx_put(v, &h, NULL, 0) < 0)
@@ -149,7 +149,7 @@ void vmm__vsock_flush(struct vsock *v)
 /* ---- guest packets (tx queue, vCPU thread) ---- */
 
 /* The guest asks for host port h->dst_port: connect to "<uds_path>_<port>". */
-static void guest_connect(struct vsock *v, const struct hdr *h)
+static void guest_connect(struct vsock *v, const struct vsock_hdr *h)
 {
     struct conn *c = vmm__vsock_find(v, h->dst_port, h->src_port);
     if (c) { /* a second REQUEST on a live flow */
@@ -185,11 +185,11 @@ static void guest_connect(struct vsock *v, const struct hdr *h)
                        .peer_fwd_cnt = h->fwd_cnt};
 }
 
-/* OP_RW: the payload goes to the socket, what it does not take now is held
+/* VSOCK_OP_RW: the payload goes to the socket, what it does not take now is held
  * (the guest's credit bounds it). <0: the payload is not in RAM. */
 static int guest_data(struct vsock *v, struct conn *c, const struct vmm__vq_chain *ch, uint32_t len)
 {
-    if (c->state != C_OPEN || (c->peer_shut & SHUT_SEND)) {
+    if (c->state != C_OPEN || (c->peer_shut & VSOCK_SHUTDOWN_SEND)) {
         vmm__vsock_conn_reset(v, c);
         return 0;
     }
@@ -202,20 +202,16 @@ static int guest_data(struct vsock *v, struct conn *c, const struct vmm__vq_chai
         vmm__vsock_conn_reset(v, c);
         return 0;
     }
-    if (vmm__vq_read(v->t.dev, ch, HDR, v->bounce, len) < 0)
+    if (vmm__vq_read(v->t.dev, ch, VSOCK_HDR_SIZE, v->bounce, len) < 0)
         return VMM_EFAULT;
     c->rx_cnt += len;
     uint32_t off = 0;
     while (!c->out_len && off < len) {
-        ssize_t k = send(c->fd, v->bounce + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (k <= 0) {
-            vmm__vsock_conn_reset(v, c);
+        ssize_t k = vmm__vsock_send(v, c, v->bounce + off, len - off);
+        if (k < 0)
             return 0;
-        }
+        if (k == 0)
+            break;
         off += (uint32_t)k;
         c->fwd_cnt += (uint32_t)k;
     }
@@ -227,50 +223,50 @@ static int guest_data(struct vsock *v, struct conn *c, const struct vmm__vq_chai
 }
 
 /* A bad packet: reset its flow. */
-static void refuse(struct vsock *v, const struct hdr *h, const char *why)
+static void refuse(struct vsock *v, const struct vsock_hdr *h, const char *why)
 {
     vmm_device_log_limited(v->t.dev, VMM_LOG_WARN, "packet %u -> %u (op %u): %s; reset",
                            h->src_port, h->dst_port, h->op, why);
     struct conn *c = vmm__vsock_find(v, h->dst_port, h->src_port);
     if (c)
         vmm__vsock_conn_reset(v, c);
-    else if (h->op != OP_RST)
+    else if (h->op != VSOCK_OP_RST)
         vmm__vsock_queue_rst(v, h->dst_port, h->src_port);
 }
 
-static int packet(struct vsock *v, const struct vmm__vq_chain *ch, const struct hdr *h)
+static int packet(struct vsock *v, const struct vmm__vq_chain *ch, const struct vsock_hdr *h)
 {
     /* §5.10.6.2: the guest's packets come from guest_cid; this device is
      * only the host's (CID 2) end. Anything else has no flow to reset. */
-    if (h->src_cid != v->cid || h->dst_cid != HOST_CID) {
+    if (h->src_cid != v->cid || h->dst_cid != VSOCK_HOST_CID) {
         vmm_device_log_limited(v->t.dev, VMM_LOG_WARN,
                                "packet from cid %llu to cid %llu dropped (guest is %llu)",
                                (unsigned long long)h->src_cid, (unsigned long long)h->dst_cid,
                                (unsigned long long)v->cid);
         return 0;
     }
-    if (h->len > MAX_PKT || h->len > ch->readable - HDR) {
+    if (h->len > MAX_PKT || h->len > ch->readable - VSOCK_HDR_SIZE) {
         refuse(v, h, "length beyond the buffer or the packet limit");
         return 0;
     }
-    if (h->type != TYPE_STREAM) { /* §5.10.6.4: RST for an unknown type */
+    if (h->type != VSOCK_TYPE_STREAM) { /* §5.10.6.4: RST for an unknown type */
         refuse(v, h, "not a stream packet");
         return 0;
     }
-    if (h->op == OP_REQUEST) {
+    if (h->op == VSOCK_OP_REQUEST) {
         guest_connect(v, h);
         return 0;
     }
     struct conn *c = vmm__vsock_find(v, h->dst_port, h->src_port);
     if (!c) {
-        if (h->op != OP_RST)
+        if (h->op != VSOCK_OP_RST)
             vmm__vsock_queue_rst(v, h->dst_port, h->src_port);
         return 0;
     }
     c->peer_buf_alloc = h->buf_alloc;
     c->peer_fwd_cnt = h->fwd_cnt;
     switch (h->op) {
-    case OP_RESPONSE: {
+    case VSOCK_OP_RESPONSE: {
         if (c->state != C_REQUESTED || (c->pend & P_REQUEST)) {
             refuse(v, h, "unexpected response");
             break;
@@ -281,10 +277,10 @@ static int packet(struct vsock *v, const struct vmm__vq_chain *ch, const struct 
         vmm__vsock_put_out(v, c, ok, (uint32_t)n, true);
         break;
     }
-    case OP_RST:
+    case VSOCK_OP_RST:
         vmm__vsock_conn_free(v, c);
         break;
-    case OP_SHUTDOWN:
+    case VSOCK_OP_SHUTDOWN:
         if (c->state == C_CLOSING) { /* both sides are done: the clean close's RST */
             vmm__vsock_conn_reset(v, c);
             break;
@@ -293,16 +289,16 @@ static int packet(struct vsock *v, const struct vmm__vq_chain *ch, const struct 
             refuse(v, h, "shutdown before the connection was open");
             break;
         }
-        if ((h->flags & SHUT_RCV) && !(c->peer_shut & SHUT_RCV))
+        if ((h->flags & VSOCK_SHUTDOWN_RCV) && !(c->peer_shut & VSOCK_SHUTDOWN_RCV))
             shutdown(c->fd, SHUT_RD); /* the UNIX peer's writes now fail */
         c->peer_shut |= h->flags & SHUT_BOTH;
         vmm__vsock_settle(v, c);
         break;
-    case OP_RW:
+    case VSOCK_OP_RW:
         return guest_data(v, c, ch, h->len);
-    case OP_CREDIT_UPDATE: /* the credit was taken above */
+    case VSOCK_OP_CREDIT_UPDATE: /* the credit was taken above */
         break;
-    case OP_CREDIT_REQUEST:
+    case VSOCK_OP_CREDIT_REQUEST:
         c->pend |= P_CREDIT;
         break;
     default:
@@ -315,16 +311,16 @@ static int packet(struct vsock *v, const struct vmm__vq_chain *ch, const struct 
 static int64_t tx_serve(void *model, const struct vmm__vq_chain *ch, const char **why)
 {
     struct vsock *v = model;
-    struct hdr h;
+    struct vsock_hdr h;
     if (ch->writable) {
         *why = "device-writable buffer on the tx queue";
         return VMM_EINVAL;
     }
-    if (ch->readable < HDR) {
+    if (ch->readable < VSOCK_HDR_SIZE) {
         vmm_device_log_limited(v->t.dev, VMM_LOG_WARN, "tx packet shorter than its header dropped");
         return 0;
     }
-    if (vmm__vq_read(v->t.dev, ch, 0, &h, HDR) < 0 || packet(v, ch, &h) < 0) {
+    if (vmm__vq_read(v->t.dev, ch, 0, &h, VSOCK_HDR_SIZE) < 0 || packet(v, ch, &h) < 0) {
         *why = "tx buffer outside RAM";
         return VMM_EFAULT;
     }
@@ -381,7 +377,7 @@ static void vsock_destroy(void *model)
 
 static const struct vmm__virtio_ops vsock_model = {
     .device_id = 19,
-    .features = F_STREAM,
+    .features = VSOCK_F_STREAM,
     .nqueues = 3,
     .queue_max = 256,
     .config_size = 8,

@@ -7,31 +7,16 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../virtio/virtio.h"
+#include "../virtio/vsock_proto.h"
 
-/* §5.10.6 */
-enum {
-    OP_INVALID = 0,
-    OP_REQUEST = 1,
-    OP_RESPONSE = 2,
-    OP_RST = 3,
-    OP_SHUTDOWN = 4,
-    OP_RW = 5,
-    OP_CREDIT_UPDATE = 6,
-    OP_CREDIT_REQUEST = 7,
-};
-#define TYPE_STREAM 1
-#define SHUT_RCV    1u /* the sender will receive no more */
-#define SHUT_SEND   2u /* the sender will send no more */
-#define SHUT_BOTH   (SHUT_RCV | SHUT_SEND)
-#define HOST_CID    2u
-#define F_STREAM    (1ull << 0) /* §5.10.3 */
+#define SHUT_BOTH (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND)
 
 #define RXQ 0
 #define TXQ 1
 
-#define HDR         44u
 #define BUF_ALLOC   (64u << 10) /* receive buffer the device advertises per connection */
 #define CREDIT_STEP (BUF_ALLOC / 4)
 #define MAX_PKT     (64u << 10) /* most payload in one packet, either way */
@@ -42,18 +27,10 @@ enum {
 #define ACCEPTS     8u         /* connections accepted per wake-up */
 #define READS       64u        /* packets read from one socket per wake-up */
 
-struct hdr {
-    uint64_t src_cid, dst_cid;
-    uint32_t src_port, dst_port, len;
-    uint16_t type, op;
-    uint32_t flags, buf_alloc, fwd_cnt;
-} __attribute__((packed));
-_Static_assert(sizeof(struct hdr) == HDR, "virtio_vsock_hdr is 44 bytes");
-
 enum state {
     C_FREE,
     C_LINE,      /* host connection: reading its CONNECT line */
-    C_REQUESTED, /* host connection: OP_REQUEST for the guest, no answer yet */
+    C_REQUESTED, /* host connection: VSOCK_OP_REQUEST for the guest, no answer yet */
     C_OPEN,      /* established */
     C_CLOSING,   /* the UNIX side is gone; the guest was told, waiting for its RST */
 };
@@ -107,10 +84,11 @@ struct vsock {
 /* Take a receive chain to fill (true: v->rx is held). */
 VMM__HIDDEN bool vmm__vsock_rx_get(struct vsock *v);
 /* Fill the held receive chain with a packet and return it to the driver. */
-VMM__HIDDEN int vmm__vsock_rx_put(struct vsock *v, const struct hdr *h, const void *data,
+VMM__HIDDEN int vmm__vsock_rx_put(struct vsock *v, const struct vsock_hdr *h, const void *data,
                                   uint32_t len);
 /* A header of connection c, carrying its credit (which is then told). */
-VMM__HIDDEN struct hdr vmm__vsock_conn_hdr(const struct vsock *v, struct conn *c, uint16_t op);
+VMM__HIDDEN struct vsock_hdr vmm__vsock_conn_hdr(const struct vsock *v, struct conn *c,
+                                                 uint16_t op);
 /* Queue an RST for a flow the device keeps no state for. */
 VMM__HIDDEN void vmm__vsock_queue_rst(struct vsock *v, uint32_t local, uint32_t peer);
 /* Send waiting control packets while receive buffers last. */
@@ -120,6 +98,10 @@ VMM__HIDDEN void vmm__vsock_flush(struct vsock *v);
 VMM__HIDDEN void vmm__vsock_conn_free(struct vsock *v, struct conn *c);
 /* Drop a connection the guest knows of and tell it with an RST. */
 VMM__HIDDEN void vmm__vsock_conn_reset(struct vsock *v, struct conn *c);
+/* Send up to n bytes to the connection's socket without blocking: how many
+ * went (0: the socket is full), or -1 once the connection is reset (an error,
+ * or the peer gone). */
+VMM__HIDDEN ssize_t vmm__vsock_send(struct vsock *v, struct conn *c, const void *p, size_t n);
 /* A free connection (reclaiming one that only waits for the guest's RST), or NULL. */
 VMM__HIDDEN struct conn *vmm__vsock_conn_new(struct vsock *v);
 /* The connection of a (host port, guest port) flow, or NULL. */

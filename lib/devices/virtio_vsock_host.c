@@ -110,9 +110,24 @@ void vmm__vsock_settle(struct vsock *v, struct conn *c)
         vmm__vsock_conn_reset(v, c);
         return;
     }
-    if ((c->peer_shut & SHUT_SEND) && !c->wr_shut) {
+    if ((c->peer_shut & VSOCK_SHUTDOWN_SEND) && !c->wr_shut) {
         shutdown(c->fd, SHUT_WR);
         c->wr_shut = true;
+    }
+}
+
+ssize_t vmm__vsock_send(struct vsock *v, struct conn *c, const void *p, size_t n)
+{
+    for (;;) {
+        ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k > 0)
+            return k;
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        vmm__vsock_conn_reset(v, c);
+        return -1;
     }
 }
 
@@ -121,15 +136,11 @@ static int drain(struct vsock *v, struct conn *c)
 {
     bool backlog = c->out_len > 0;
     while (c->out_len) {
-        ssize_t k = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (k <= 0) {
-            vmm__vsock_conn_reset(v, c);
+        ssize_t k = vmm__vsock_send(v, c, c->out, c->out_len);
+        if (k < 0)
             return -1;
-        }
+        if (k == 0)
+            break;
         uint32_t n = (uint32_t)k, ctl = n < c->out_ctl ? n : c->out_ctl;
         c->out_ctl -= ctl;
         c->fwd_cnt += n - ctl;
@@ -258,7 +269,7 @@ static void to_guest(struct vsock *v, struct conn *c)
         uint32_t want = credit(c);
         if (!want || !vmm__vsock_rx_get(v))
             return;
-        uint32_t room = v->rx.writable - HDR;
+        uint32_t room = v->rx.writable - VSOCK_HDR_SIZE;
         want = want < room ? want : room;
         want = want < MAX_PKT ? want : MAX_PKT;
         ssize_t k = recv(c->fd, v->bounce, want, MSG_DONTWAIT);
@@ -272,11 +283,11 @@ static void to_guest(struct vsock *v, struct conn *c)
         }
         if (k == 0) { /* the UNIX peer sends no more; it may still read */
             c->host_eof = true;
-            c->shut_flags |= SHUT_SEND;
+            c->shut_flags |= VSOCK_SHUTDOWN_SEND;
             c->pend |= P_SHUTDOWN;
             return;
         }
-        struct hdr h = vmm__vsock_conn_hdr(v, c, OP_RW);
+        struct vsock_hdr h = vmm__vsock_conn_hdr(v, c, VSOCK_OP_RW);
         h.len = (uint32_t)k;
         if (vmm__vsock_rx_put(v, &h, v->bounce, (uint32_t)k) < 0)
             return;
@@ -302,7 +313,7 @@ static void on_conn(struct vsock *v, struct conn *c, short rev)
             to_guest(v, c);
         /* Fully closed, with nothing left to read or write. */
         if ((rev & POLLHUP) && c->state == C_OPEN && !c->out_len &&
-            (c->host_eof || (c->peer_shut & SHUT_RCV)))
+            (c->host_eof || (c->peer_shut & VSOCK_SHUTDOWN_RCV)))
             host_gone(v, c);
     }
 }
@@ -320,7 +331,7 @@ static void watch(struct vsock *v)
         } else if (c->state == C_REQUESTED) {
             ev = POLLPRI; /* never ready on a UNIX socket: hang-ups only */
         } else if (c->state == C_OPEN) {
-            bool rd = !c->host_eof && !(c->peer_shut & SHUT_RCV);
+            bool rd = !c->host_eof && !(c->peer_shut & VSOCK_SHUTDOWN_RCV);
             if (rd && rx_ok && credit(c) && !(c->pend & P_RESPONSE))
                 ev |= POLLIN;
             if (c->out_len)

@@ -24,6 +24,14 @@ struct vmm__hv_vcpu {
 
 /* Record "<what>: <strerror(errno)>" as a VMM_EKVM error and return it. */
 VMM__HV_HIDDEN int vmm__hv_fail(const char *what);
+/* A KVM list ioctl on fd whose argument is a 32-bit entry count followed,
+ * hdr bytes in, by entries of entry bytes (KVM_GET_SUPPORTED_CPUID,
+ * KVM_GET_MSR_INDEX_LIST): asked with room for cap entries, then twice as
+ * many while KVM answers E2BIG, up to max. *out receives a malloc'ed copy of
+ * the entries, *n their number. 0, VMM_ENOMEM, or VMM_EKVM naming what. */
+VMM__HV_HIDDEN int vmm__hv_get_list(int fd, unsigned long req, const char *what, size_t hdr,
+                                    size_t entry, uint32_t cap, uint32_t max, void **out,
+                                    uint32_t *n);
 
 /* System: open /dev/kvm and check the API version. */
 VMM__HV_HIDDEN int vmm__hv_open(int *kvm_fd);

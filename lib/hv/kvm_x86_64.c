@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,39 @@ int vmm__hv_fail(const char *what)
 {
     int e = errno;
     return vmm__err(VMM_EKVM, "%s: %s", what, strerror(e));
+}
+
+int vmm__hv_get_list(int fd, unsigned long req, const char *what, size_t hdr, size_t entry,
+                     uint32_t cap, uint32_t max, void **out, uint32_t *n)
+{
+    for (; cap <= max; cap *= 2) {
+        uint8_t *buf = calloc(1, hdr + (size_t)cap * entry);
+        if (!buf)
+            return vmm__err(VMM_ENOMEM, "%s: out of memory", what);
+        memcpy(buf, &cap, sizeof cap);
+        if (ioctl(fd, req, buf) == 0) {
+            uint32_t got;
+            memcpy(&got, buf, sizeof got);
+            void *copy = got <= cap ? malloc(got ? (size_t)got * entry : 1) : NULL;
+            if (copy)
+                memcpy(copy, buf + hdr, (size_t)got * entry);
+            free(buf);
+            if (!copy)
+                return got <= cap
+                           ? vmm__err(VMM_ENOMEM, "%s: out of memory", what)
+                           : vmm__err(VMM_EKVM, "%s: %u entries in room for %u", what, got, cap);
+            *out = copy;
+            *n = got;
+            return 0;
+        }
+        int e = errno;
+        free(buf);
+        if (e != E2BIG) {
+            errno = e;
+            return vmm__hv_fail(what);
+        }
+    }
+    return vmm__err(VMM_EKVM, "%s: more than %u entries", what, max);
 }
 
 int vmm__hv_open(int *kvm_fd)
@@ -514,34 +548,14 @@ static int supported_cpuid(int kvm_fd)
 {
     pthread_mutex_lock(&supported.lock);
     int rc = 0;
-    for (uint32_t cap = 64; !supported.e && cap <= 4096; cap *= 2) {
-        struct kvm_cpuid2 *c = calloc(1, sizeof *c + cap * sizeof(struct kvm_cpuid_entry2));
-        if (!c) {
-            rc = vmm__err(VMM_ENOMEM, "CPUID table: out of memory");
-            break;
-        }
-        c->nent = cap;
-        if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-            supported.e = malloc(c->nent * sizeof(struct kvm_cpuid_entry2));
-            if (supported.e) {
-                memcpy(supported.e, c->entries, c->nent * sizeof(struct kvm_cpuid_entry2));
-                supported.n = c->nent;
-            } else {
-                rc = vmm__err(VMM_ENOMEM, "CPUID table: out of memory");
-            }
-            free(c);
-            break;
-        }
-        int e = errno;
-        free(c);
-        if (e != E2BIG) {
-            errno = e;
-            rc = vmm__hv_fail("KVM_GET_SUPPORTED_CPUID");
-            break;
-        }
+    if (!supported.e) {
+        void *e;
+        rc = vmm__hv_get_list(kvm_fd, KVM_GET_SUPPORTED_CPUID, "KVM_GET_SUPPORTED_CPUID",
+                              offsetof(struct kvm_cpuid2, entries), sizeof(struct kvm_cpuid_entry2),
+                              64, 4096, &e, &supported.n);
+        if (rc == 0)
+            supported.e = e;
     }
-    if (!rc && !supported.e)
-        rc = vmm__err(VMM_EKVM, "KVM_GET_SUPPORTED_CPUID: table too large");
     pthread_mutex_unlock(&supported.lock);
     return rc;
 }

@@ -37,34 +37,14 @@ static int msr_index_list(int kvm_fd)
 {
     pthread_mutex_lock(&msr_index.lock);
     int rc = 0;
-    for (uint32_t cap = 256; !msr_index.idx && cap <= 65536; cap *= 4) {
-        struct kvm_msr_list *l = calloc(1, sizeof *l + cap * sizeof(uint32_t));
-        if (!l) {
-            rc = vmm__err(VMM_ENOMEM, "MSR index list: out of memory");
-            break;
-        }
-        l->nmsrs = cap;
-        if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, l) == 0) {
-            msr_index.idx = malloc((l->nmsrs ? l->nmsrs : 1) * sizeof(uint32_t));
-            if (msr_index.idx) {
-                memcpy(msr_index.idx, l->indices, l->nmsrs * sizeof(uint32_t));
-                msr_index.n = l->nmsrs;
-            } else {
-                rc = vmm__err(VMM_ENOMEM, "MSR index list: out of memory");
-            }
-            free(l);
-            break;
-        }
-        int e = errno;
-        free(l);
-        if (e != E2BIG) {
-            errno = e;
-            rc = vmm__hv_fail("KVM_GET_MSR_INDEX_LIST");
-            break;
-        }
+    if (!msr_index.idx) {
+        void *idx;
+        rc = vmm__hv_get_list(kvm_fd, KVM_GET_MSR_INDEX_LIST, "KVM_GET_MSR_INDEX_LIST",
+                              offsetof(struct kvm_msr_list, indices), sizeof(uint32_t), 256, 65536,
+                              &idx, &msr_index.n);
+        if (rc == 0)
+            msr_index.idx = idx;
     }
-    if (!rc && !msr_index.idx)
-        rc = vmm__err(VMM_EKVM, "KVM_GET_MSR_INDEX_LIST: list too long");
     pthread_mutex_unlock(&msr_index.lock);
     return rc;
 }

@@ -11,39 +11,18 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-/* virtio 1.2 §5.10 as the driver sees it */
-enum {
-    OP_INVALID,
-    OP_REQUEST,
-    OP_RESPONSE,
-    OP_RST,
-    OP_SHUTDOWN,
-    OP_RW,
-    OP_CREDIT_UPDATE,
-    OP_CREDIT_REQUEST
-};
-#define VS_F_STREAM (1ull << 0)
-#define SHUT_RCV_F  1u
-#define SHUT_SEND_F 2u
-#define CID         3u
-#define HOST_CID    2u
-#define HDR_LEN     44u
-#define DEV_BUF     65536u /* the device's advertised buffer */
-#define DEV_CONNS   32u
-#define VNUM        16u
-#define RINGS(q)    (0x10000ull + 0x4000ull * (q)) /* desc; avail +0x1000; used +0x2000 */
-#define RXBUF(i)    (0x20000ull + 0x2000ull * (i))
-#define RXBUF_SIZE  0x2000u
-#define TXHDR       0x40000ull
-#define TXDATA      0x41000ull /* up to 64 KiB */
-#define SPIN_MS     5000       /* bound of every wait for the I/O thread */
+#include "virtio/vsock_proto.h"
 
-struct hdr {
-    uint64_t src_cid, dst_cid;
-    uint32_t src_port, dst_port, len;
-    uint16_t type, op;
-    uint32_t flags, buf_alloc, fwd_cnt;
-} __attribute__((packed));
+#define CID        3u
+#define DEV_BUF    65536u /* the device's advertised buffer */
+#define DEV_CONNS  32u
+#define VNUM       16u
+#define RINGS(q)   (0x10000ull + 0x4000ull * (q)) /* desc; avail +0x1000; used +0x2000 */
+#define RXBUF(i)   (0x20000ull + 0x2000ull * (i))
+#define RXBUF_SIZE 0x2000u
+#define TXHDR      0x40000ull
+#define TXDATA     0x41000ull /* up to 64 KiB */
+#define SPIN_MS    5000       /* bound of every wait for the I/O thread */
 
 struct dq {
     uint16_t avail_idx, used_seen;
@@ -124,8 +103,8 @@ static void q_setup(struct vt *t, unsigned int q)
 /* Features, three queues, DRIVER_OK; nrx receive buffers posted. */
 static void vs_start(struct vt *t, unsigned int nrx)
 {
-    assert_true(negotiate(t->f, F_VERSION_1 | VS_F_STREAM) & S_FEATURES_OK);
-    assert_true(t->f->offered & VS_F_STREAM);
+    assert_true(negotiate(t->f, F_VERSION_1 | VSOCK_F_STREAM) & S_FEATURES_OK);
+    assert_true(t->f->offered & VSOCK_F_STREAM);
     for (unsigned int q = 0; q < 3; q++)
         q_setup(t, q);
     w32(t->f, R_STATUS, S_LIVE);
@@ -168,12 +147,12 @@ static bool q_used(struct vt *t, unsigned int q, uint32_t *id, uint32_t *len)
 
 /* Send a packet on tx with len payload bytes from data (the header's len is
  * h->len as given); the used length, or -1 if the chain did not come back. */
-static long tx_raw(struct vt *t, const struct hdr *h, const void *data, uint32_t len)
+static long tx_raw(struct vt *t, const struct vsock_hdr *h, const void *data, uint32_t len)
 {
-    memcpy(at(t->f, TXHDR, HDR_LEN), h, HDR_LEN);
+    memcpy(at(t->f, TXHDR, VSOCK_HDR_SIZE), h, VSOCK_HDR_SIZE);
     if (len)
         memcpy(at(t->f, TXDATA, len), data, len);
-    desc_at(t->f, RINGS(1), 0, TXHDR, HDR_LEN, len ? D_NEXT : 0, 1);
+    desc_at(t->f, RINGS(1), 0, TXHDR, VSOCK_HDR_SIZE, len ? D_NEXT : 0, 1);
     if (len)
         desc_at(t->f, RINGS(1), 1, TXDATA, len, 0, 0);
     q_publish(t, 1, 0);
@@ -185,18 +164,18 @@ static long tx_raw(struct vt *t, const struct hdr *h, const void *data, uint32_t
     return (long)ul;
 }
 
-static struct hdr mk(uint16_t op, uint32_t src_port, uint32_t dst_port)
+static struct vsock_hdr mk(uint16_t op, uint32_t src_port, uint32_t dst_port)
 {
-    return (struct hdr){.src_cid = CID,
-                        .dst_cid = HOST_CID,
-                        .src_port = src_port,
-                        .dst_port = dst_port,
-                        .type = 1,
-                        .op = op,
-                        .buf_alloc = 65536};
+    return (struct vsock_hdr){.src_cid = CID,
+                              .dst_cid = VSOCK_HOST_CID,
+                              .src_port = src_port,
+                              .dst_port = dst_port,
+                              .type = 1,
+                              .op = op,
+                              .buf_alloc = 65536};
 }
 
-static void tx(struct vt *t, struct hdr h, const void *data, uint32_t len)
+static void tx(struct vt *t, struct vsock_hdr h, const void *data, uint32_t len)
 {
     h.len = len;
     assert_int_equal(tx_raw(t, &h, data, len), 0);
@@ -205,7 +184,7 @@ static void tx(struct vt *t, struct hdr h, const void *data, uint32_t len)
 
 /* The next packet on rx within the bound: its payload (up to cap bytes) into
  * data; the buffer is posted again. false if none came. */
-static bool rx_wait(struct vt *t, struct hdr *h, void *data, size_t cap, unsigned int ms)
+static bool rx_wait(struct vt *t, struct vsock_hdr *h, void *data, size_t cap, unsigned int ms)
 {
     uint32_t id, len;
     for (unsigned int i = 0; !q_used(t, 0, &id, &len); i++) {
@@ -214,16 +193,16 @@ static bool rx_wait(struct vt *t, struct hdr *h, void *data, size_t cap, unsigne
         sleep_ms(1);
     }
     assert_true(id < VNUM);
-    assert_true(len >= HDR_LEN && len <= RXBUF_SIZE);
+    assert_true(len >= VSOCK_HDR_SIZE && len <= RXBUF_SIZE);
     vmm__device_lock(t->f->dev);
-    memcpy(h, at(t->f, RXBUF(id), HDR_LEN), HDR_LEN);
-    assert_int_equal(h->len, len - HDR_LEN);
+    memcpy(h, at(t->f, RXBUF(id), VSOCK_HDR_SIZE), VSOCK_HDR_SIZE);
+    assert_int_equal(h->len, len - VSOCK_HDR_SIZE);
     if (data)
-        memcpy(data, at(t->f, RXBUF(id) + HDR_LEN, h->len), h->len < cap ? h->len : cap);
+        memcpy(data, at(t->f, RXBUF(id) + VSOCK_HDR_SIZE, h->len), h->len < cap ? h->len : cap);
     memset(at(t->f, RXBUF(id), RXBUF_SIZE), 0xee, RXBUF_SIZE);
     vmm__device_unlock(t->f->dev);
     /* Every packet comes from the host to this guest, as a stream packet. */
-    assert_int_equal(h->src_cid, HOST_CID);
+    assert_int_equal(h->src_cid, VSOCK_HOST_CID);
     assert_int_equal(h->dst_cid, CID);
     assert_int_equal(h->type, 1);
     q_publish(t, 0, (uint16_t)id);
@@ -231,9 +210,9 @@ static bool rx_wait(struct vt *t, struct hdr *h, void *data, size_t cap, unsigne
     return true;
 }
 
-static struct hdr rx_expect(struct vt *t, uint16_t op, void *data, size_t cap)
+static struct vsock_hdr rx_expect(struct vt *t, uint16_t op, void *data, size_t cap)
 {
-    struct hdr h;
+    struct vsock_hdr h;
     if (!rx_wait(t, &h, data, cap, SPIN_MS))
         fail_msg("no packet (op %u expected)", op);
     if (h.op != op)
@@ -241,9 +220,9 @@ static struct hdr rx_expect(struct vt *t, uint16_t op, void *data, size_t cap)
     return h;
 }
 
-static struct hdr rx_expect_any(struct vt *t)
+static struct vsock_hdr rx_expect_any(struct vt *t)
 {
-    struct hdr h;
+    struct vsock_hdr h;
     if (!rx_wait(t, &h, NULL, 0, SPIN_MS))
         fail_msg("no packet");
     return h;
@@ -252,7 +231,7 @@ static struct hdr rx_expect_any(struct vt *t)
 /* Nothing more on rx (after letting the I/O thread run a while). */
 static void rx_quiet(struct vt *t)
 {
-    struct hdr h;
+    struct vsock_hdr h;
     if (rx_wait(t, &h, NULL, 0, 200))
         fail_msg("unexpected packet op %u %u -> %u", h.op, h.src_port, h.dst_port);
 }
@@ -328,13 +307,13 @@ static int host_initiated(struct vt *t, uint32_t gport, uint32_t *hport)
     char line[32];
     snprintf(line, sizeof line, "CONNECT %u\n", gport);
     host_write(fd, line, strlen(line));
-    struct hdr h = rx_expect(t, OP_REQUEST, NULL, 0);
+    struct vsock_hdr h = rx_expect(t, VSOCK_OP_REQUEST, NULL, 0);
     assert_int_equal(h.dst_port, gport);
     assert_true(h.src_port >= (1u << 30));
     assert_int_equal(h.buf_alloc, DEV_BUF);
     assert_int_equal(h.len, 0);
     *hport = h.src_port;
-    tx(t, mk(OP_RESPONSE, gport, *hport), NULL, 0);
+    tx(t, mk(VSOCK_OP_RESPONSE, gport, *hport), NULL, 0);
     char ok[32], want[32];
     int n = snprintf(want, sizeof want, "OK %u\n", *hport);
     host_read_all(fd, ok, (size_t)n);
@@ -348,13 +327,13 @@ static void host_close(struct vt *t, int fd, uint32_t gport, uint32_t hport)
 {
     close(fd);
     uint32_t flags = 0;
-    while (flags != (SHUT_RCV_F | SHUT_SEND_F)) {
-        struct hdr h = rx_expect(t, OP_SHUTDOWN, NULL, 0);
+    while (flags != (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND)) {
+        struct vsock_hdr h = rx_expect(t, VSOCK_OP_SHUTDOWN, NULL, 0);
         assert_int_equal(h.src_port, hport);
         assert_int_equal(h.dst_port, gport);
         flags |= h.flags;
     }
-    tx(t, mk(OP_RST, gport, hport), NULL, 0);
+    tx(t, mk(VSOCK_OP_RST, gport, hport), NULL, 0);
 }
 
 /* Guest-initiated: REQUEST from gport to the listener on hport; returns the
@@ -362,10 +341,10 @@ static void host_close(struct vt *t, int fd, uint32_t gport, uint32_t hport)
 static int guest_initiated(struct vt *t, int lfd, uint32_t gport, uint32_t hport,
                            uint32_t buf_alloc)
 {
-    struct hdr r = mk(OP_REQUEST, gport, hport);
+    struct vsock_hdr r = mk(VSOCK_OP_REQUEST, gport, hport);
     r.buf_alloc = buf_alloc;
     tx(t, r, NULL, 0);
-    struct hdr h = rx_expect(t, OP_RESPONSE, NULL, 0);
+    struct vsock_hdr h = rx_expect(t, VSOCK_OP_RESPONSE, NULL, 0);
     assert_int_equal(h.src_port, hport);
     assert_int_equal(h.dst_port, gport);
     assert_int_equal(h.buf_alloc, DEV_BUF);
@@ -386,7 +365,7 @@ static void test_identity_and_config(void **st)
     assert_int_equal(r32(f, R_DEVICE_ID), 19);
     uint64_t offered = dev_features(f);
     assert_true(offered & F_VERSION_1);
-    assert_true(offered & VS_F_STREAM);
+    assert_true(offered & VSOCK_F_STREAM);
     assert_false(offered & (1ull << 1)); /* no SEQPACKET */
     assert_int_equal(r32(f, R_CONFIG), CID);
     assert_int_equal(r32(f, R_CONFIG + 4), 0);
@@ -452,14 +431,14 @@ static void test_host_initiated(void **st)
     /* Host to guest. */
     host_write(fd, "hello", 5);
     char buf[64] = {0};
-    struct hdr h = rx_expect(t, OP_RW, buf, sizeof buf);
+    struct vsock_hdr h = rx_expect(t, VSOCK_OP_RW, buf, sizeof buf);
     assert_int_equal(h.len, 5);
     assert_memory_equal(buf, "hello", 5);
     assert_int_equal(h.src_port, hport);
     assert_int_equal(h.dst_port, 1234);
     assert_int_equal(h.buf_alloc, DEV_BUF);
     /* Guest to host. */
-    tx(t, mk(OP_RW, 1234, hport), "world!", 6);
+    tx(t, mk(VSOCK_OP_RW, 1234, hport), "world!", 6);
     host_read_all(fd, buf, 6);
     assert_memory_equal(buf, "world!", 6);
     /* The host closes: the guest is told neither way carries more, and its
@@ -467,19 +446,19 @@ static void test_host_initiated(void **st)
     host_close(t, fd, 1234, hport);
     rx_quiet(t);
     /* Gone: a packet for it now gets an RST. */
-    tx(t, mk(OP_RW, 1234, hport), "x", 1);
-    h = rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_RW, 1234, hport), "x", 1);
+    h = rx_expect(t, VSOCK_OP_RST, NULL, 0);
     assert_int_equal(h.src_port, hport);
     assert_int_equal(h.dst_port, 1234);
 
     /* Bytes sent right behind the CONNECT line are stream data, not lost. */
     fd = uds_connect(t->path);
     host_write(fd, "CONNECT 99\nearly", 16);
-    h = rx_expect(t, OP_REQUEST, NULL, 0);
+    h = rx_expect(t, VSOCK_OP_REQUEST, NULL, 0);
     assert_int_equal(h.dst_port, 99);
     assert_int_not_equal(h.src_port, hport); /* a fresh host-side port */
-    tx(t, mk(OP_RESPONSE, 99, h.src_port), NULL, 0);
-    h = rx_expect(t, OP_RW, buf, sizeof buf);
+    tx(t, mk(VSOCK_OP_RESPONSE, 99, h.src_port), NULL, 0);
+    h = rx_expect(t, VSOCK_OP_RW, buf, sizeof buf);
     assert_int_equal(h.len, 5);
     assert_memory_equal(buf, "early", 5);
     char ok[32];
@@ -496,8 +475,8 @@ static void test_host_initiated_refused(void **st)
     vs_start(t, 8);
     int fd = uds_connect(t->path);
     host_write(fd, "CONNECT 4000\n", 13);
-    struct hdr h = rx_expect(t, OP_REQUEST, NULL, 0);
-    tx(t, mk(OP_RST, 4000, h.src_port), NULL, 0);
+    struct vsock_hdr h = rx_expect(t, VSOCK_OP_REQUEST, NULL, 0);
+    tx(t, mk(VSOCK_OP_RST, 4000, h.src_port), NULL, 0);
     host_expect_closed(fd);
     close(fd);
     rx_quiet(t);
@@ -543,27 +522,27 @@ static void test_guest_initiated(void **st)
     vs_start(t, 8);
     int lfd = uds_listen(t, 5000);
     int fd = guest_initiated(t, lfd, 777, 5000, 65536);
-    tx(t, mk(OP_RW, 777, 5000), "ping", 4);
+    tx(t, mk(VSOCK_OP_RW, 777, 5000), "ping", 4);
     char buf[64];
     host_read_all(fd, buf, 4);
     assert_memory_equal(buf, "ping", 4);
     host_write(fd, "pong", 4);
-    struct hdr h = rx_expect(t, OP_RW, buf, sizeof buf);
+    struct vsock_hdr h = rx_expect(t, VSOCK_OP_RW, buf, sizeof buf);
     assert_int_equal(h.src_port, 5000);
     assert_int_equal(h.dst_port, 777);
     assert_memory_equal(buf, "pong", 4);
     /* A clean close from the guest: SHUTDOWN both ways, the device's RST. */
-    struct hdr s = mk(OP_SHUTDOWN, 777, 5000);
-    s.flags = SHUT_RCV_F | SHUT_SEND_F;
+    struct vsock_hdr s = mk(VSOCK_OP_SHUTDOWN, 777, 5000);
+    s.flags = VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND;
     tx(t, s, NULL, 0);
-    h = rx_expect(t, OP_RST, NULL, 0);
+    h = rx_expect(t, VSOCK_OP_RST, NULL, 0);
     assert_int_equal(h.src_port, 5000);
     assert_int_equal(h.dst_port, 777);
     host_expect_closed(fd);
     close(fd);
     /* The CREDIT_REQUEST of a gone connection gets an RST. */
-    tx(t, mk(OP_CREDIT_REQUEST, 777, 5000), NULL, 0);
-    rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_CREDIT_REQUEST, 777, 5000), NULL, 0);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
     close(lfd);
 }
 
@@ -571,8 +550,8 @@ static void test_guest_initiated_missing(void **st)
 {
     struct vt *t = *st;
     vs_start(t, 8);
-    tx(t, mk(OP_REQUEST, 778, 5001), NULL, 0);
-    struct hdr h = rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_REQUEST, 778, 5001), NULL, 0);
+    struct vsock_hdr h = rx_expect(t, VSOCK_OP_RST, NULL, 0);
     assert_int_equal(h.src_port, 5001);
     assert_int_equal(h.dst_port, 778);
     /* A path that exists but is not listening is the same. */
@@ -580,8 +559,8 @@ static void test_guest_initiated_missing(void **st)
     snprintf(p, sizeof p, "%s_5002", t->path);
     int lfd = uds_listen(t, 5002);
     close(lfd); /* the socket file stays, nobody listens */
-    tx(t, mk(OP_REQUEST, 778, 5002), NULL, 0);
-    rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_REQUEST, 778, 5002), NULL, 0);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
     unlink(p);
     rx_quiet(t);
 }
@@ -599,20 +578,20 @@ static void test_credit_to_guest(void **st)
         data[i] = (uint8_t)(i * 7 + 1);
     host_write(fd, data, sizeof data);
     size_t have = 0;
-    struct hdr h;
+    struct vsock_hdr h;
     while (have < 100) {
-        h = rx_expect(t, OP_RW, got + have, sizeof got - have);
+        h = rx_expect(t, VSOCK_OP_RW, got + have, sizeof got - have);
         have += h.len;
         assert_true(have <= 100);
     }
     rx_quiet(t); /* no credit left */
     /* The guest consumed 100 bytes. */
-    struct hdr u = mk(OP_CREDIT_UPDATE, 800, 6000);
+    struct vsock_hdr u = mk(VSOCK_OP_CREDIT_UPDATE, 800, 6000);
     u.buf_alloc = 100;
     u.fwd_cnt = 100;
     tx(t, u, NULL, 0);
     while (have < 200) {
-        h = rx_expect(t, OP_RW, got + have, sizeof got - have);
+        h = rx_expect(t, VSOCK_OP_RW, got + have, sizeof got - have);
         have += h.len;
         assert_true(have <= 200);
     }
@@ -625,12 +604,12 @@ static void test_credit_to_guest(void **st)
     u.fwd_cnt = 200;
     tx(t, u, NULL, 0);
     while (have < 300)
-        have += rx_expect(t, OP_RW, got + have, sizeof got - have).len;
+        have += rx_expect(t, VSOCK_OP_RW, got + have, sizeof got - have).len;
     assert_int_equal(have, 300);
     assert_memory_equal(got, data, 300);
     /* A CREDIT_REQUEST is answered with the device's credit. */
-    tx(t, mk(OP_CREDIT_REQUEST, 800, 6000), NULL, 0);
-    h = rx_expect(t, OP_CREDIT_UPDATE, NULL, 0);
+    tx(t, mk(VSOCK_OP_CREDIT_REQUEST, 800, 6000), NULL, 0);
+    h = rx_expect(t, VSOCK_OP_CREDIT_UPDATE, NULL, 0);
     assert_int_equal(h.buf_alloc, DEV_BUF);
     assert_int_equal(h.fwd_cnt, 0);
     close(fd);
@@ -652,9 +631,9 @@ static void test_credit_from_guest(void **st)
     /* The host program reads nothing: send as the credit allows until it
      * stays exhausted. */
     for (int round = 0; round < 200; round++) {
-        struct hdr h;
+        struct vsock_hdr h;
         while (rx_wait(t, &h, NULL, 0, sent - fwd >= alloc ? 100 : 0)) {
-            assert_int_equal(h.op, OP_CREDIT_UPDATE);
+            assert_int_equal(h.op, VSOCK_OP_CREDIT_UPDATE);
             assert_true(h.fwd_cnt - fwd <= sent - fwd); /* never more than was sent */
             fwd = h.fwd_cnt;
             alloc = h.buf_alloc;
@@ -663,19 +642,19 @@ static void test_credit_from_guest(void **st)
         if (free_ == 0)
             break;
         uint32_t n = free_ < sizeof chunk ? free_ : (uint32_t)sizeof chunk;
-        tx(t, mk(OP_RW, 801, 6001), chunk, n);
+        tx(t, mk(VSOCK_OP_RW, 801, 6001), chunk, n);
         sent += n;
     }
     assert_int_equal(sent - fwd, DEV_BUF);
     assert_true(sent > DEV_BUF); /* the socket took some */
     /* Beyond the credit by more than any progress the device has not told
      * yet (below a quarter of its buffer): the connection is reset. */
-    tx(t, mk(OP_RW, 801, 6001), chunk, DEV_BUF / 4 + 1);
-    struct hdr h;
+    tx(t, mk(VSOCK_OP_RW, 801, 6001), chunk, DEV_BUF / 4 + 1);
+    struct vsock_hdr h;
     do
         h = rx_expect_any(t);
-    while (h.op == OP_CREDIT_UPDATE);
-    assert_int_equal(h.op, OP_RST);
+    while (h.op == VSOCK_OP_CREDIT_UPDATE);
+    assert_int_equal(h.op, VSOCK_OP_RST);
     assert_int_equal(h.src_port, 6001);
     assert_int_equal(h.dst_port, 801);
     /* The host got at most what was sent within the credit, then EOF. */
@@ -697,17 +676,17 @@ static void test_shutdown(void **st)
     int lfd = uds_listen(t, 7000);
     int fd = guest_initiated(t, lfd, 900, 7000, 65536);
     /* The guest sends no more: the host reads EOF but can still write. */
-    struct hdr s = mk(OP_SHUTDOWN, 900, 7000);
-    s.flags = SHUT_SEND_F;
+    struct vsock_hdr s = mk(VSOCK_OP_SHUTDOWN, 900, 7000);
+    s.flags = VSOCK_SHUTDOWN_SEND;
     tx(t, s, NULL, 0);
     char buf[64];
     assert_int_equal(host_read(fd, buf, sizeof buf), 0);
     host_write(fd, "late", 4);
-    struct hdr h = rx_expect(t, OP_RW, buf, sizeof buf);
+    struct vsock_hdr h = rx_expect(t, VSOCK_OP_RW, buf, sizeof buf);
     assert_memory_equal(buf, "late", 4);
     /* Data after its own SHUTDOWN(SEND) is a protocol error: reset. */
-    tx(t, mk(OP_RW, 900, 7000), "x", 1);
-    h = rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_RW, 900, 7000), "x", 1);
+    h = rx_expect(t, VSOCK_OP_RST, NULL, 0);
     assert_int_equal(h.dst_port, 900);
     host_expect_closed(fd);
     close(fd);
@@ -716,34 +695,34 @@ static void test_shutdown(void **st)
      * send; the host closing too ends it. */
     fd = guest_initiated(t, lfd, 901, 7000, 65536);
     shutdown(fd, SHUT_WR);
-    h = rx_expect(t, OP_SHUTDOWN, NULL, 0);
-    assert_int_equal(h.flags, SHUT_SEND_F);
-    tx(t, mk(OP_RW, 901, 7000), "still", 5);
+    h = rx_expect(t, VSOCK_OP_SHUTDOWN, NULL, 0);
+    assert_int_equal(h.flags, VSOCK_SHUTDOWN_SEND);
+    tx(t, mk(VSOCK_OP_RW, 901, 7000), "still", 5);
     host_read_all(fd, buf, 5);
     assert_memory_equal(buf, "still", 5);
     close(fd);
-    h = rx_expect(t, OP_SHUTDOWN, NULL, 0);
-    assert_int_equal(h.flags, SHUT_RCV_F | SHUT_SEND_F);
+    h = rx_expect(t, VSOCK_OP_SHUTDOWN, NULL, 0);
+    assert_int_equal(h.flags, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
     /* The guest's own SHUTDOWN completes the close with the device's RST. */
-    s = mk(OP_SHUTDOWN, 901, 7000);
-    s.flags = SHUT_RCV_F | SHUT_SEND_F;
+    s = mk(VSOCK_OP_SHUTDOWN, 901, 7000);
+    s.flags = VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND;
     tx(t, s, NULL, 0);
-    rx_expect(t, OP_RST, NULL, 0);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
     rx_quiet(t);
 
     /* The guest receives no more: the host's writes fail. */
     fd = guest_initiated(t, lfd, 902, 7000, 65536);
-    s = mk(OP_SHUTDOWN, 902, 7000);
-    s.flags = SHUT_RCV_F;
+    s = mk(VSOCK_OP_SHUTDOWN, 902, 7000);
+    s.flags = VSOCK_SHUTDOWN_RCV;
     tx(t, s, NULL, 0);
     rx_quiet(t);
     assert_int_equal(send(fd, "no", 2, MSG_NOSIGNAL), -1);
     assert_int_equal(errno, EPIPE);
     /* Data the guest sent before a full SHUTDOWN still reaches the host. */
-    tx(t, mk(OP_RW, 902, 7000), "last", 4);
-    s.flags = SHUT_SEND_F;
+    tx(t, mk(VSOCK_OP_RW, 902, 7000), "last", 4);
+    s.flags = VSOCK_SHUTDOWN_SEND;
     tx(t, s, NULL, 0);
-    rx_expect(t, OP_RST, NULL, 0);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
     host_read_all(fd, buf, 4);
     assert_memory_equal(buf, "last", 4);
     host_expect_closed(fd);
@@ -758,14 +737,14 @@ static void test_guest_rst(void **st)
     vs_start(t, 8);
     int lfd = uds_listen(t, 7100);
     int fd = guest_initiated(t, lfd, 910, 7100, 65536);
-    tx(t, mk(OP_RST, 910, 7100), NULL, 0);
+    tx(t, mk(VSOCK_OP_RST, 910, 7100), NULL, 0);
     host_expect_closed(fd);
     close(fd);
     rx_quiet(t);
     /* Host-initiated, established. */
     uint32_t hport;
     fd = host_initiated(t, 911, &hport);
-    tx(t, mk(OP_RST, 911, hport), NULL, 0);
+    tx(t, mk(VSOCK_OP_RST, 911, hport), NULL, 0);
     host_expect_closed(fd);
     close(fd);
     rx_quiet(t);
@@ -783,51 +762,51 @@ static void test_hostile_packets(void **st)
     struct pollfd p = {.fd = lfd, .events = POLLIN};
 
     /* Wrong source or destination cid: dropped, nobody is connected. */
-    struct hdr h = mk(OP_REQUEST, 921, 7200);
+    struct vsock_hdr h = mk(VSOCK_OP_REQUEST, 921, 7200);
     h.src_cid = CID + 1;
     tx(t, h, NULL, 0);
-    h = mk(OP_REQUEST, 921, 7200);
+    h = mk(VSOCK_OP_REQUEST, 921, 7200);
     h.src_cid = CID | (1ull << 32);
     tx(t, h, NULL, 0);
-    h = mk(OP_REQUEST, 921, 7200);
+    h = mk(VSOCK_OP_REQUEST, 921, 7200);
     h.dst_cid = 1;
     tx(t, h, NULL, 0);
-    h = mk(OP_REQUEST, 921, 7200);
+    h = mk(VSOCK_OP_REQUEST, 921, 7200);
     h.dst_cid = CID;
     tx(t, h, NULL, 0);
     rx_quiet(t);
     assert_int_equal(poll(&p, 1, 0), 0);
 
     /* Not a stream packet (§5.10.6.4): RST, no connection. */
-    h = mk(OP_REQUEST, 921, 7200);
+    h = mk(VSOCK_OP_REQUEST, 921, 7200);
     h.type = 2;
     tx(t, h, NULL, 0);
-    struct hdr r = rx_expect(t, OP_RST, NULL, 0);
+    struct vsock_hdr r = rx_expect(t, VSOCK_OP_RST, NULL, 0);
     assert_int_equal(r.dst_port, 921);
     assert_int_equal(poll(&p, 1, 0), 0);
 
     /* Unknown operations, with no connection and on one. */
     tx(t, mk(99, 921, 7200), NULL, 0);
-    rx_expect(t, OP_RST, NULL, 0);
-    tx(t, mk(OP_INVALID, 921, 7200), NULL, 0);
-    rx_expect(t, OP_RST, NULL, 0);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_INVALID, 921, 7200), NULL, 0);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
     /* Packets for unknown connections: RST; an RST gets no answer. */
-    tx(t, mk(OP_RW, 921, 7200), "abc", 3);
-    rx_expect(t, OP_RST, NULL, 0);
-    tx(t, mk(OP_SHUTDOWN, 921, 7200), NULL, 0);
-    rx_expect(t, OP_RST, NULL, 0);
-    tx(t, mk(OP_RESPONSE, 921, 7200), NULL, 0);
-    rx_expect(t, OP_RST, NULL, 0);
-    tx(t, mk(OP_CREDIT_UPDATE, 921, 7201), NULL, 0);
-    rx_expect(t, OP_RST, NULL, 0);
-    tx(t, mk(OP_RST, 921, 7200), NULL, 0);
+    tx(t, mk(VSOCK_OP_RW, 921, 7200), "abc", 3);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_SHUTDOWN, 921, 7200), NULL, 0);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_RESPONSE, 921, 7200), NULL, 0);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_CREDIT_UPDATE, 921, 7201), NULL, 0);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_RST, 921, 7200), NULL, 0);
     rx_quiet(t);
 
     /* A header whose len is larger than the chain carries. */
-    struct hdr big = mk(OP_RW, 920, 7200);
+    struct vsock_hdr big = mk(VSOCK_OP_RW, 920, 7200);
     big.len = 20;
     assert_int_equal(tx_raw(t, &big, "0123456789", 10), 0);
-    r = rx_expect(t, OP_RST, NULL, 0);
+    r = rx_expect(t, VSOCK_OP_RST, NULL, 0);
     assert_int_equal(r.dst_port, 920);
     host_expect_closed(fd);
     close(fd);
@@ -835,36 +814,36 @@ static void test_hostile_packets(void **st)
     uint32_t lens[] = {(64u << 10) + 1, 0xffffffffu};
     for (size_t i = 0; i < VMM__ARRAY_LEN(lens); i++) {
         fd = guest_initiated(t, lfd, 922, 7200, 65536);
-        big = mk(OP_RW, 922, 7200);
+        big = mk(VSOCK_OP_RW, 922, 7200);
         big.len = lens[i];
         assert_int_equal(tx_raw(t, &big, "0123456789", 10), 0);
-        rx_expect(t, OP_RST, NULL, 0);
+        rx_expect(t, VSOCK_OP_RST, NULL, 0);
         host_expect_closed(fd);
         close(fd);
     }
     /* An unknown op and an unexpected RESPONSE on a live connection. */
     fd = guest_initiated(t, lfd, 923, 7200, 65536);
     tx(t, mk(8, 923, 7200), NULL, 0);
-    rx_expect(t, OP_RST, NULL, 0);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
     host_expect_closed(fd);
     close(fd);
     fd = guest_initiated(t, lfd, 924, 7200, 65536);
-    tx(t, mk(OP_RESPONSE, 924, 7200), NULL, 0);
-    rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_RESPONSE, 924, 7200), NULL, 0);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
     host_expect_closed(fd);
     close(fd);
     /* A second REQUEST on a live flow resets it. */
     fd = guest_initiated(t, lfd, 925, 7200, 65536);
-    tx(t, mk(OP_REQUEST, 925, 7200), NULL, 0);
-    rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_REQUEST, 925, 7200), NULL, 0);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
     host_expect_closed(fd);
     close(fd);
     /* A RESPONSE from the guest before the device's REQUEST got there. */
     rx_quiet(t);
 
     /* A tx chain shorter than a header: handed back, nothing else. */
-    memset(at(t->f, TXHDR, HDR_LEN), 0, HDR_LEN);
-    desc_at(t->f, RINGS(1), 0, TXHDR, HDR_LEN - 1, 0, 0);
+    memset(at(t->f, TXHDR, VSOCK_HDR_SIZE), 0, VSOCK_HDR_SIZE);
+    desc_at(t->f, RINGS(1), 0, TXHDR, VSOCK_HDR_SIZE - 1, 0, 0);
     q_publish(t, 1, 0);
     notify(t->f, 1);
     uint32_t id, ul;
@@ -874,7 +853,7 @@ static void test_hostile_packets(void **st)
 
     /* Everything still works. */
     fd = guest_initiated(t, lfd, 926, 7200, 65536);
-    tx(t, mk(OP_RW, 926, 7200), "fine", 4);
+    tx(t, mk(VSOCK_OP_RW, 926, 7200), "fine", 4);
     char buf[8];
     host_read_all(fd, buf, 4);
     assert_memory_equal(buf, "fine", 4);
@@ -890,9 +869,9 @@ static void test_queue_violations(void **st)
     for (int c = 0; c < 4; c++) {
         vs_start(t, c == 0 ? 8 : 0);
         if (c == 0) { /* a device-writable buffer on tx */
-            struct hdr h = mk(OP_REQUEST, 1, 2);
-            memcpy(at(t->f, TXHDR, HDR_LEN), &h, HDR_LEN);
-            desc_at(t->f, RINGS(1), 0, TXHDR, HDR_LEN, D_WRITE, 0);
+            struct vsock_hdr h = mk(VSOCK_OP_REQUEST, 1, 2);
+            memcpy(at(t->f, TXHDR, VSOCK_HDR_SIZE), &h, VSOCK_HDR_SIZE);
+            desc_at(t->f, RINGS(1), 0, TXHDR, VSOCK_HDR_SIZE, D_WRITE, 0);
             q_publish(t, 1, 0);
             notify(t->f, 1);
         } else { /* rx: readable, too small for header and data, outside RAM */
@@ -900,8 +879,9 @@ static void test_queue_violations(void **st)
                 uint64_t addr;
                 uint32_t len;
                 uint16_t flags;
-            } b[] = {
-                {RXBUF(0), RXBUF_SIZE, 0}, {RXBUF(0), HDR_LEN, D_WRITE}, {HOLE, 0x1000, D_WRITE}};
+            } b[] = {{RXBUF(0), RXBUF_SIZE, 0},
+                     {RXBUF(0), VSOCK_HDR_SIZE, D_WRITE},
+                     {HOLE, 0x1000, D_WRITE}};
             desc_at(t->f, RINGS(0), 0, b[c - 1].addr, b[c - 1].len, b[c - 1].flags, 0);
             q_publish(t, 0, 0);
             notify(t->f, 0);
@@ -942,8 +922,8 @@ static void test_connection_cap(void **st)
     host_expect_closed(extra);
     close(extra);
     int lfd = uds_listen(t, 7400);
-    tx(t, mk(OP_REQUEST, 940, 7400), NULL, 0);
-    rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_REQUEST, 940, 7400), NULL, 0);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
     struct pollfd p = {.fd = lfd, .events = POLLIN};
     assert_int_equal(poll(&p, 1, 0), 0);
     /* One goes away (bounded retries: the device learns of it from its I/O
@@ -951,10 +931,10 @@ static void test_connection_cap(void **st)
     close(fds[0]);
     bool connected = false;
     for (int i = 0; i < 100 && !connected; i++) {
-        struct hdr r = mk(OP_REQUEST, 940, 7400);
+        struct vsock_hdr r = mk(VSOCK_OP_REQUEST, 940, 7400);
         tx(t, r, NULL, 0);
-        struct hdr h = rx_expect_any(t);
-        connected = h.op == OP_RESPONSE;
+        struct vsock_hdr h = rx_expect_any(t);
+        connected = h.op == VSOCK_OP_RESPONSE;
         if (!connected)
             sleep_ms(10);
     }
@@ -978,7 +958,7 @@ static void test_reset_closes(void **st)
     int b = host_initiated(t, 951, &hport);
     int c = uds_connect(t->path); /* the guest has not answered yet */
     host_write(c, "CONNECT 954\n", 12);
-    rx_expect(t, OP_REQUEST, NULL, 0);
+    rx_expect(t, VSOCK_OP_REQUEST, NULL, 0);
     w32(t->f, R_STATUS, 0);
     host_expect_closed(a);
     host_expect_closed(b);
@@ -988,8 +968,8 @@ static void test_reset_closes(void **st)
     close(c);
     /* The old flows are unknown now; new ones work. */
     vs_start(t, 8);
-    tx(t, mk(OP_RW, 950, 7500), "x", 1);
-    rx_expect(t, OP_RST, NULL, 0);
+    tx(t, mk(VSOCK_OP_RW, 950, 7500), "x", 1);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
     a = host_initiated(t, 952, &hport);
     host_close(t, a, 952, hport);
     /* vmm_device_reset() does the same. */
