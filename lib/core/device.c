@@ -398,6 +398,17 @@ int vmm__device_new_obj(const char *type, struct json_object *cfg, const struct 
     return device_new(type, NULL, cfg, host, host_ctx, default_id, out);
 }
 
+int vmm__device_range(const vmm_device *dev, unsigned int i, vmm_space *space, uint64_t *base,
+                      uint64_t *len)
+{
+    if (!dev || i >= dev->nranges)
+        return VMM_ENOENT;
+    *space = dev->ranges[i].space;
+    *base = dev->ranges[i].base;
+    *len = dev->ranges[i].len;
+    return 0;
+}
+
 int vmm_device_checking(const vmm_device *dev)
 {
     return dev && dev->host && dev->host->check_only;

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Internal declarations shared by the library's layers (never installed). */
+/* The core's internals: VMs, vCPUs, memory, buses and device instances, for
+ * lib/core and the layers built on it (boot, snapshot, spec, sandbox, fuzz).
+ * Device models use devhost.h instead. (Never installed.) */
 #ifndef LIBVMM_INTERNAL_H
 #define LIBVMM_INTERNAL_H
 
@@ -12,57 +14,8 @@
 #include <time.h>
 
 #include "../hv/kvm.h"
-
-#define VMM__HIDDEN       __attribute__((visibility("hidden")))
-#define VMM__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-/* ---- errors and logging (error.c, log.c) ---- */
-/* Record an error for vmm_error_last() and return code. */
-VMM__HIDDEN int vmm__err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The calling thread's last error, kept aside while other libvmm calls run:
- * to tell whether a callback recorded its own error, or to keep a caller's
- * error across best-effort work or clean-up. */
-struct vmm__err_saved {
-    int code;
-    char message[512];
-};
-VMM__HIDDEN void vmm__err_save(struct vmm__err_saved *s);
-/* True if the last error differs from the saved one. */
-VMM__HIDDEN bool vmm__err_changed(const struct vmm__err_saved *s);
-/* Make the saved error the last error again (code 0: "no error"). */
-VMM__HIDDEN void vmm__err_restore(const struct vmm__err_saved *s);
-/* Prefix the current thread's last error message with a context string. */
-VMM__HIDDEN void vmm__err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-VMM__HIDDEN void vmm__log(vmm_log_level level, const char *component, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-VMM__HIDDEN void vmm__logv(vmm_log_level level, const char *component, const char *fmt, va_list ap);
-VMM__HIDDEN bool vmm__log_enabled(vmm_log_level level);
-VMM__HIDDEN uint64_t vmm__now_ns(void);
-
-/* A per-object rate limit for guest-triggerable messages: a burst per second. */
-struct vmm__ratelimit {
-    uint64_t window_start;
-    unsigned int in_window;
-    uint64_t suppressed;
-};
-/* True if a message may be emitted now; *suppressed receives the count dropped before it. */
-VMM__HIDDEN bool vmm__ratelimit_ok(struct vmm__ratelimit *rl, uint64_t *suppressed);
-
-/* Whether [a, a+alen) and [b, b+blen) share a byte; lengths > 0, and each
- * range may end at 2^64 - 1 (inclusive ends, so nothing wraps). */
-static inline bool vmm__ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-    return a <= b + blen - 1 && b <= a + alen - 1;
-}
-
-/* Versioned options: fill the caller's struct of the given version with defaults. */
-VMM__HIDDEN int vmm__options_init(void *opts, unsigned int version, const void *defaults,
-                                  const size_t *sizes_by_version, unsigned int max_version,
-                                  const char *what);
-/* Versioned options: copy the caller's struct (of its version's size) over defaults. */
-VMM__HIDDEN int vmm__options_copy(void *dst, size_t dst_size, const void *src,
-                                  const size_t *sizes_by_version, unsigned int max_version,
-                                  const char *what);
+#include "devhost.h"
+#include "util.h"
 
 /* ---- memory (memory.c) ---- */
 struct vmm__region {
@@ -126,8 +79,6 @@ VMM__HIDDEN bool vmm__dispatch(const struct vmm__bus *pio, const struct vmm__bus
 /* Whether a device asked to stop the run during dispatch on this thread; clears it. */
 VMM__HIDDEN bool vmm__dispatch_take_stop(int *status);
 
-struct json_object;
-
 /* ---- devices (device.c) ---- */
 /* What a device reaches outside itself; a VM provides one, unit tests a fake. */
 struct vmm__devhost {
@@ -158,9 +109,8 @@ struct vmm__irqfd {
     bool level;    /* what the device last asked for */
     bool asserted; /* written to fd, and no EOI (resample) seen since */
 };
-/* A doorbell: a guest write KVM turns into an eventfd signal (device.c).
- * The function returns true to be called again (it stopped at a bound). */
-typedef bool (*vmm__doorbell_fn)(void *ctx, uint32_t value);
+/* A doorbell (vmm__device_doorbell): a guest write KVM turns into a signal
+ * of fd, which the device host's I/O thread serves. */
 struct vmm__doorbell {
     uint64_t addr;
     uint32_t value;
@@ -198,7 +148,6 @@ struct vmm_device {
     unsigned int nirqfds, ndoorbells;
     struct vmm__irqfd irqfd[VMM__DEVICE_MAX_IRQFDS];
     struct vmm__doorbell doorbell[VMM__DEVICE_MAX_DOORBELLS];
-    unsigned int virtio_opts; /* the transport's config flags, vmm__virtio_cfg() to _init() */
 };
 
 /* Create a device with an explicit host (detached from any VM when host_ctx is
@@ -221,107 +170,6 @@ VMM__HIDDEN const char *vmm__device_last_error(void);
 /* Access a device as the bus does (takes its lock). */
 VMM__HIDDEN int vmm__device_access(vmm_device *dev, unsigned int range, uint64_t offset, void *data,
                                    unsigned int size, bool write);
-
-/* Drive the device's interrupt lines through irqfds where the host can (the
- * VM has the in-kernel irqchip and KVM irqfds with resampling): the line is
- * asserted by an eventfd write, and at the guest's EOI KVM de-asserts it and
- * the device host's I/O thread asserts it again if the device still asks
- * for it, which keeps vmm_device_set_irq()'s level semantics. Elsewhere, or
- * off, KVM_IRQ_LINE as for every other device. The device then calls
- * vmm_device_set_irq() with its lock held only. */
-VMM__HIDDEN void vmm__device_use_irqfd(vmm_device *dev, bool on);
-/* Register (on) or drop a doorbell: a 4-byte guest write of value at MMIO
- * address addr then signals an eventfd in the kernel instead of exiting to
- * user space, and the device host's I/O thread calls fn(ctx, value) with the
- * device lock held. Device lock held. 0; VMM_ENOTSUP where the host cannot
- * (the write exits and is served by the access callback as before), or
- * another negative code. Dropping is immediate: fn is not called for that
- * doorbell afterwards, even for a write the kernel had already signalled. */
-VMM__HIDDEN int vmm__device_doorbell(vmm_device *dev, uint64_t addr, uint32_t value,
-                                     vmm__doorbell_fn fn, void *ctx, bool on);
-
-/* Hold the device lock outside an access callback: a backend thread, or an
- * embedder call that feeds a device (device access callbacks already hold it). */
-VMM__HIDDEN void vmm__device_lock(vmm_device *dev);
-VMM__HIDDEN void vmm__device_unlock(vmm_device *dev);
-
-/* ---- a device's I/O thread (iothread.c) ---- */
-/* Backends that wait on host file descriptors (TAP, sockets, console input)
- * get one thread per device. It polls the watched descriptors and calls fn
- * with the device lock held for each ready one (idx: the number
- * vmm__io_add() returned; revents as poll() reports them). Descriptors must
- * be non-blocking: a readiness report may be stale. */
-#define VMM__IO_MAX_FDS 64
-struct vmm__io;
-typedef void (*vmm__io_ready_fn)(void *model, unsigned int idx, short revents);
-VMM__HIDDEN int vmm__io_new(vmm_device *dev, vmm__io_ready_fn fn, void *model,
-                            struct vmm__io **out);
-/* Watch fd for events (0: known but not watched now); the entry's number, or
- * VMM_E2BIG. After vmm__io_start() only with the device lock held. */
-VMM__HIDDEN int vmm__io_add(struct vmm__io *io, int fd, short events);
-/* The same with its own function and model for this entry (fn NULL in
- * vmm__io_new() for a thread whose entries all bring theirs). */
-VMM__HIDDEN int vmm__io_add_fn(struct vmm__io *io, int fd, short events, vmm__io_ready_fn fn,
-                               void *model);
-/* Change entry i (fd -1 or events 0: not watched). Clear an entry before
- * closing its descriptor. After vmm__io_start() only with the device lock held. */
-VMM__HIDDEN void vmm__io_set(struct vmm__io *io, unsigned int i, int fd, short events);
-VMM__HIDDEN int vmm__io_start(struct vmm__io *io);
-/* Stop and join the thread (without the device lock held), free everything;
- * NULL is ignored. Watched descriptors stay open: they are the caller's. */
-VMM__HIDDEN void vmm__io_free(struct vmm__io *io);
-
-/* ---- built-in device types (lib/devices/builtin.c) ---- */
-/* What a built-in type declares beyond its public ops table, whose create()
- * is vmm__builtin_create(). */
-struct vmm__device_type {
-    const vmm_device_ops *ops;
-    /* create() from a parsed configuration object, which stays the caller's. */
-    int (*create)(vmm_device *dev, struct json_object *cfg, void **state);
-    /* Keys whose string values name host files: a spec resolves them against
-     * its own directory (NULL-terminated; NULL: none). */
-    const char *const *path_keys;
-    /* Keys that take host file descriptors, which a spec cannot give, and
-     * what a spec uses instead (NULL-terminated; NULL: none). */
-    const char *const *fd_keys;
-    const char *fd_hint;
-};
-/* Every built-in type, NULL-terminated; the registry adds them at first use. */
-extern VMM__HIDDEN const struct vmm__device_type *const vmm__builtin_types[];
-/* The built-in type with these ops or this name, or NULL. */
-VMM__HIDDEN const struct vmm__device_type *vmm__builtin_type(const vmm_device_ops *ops);
-VMM__HIDDEN const struct vmm__device_type *vmm__builtin_named(const char *name);
-/* The create() of every built-in's ops: parse the text, then the type's create. */
-VMM__HIDDEN int vmm__builtin_create(vmm_device *dev, const char *config, void **state);
-
-/* ---- strict JSON checks json-c does not make (json_check.c) ---- */
-#define VMM__JSON_PATH_MAX 256
-/* 0 if json is well-formed UTF-8 (RFC 3629); else -1 with the offset in *bad. */
-VMM__HIDDEN int vmm__json_check_utf8(const char *json, size_t len, size_t *bad);
-/* 0 if the JSON text (already accepted by json-c) repeats no key in any object,
- * has no NUL in a key, quotes strings with double quotes and has no integer
- * beyond 64 bits; else -1 with the JSON path ("" for the top level) and the
- * problem. */
-VMM__HIDDEN int vmm__json_check(const char *json, size_t len, char *path, size_t pathlen, char *why,
-                                size_t whylen);
-
-/* ---- JSON configuration helpers for device types (config.c) ---- */
-/* Parse a device config's text (NULL/empty -> an empty object): strict JSON,
- * UTF-8, no repeated key, an object. */
-VMM__HIDDEN int vmm__cfg_parse_text(vmm_device *dev, const char *json, struct json_object **out);
-/* Refuse keys outside `allowed` (NULL-terminated; "id" and "type" are always
- * allowed); a valid "id" names the device. */
-VMM__HIDDEN int vmm__cfg_keys(vmm_device *dev, struct json_object *o, const char *const *allowed);
-/* "123", "0x1f000", "64M" (K/M/G/T: powers of 1024): 0, -1 not a number, -2 overflow. */
-VMM__HIDDEN int vmm__parse_u64_text(const char *s, uint64_t *out);
-/* Integer key (a JSON integer or a number string as above) in [min, max]; absent -> *out = dflt,
- * returns 0; present -> 1. */
-VMM__HIDDEN int vmm__cfg_u64(vmm_device *dev, struct json_object *o, const char *key, uint64_t min,
-                             uint64_t max, uint64_t dflt, uint64_t *out);
-/* Where a device's len bytes of registers live: "port" (default default_port)
- * or "mmio", not both. */
-VMM__HIDDEN int vmm__cfg_place(vmm_device *dev, struct json_object *o, uint64_t default_port,
-                               uint64_t len, vmm_space *space, uint64_t *base);
 
 /* ---- VM and vCPU ---- */
 #define VMM__MAX_VCPUS 256
@@ -418,9 +266,7 @@ VMM__HIDDEN int vmm__vcpu_acquire(vmm_vcpu *vcpu);
 VMM__HIDDEN void vmm__vcpu_release(vmm_vcpu *vcpu);
 
 /* ---- x86 paging walk (paging_x86_64.c), over a reader callback ---- */
-struct vmm__paging_state {
-    uint64_t cr0, cr3, cr4, efer;
-};
+/* struct vmm__paging_state: in hv/kvm.h, which fills it. */
 typedef int (*vmm__phys_read_fn)(void *ctx, uint64_t gpa, uint64_t *val, size_t size);
 VMM__HIDDEN int vmm__x86_translate(const struct vmm__paging_state *ps, uint64_t gva, bool write,
                                    bool user, vmm__phys_read_fn rd, void *ctx, uint64_t *gpa);

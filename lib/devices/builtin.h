@@ -4,7 +4,7 @@
 #ifndef LIBVMM_DEVICES_BUILTIN_H
 #define LIBVMM_DEVICES_BUILTIN_H
 
-#include "../core/internal.h"
+#include "../core/devhost.h"
 
 extern VMM__HIDDEN const vmm_device_ops vmm__serial_ops;
 extern VMM__HIDDEN const vmm_device_ops vmm__debug_exit_ops;

@@ -365,7 +365,7 @@ const struct vmm__device_type vmm__serial_type = {
 
 static struct serial *as_serial(vmm_device *dev)
 {
-    return dev && dev->ops == &vmm__serial_ops ? dev->state : NULL;
+    return dev && vmm_device_type(dev) == &vmm__serial_ops ? vmm_device_state(dev) : NULL;
 }
 
 int vmm_serial_set_output(vmm_device *dev, vmm_serial_output_fn fn, void *opaque)
@@ -373,10 +373,10 @@ int vmm_serial_set_output(vmm_device *dev, vmm_serial_output_fn fn, void *opaque
     struct serial *s = as_serial(dev);
     if (!s)
         return vmm__err(VMM_EINVAL, "vmm_serial_set_output: not a serial device");
-    pthread_mutex_lock(&dev->lock);
+    vmm__device_lock(dev);
     s->out_fn = fn;
     s->out_opaque = opaque;
-    pthread_mutex_unlock(&dev->lock);
+    vmm__device_unlock(dev);
     return 0;
 }
 
@@ -385,12 +385,12 @@ int vmm_serial_input(vmm_device *dev, const void *buf, size_t len)
     struct serial *s = as_serial(dev);
     if (!s || (!buf && len))
         return vmm__err(VMM_EINVAL, "vmm_serial_input: not a serial device or NULL buffer");
-    pthread_mutex_lock(&dev->lock);
+    vmm__device_lock(dev);
     size_t n = 0;
     for (; n < len && s->rx_count < RX_FIFO; n++)
         rx_push(s, ((const uint8_t *)buf)[n]);
     update_irq(s);
-    pthread_mutex_unlock(&dev->lock);
+    vmm__device_unlock(dev);
     return (int)(n > INT32_MAX ? INT32_MAX : n);
 }
 
@@ -399,8 +399,8 @@ int vmm_serial_get_stats(vmm_device *dev, vmm_serial_stats *stats)
     struct serial *s = as_serial(dev);
     if (!s || !stats)
         return vmm__err(VMM_EINVAL, "vmm_serial_get_stats: not a serial device or NULL");
-    pthread_mutex_lock(&dev->lock);
+    vmm__device_lock(dev);
     *stats = s->stats;
-    pthread_mutex_unlock(&dev->lock);
+    vmm__device_unlock(dev);
     return 0;
 }

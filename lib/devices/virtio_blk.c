@@ -244,12 +244,11 @@ static int blk_create(vmm_device *dev, struct json_object *cfg, void **state)
     int rc = vmm__cfg_keys(dev, cfg, blk_keys);
     if (rc < 0)
         return rc;
-    uint64_t base;
-    int irq;
+    struct vmm__virtio_place place;
     const char *path = NULL, *serial = NULL;
     bool ro = false;
     struct json_object *v;
-    rc = vmm__virtio_cfg(dev, cfg, &base, &irq);
+    rc = vmm__virtio_cfg(dev, cfg, &place);
     if (rc >= 0) {
         if (!json_object_object_get_ex(cfg, "path", &v) ||
             !json_object_is_type(v, json_type_string))
@@ -304,7 +303,7 @@ static int blk_create(vmm_device *dev, struct json_object *cfg, void **state)
         put32(b->config + 48, UINT32_MAX / SECTOR); /* max_write_zeroes_sectors */
         put32(b->config + 52, MAX_RANGES);          /* max_write_zeroes_seg */
         b->config[56] = 0;                          /* write_zeroes_may_unmap */
-        rc = vmm__virtio_init(&b->t, dev, &blk_models[ro], b, base, irq);
+        rc = vmm__virtio_init(&b->t, dev, &blk_models[ro], b, &place);
     }
     if (rc < 0) {
         if (b)

@@ -506,15 +506,15 @@ static int cfg_fd(vmm_device *dev, struct json_object *cfg, const char *key, int
     return 0;
 }
 
-static int con_parse(vmm_device *dev, struct json_object *cfg, struct console *c, uint64_t *base,
-                     int *irq)
+static int con_parse(vmm_device *dev, struct json_object *cfg, struct console *c,
+                     struct vmm__virtio_place *place)
 {
     struct json_object *v;
     int rc = vmm__cfg_keys(dev, cfg, con_keys);
     if (rc < 0)
         return rc;
     uint64_t cols, rows;
-    rc = vmm__virtio_cfg(dev, cfg, base, irq);
+    rc = vmm__virtio_cfg(dev, cfg, place);
     if (rc >= 0 && (vmm__cfg_u64(dev, cfg, "cols", 1, UINT16_MAX, 80, &cols) < 0 ||
                     vmm__cfg_u64(dev, cfg, "rows", 1, UINT16_MAX, 25, &rows) < 0))
         rc = VMM_ECONFIG;
@@ -553,11 +553,10 @@ static int con_create(vmm_device *dev, struct json_object *cfg, void **state)
     if (!c)
         return VMM_ENOMEM;
     c->in_fd = c->out_fd = c->io_in = c->io_out = -1;
-    uint64_t base;
-    int irq;
-    int rc = con_parse(dev, cfg, c, &base, &irq);
+    struct vmm__virtio_place place;
+    int rc = con_parse(dev, cfg, c, &place);
     if (rc >= 0)
-        rc = vmm__virtio_init(&c->t, dev, &con_model, c, base, irq);
+        rc = vmm__virtio_init(&c->t, dev, &con_model, c, &place);
     if (rc >= 0 && c->backend != B_CALLBACK && !vmm_device_checking(dev)) {
         /* Both entries are known from the start and watched only on demand. */
         rc = vmm__io_new(dev, on_ready, c, &c->io);
@@ -595,7 +594,7 @@ const struct vmm__device_type vmm__virtio_console_type = {
 
 static struct console *as_console(vmm_device *dev)
 {
-    return dev && vmm_device_type(dev) == &vmm__virtio_console_ops ? dev->state : NULL;
+    return dev && vmm_device_type(dev) == &vmm__virtio_console_ops ? vmm_device_state(dev) : NULL;
 }
 
 int vmm_virtio_console_set_output(vmm_device *dev, vmm_console_output_fn fn, void *opaque)

@@ -480,14 +480,14 @@ static int net_create(vmm_device *dev, struct json_object *cfg, void **state)
     int rc = vmm__cfg_keys(dev, cfg, net_keys);
     if (rc < 0)
         return rc;
-    uint64_t base;
-    int irq, tap_fd = -1;
+    struct vmm__virtio_place place;
+    int tap_fd = -1;
     const char *tap = NULL;
     struct net *n = calloc(1, sizeof *n);
     if (!n)
         return VMM_ENOMEM;
     n->fd = -1;
-    rc = vmm__virtio_cfg(dev, cfg, &base, &irq);
+    rc = vmm__virtio_cfg(dev, cfg, &place);
     if (rc >= 0)
         rc = net_cfg(dev, cfg, n, &tap_fd, &tap);
     if (rc >= 0 && n->tap && !vmm_device_checking(dev)) {
@@ -506,7 +506,7 @@ static int net_create(vmm_device *dev, struct json_object *cfg, void **state)
         }
     }
     if (rc >= 0)
-        rc = vmm__virtio_init(&n->t, dev, &net_model, n, base, irq);
+        rc = vmm__virtio_init(&n->t, dev, &net_model, n, &place);
     if (rc >= 0 && n->io)
         rc = vmm__io_start(n->io);
     if (rc < 0) {

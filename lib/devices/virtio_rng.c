@@ -60,9 +60,9 @@ static int rng_create(vmm_device *dev, struct json_object *cfg, void **state)
     int rc = vmm__cfg_keys(dev, cfg, rng_keys);
     if (rc < 0)
         return rc;
-    uint64_t base, max;
-    int irq;
-    rc = vmm__virtio_cfg(dev, cfg, &base, &irq);
+    struct vmm__virtio_place place;
+    uint64_t max;
+    rc = vmm__virtio_cfg(dev, cfg, &place);
     if (rc >= 0 && vmm__cfg_u64(dev, cfg, "max_bytes", 1, 1u << 20, 65536, &max) < 0)
         rc = VMM_ECONFIG;
     if (rc < 0)
@@ -71,7 +71,7 @@ static int rng_create(vmm_device *dev, struct json_object *cfg, void **state)
     if (!r)
         return VMM_ENOMEM;
     r->max_bytes = max;
-    if ((rc = vmm__virtio_init(&r->t, dev, &rng_model, r, base, irq)) < 0) {
+    if ((rc = vmm__virtio_init(&r->t, dev, &rng_model, r, &place)) < 0) {
         free(r);
         return rc;
     }

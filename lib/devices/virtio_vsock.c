@@ -394,10 +394,10 @@ static int vsock_create(vmm_device *dev, struct json_object *cfg, void **state)
     int rc = vmm__cfg_keys(dev, cfg, vsock_keys);
     if (rc < 0)
         return rc;
-    uint64_t base, cid = 0;
-    int irq;
+    struct vmm__virtio_place place;
+    uint64_t cid = 0;
     const char *path = NULL;
-    rc = vmm__virtio_cfg(dev, cfg, &base, &irq);
+    rc = vmm__virtio_cfg(dev, cfg, &place);
     if (rc >= 0) {
         /* §5.10.4: 0, 1, 2 and 0xffffffff are reserved; the upper half is zero. */
         int got = vmm__cfg_u64(dev, cfg, "guest_cid", 3, 0xfffffffeu, 0, &cid);
@@ -431,7 +431,7 @@ static int vsock_create(vmm_device *dev, struct json_object *cfg, void **state)
     v->next_port = PORT_FIRST;
     for (unsigned int i = 0; i < MAX_CONNS; i++)
         v->c[i].fd = -1;
-    if ((rc = vmm__virtio_init(&v->t, dev, &vsock_model, v, base, irq)) < 0)
+    if ((rc = vmm__virtio_init(&v->t, dev, &vsock_model, v, &place)) < 0)
         goto fail;
     if (vmm_device_checking(dev)) { /* no socket, no thread */
         if ((rc = vmm__vsock_check_path(dev, v->path)) < 0)

@@ -22,6 +22,11 @@ struct vmm__hv_vcpu {
 
 #define VMM__HV_HIDDEN __attribute__((visibility("hidden")))
 
+/* The control registers a guest page walk needs (lib/core/paging_x86_64.c). */
+struct vmm__paging_state {
+    uint64_t cr0, cr3, cr4, efer;
+};
+
 /* Record "<what>: <strerror(errno)>" as a VMM_EKVM error and return it. */
 VMM__HV_HIDDEN int vmm__hv_fail(const char *what);
 /* A KVM list ioctl on fd whose argument is a 32-bit entry count followed,

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../core/internal.h"
+#include "../core/util.h"
+#include "kvm.h"
 
 int vmm__hv_fail(const char *what)
 {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../core/internal.h"
+#include "../core/util.h"
+#include "kvm.h"
 #include "kvm_x86_64_blob.h"
 
 /* ---- Snapshot state ---- */

@@ -50,25 +50,30 @@ static uint64_t offered(const struct vmm__virtio *t)
 }
 
 int vmm__virtio_init(struct vmm__virtio *t, vmm_device *dev, const struct vmm__virtio_ops *ops,
-                     void *model, uint64_t base, int irq)
+                     void *model, const struct vmm__virtio_place *place)
 {
+    uint64_t base = place->base;
+    int irq = place->irq;
     memset(t, 0, sizeof *t);
     t->dev = dev;
     t->ops = ops;
     t->model = model;
     t->irq = irq;
     t->base = base;
-    t->ioeventfd = dev->virtio_opts & VMM__VIRTIO_OPT_IOEVENTFD;
-    vmm__device_use_irqfd(dev, !(dev->virtio_opts & VMM__VIRTIO_OPT_NO_IRQFD));
+    t->ioeventfd = place->ioeventfd;
+    vmm__device_use_irqfd(dev, place->irqfd);
     return vmm_device_claim(dev, VMM_SPACE_MMIO, base, VMM__VIRTIO_MMIO_SIZE);
 }
 
 bool vmm__virtio_lookup(vmm_device *dev, uint64_t *base, int *irq)
 {
-    if (dev->ops->read != vmm__virtio_dev_read || !dev->nranges)
+    const vmm_device_ops *ops = vmm_device_type(dev);
+    vmm_space space;
+    uint64_t len;
+    if (!ops || ops->read != vmm__virtio_dev_read ||
+        vmm__device_range(dev, 0, &space, base, &len) < 0)
         return false;
-    const struct vmm__virtio *t = dev->state;
-    *base = dev->ranges[0].base;
+    const struct vmm__virtio *t = vmm_device_state(dev); /* each model begins with it */
     *irq = t->irq;
     return true;
 }
@@ -391,9 +396,10 @@ int vmm__virtio_write(struct vmm__virtio *t, uint64_t off, const void *data, uns
     return 0;
 }
 
-int vmm__virtio_cfg(vmm_device *dev, struct json_object *cfg, uint64_t *base, int *irq)
+int vmm__virtio_cfg(vmm_device *dev, struct json_object *cfg, struct vmm__virtio_place *place)
 {
-    uint64_t line;
+    uint64_t line, *base = &place->base;
+    int *irq = &place->irq;
     int rc = vmm__cfg_u64(dev, cfg, "mmio", 0, UINT64_MAX - VMM__VIRTIO_MMIO_SIZE, 0, base);
     if (rc == 0) {
         vmm_device_error(dev, "config.mmio: required (the register block's guest address)");
@@ -408,13 +414,12 @@ int vmm__virtio_cfg(vmm_device *dev, struct json_object *cfg, uint64_t *base, in
     if ((rc = vmm__cfg_u64(dev, cfg, "irq", 0, 23, 0, &line)) < 0)
         return VMM_ECONFIG;
     *irq = rc == 1 ? (int)line : -1;
-    static const struct {
+    struct {
         const char *key;
-        unsigned int flag;
-        bool when;
-    } opts[] = {{"ioeventfd", VMM__VIRTIO_OPT_IOEVENTFD, true},
-                {"irqfd", VMM__VIRTIO_OPT_NO_IRQFD, false}};
-    dev->virtio_opts = 0;
+        bool *out;
+    } opts[] = {{"ioeventfd", &place->ioeventfd}, {"irqfd", &place->irqfd}};
+    place->ioeventfd = false;
+    place->irqfd = true;
     for (size_t i = 0; i < VMM__ARRAY_LEN(opts); i++) {
         struct json_object *v;
         if (!json_object_object_get_ex(cfg, opts[i].key, &v))
@@ -423,8 +428,7 @@ int vmm__virtio_cfg(vmm_device *dev, struct json_object *cfg, uint64_t *base, in
             vmm_device_error(dev, "config.%s: must be true or false", opts[i].key);
             return VMM_ECONFIG;
         }
-        if (json_object_get_boolean(v) == opts[i].when)
-            dev->virtio_opts |= opts[i].flag;
+        *opts[i].out = json_object_get_boolean(v);
     }
     return 0;
 }

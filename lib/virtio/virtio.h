@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../core/internal.h"
+#include "../core/devhost.h"
 
 /* ---- split virtqueue (virtio 1.2 §2.7) ---- */
 
@@ -120,20 +120,25 @@ struct vmm__virtio {
 struct json_object;
 /* The transport's keys, for a device type's list of allowed config keys. */
 #define VMM__VIRTIO_KEYS "mmio", "irq", "ioeventfd", "irqfd"
-/* Transport flags vmm__virtio_cfg() leaves in dev->virtio_opts for
- * vmm__virtio_init(). */
-#define VMM__VIRTIO_OPT_IOEVENTFD 1u
-#define VMM__VIRTIO_OPT_NO_IRQFD  2u
+/* Where and how a device's transport sits, from its config's transport keys
+ * (vmm__virtio_cfg) to vmm__virtio_init. */
+struct vmm__virtio_place {
+    uint64_t base; /* "mmio" */
+    int irq;       /* "irq", or -1: the driver polls */
+    bool ioeventfd;
+    bool irqfd;
+};
 /* The transport's keys in a device's JSON config: "mmio" (required, 4 KiB
  * aligned), "irq" (0-23; absent: -1, the driver polls), "ioeventfd" (bool,
  * default false: serve queue notifications on the device's I/O thread
  * without an exit to user space, where KVM can) and "irqfd" (bool, default
  * true: drive the line through an irqfd where KVM can). */
-VMM__HIDDEN int vmm__virtio_cfg(vmm_device *dev, struct json_object *cfg, uint64_t *base, int *irq);
+VMM__HIDDEN int vmm__virtio_cfg(vmm_device *dev, struct json_object *cfg,
+                                struct vmm__virtio_place *place);
 /* Set up the transport for a device and claim its MMIO range. */
 VMM__HIDDEN int vmm__virtio_init(struct vmm__virtio *t, vmm_device *dev,
-                                 const struct vmm__virtio_ops *ops, void *model, uint64_t base,
-                                 int irq);
+                                 const struct vmm__virtio_ops *ops, void *model,
+                                 const struct vmm__virtio_place *place);
 /* Register accesses (the device type's read/write). */
 VMM__HIDDEN int vmm__virtio_read(struct vmm__virtio *t, uint64_t off, void *data,
                                  unsigned int size);
