@@ -8,6 +8,7 @@
 #ifndef LIBVMM_DEVHOST_H
 #define LIBVMM_DEVHOST_H
 
+#include <libvmm/sys/device.h>
 #include <pthread.h>
 
 #include "util.h"

@@ -9,8 +9,8 @@ cxx=${3:-c++}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0
-for h in "$inc"/libvmm/*.h; do
-    name=$(basename "$h")
+for h in "$inc"/libvmm/*.h "$inc"/libvmm/sys/*.h; do
+    name=${h#"$inc"/libvmm/}
     printf '#include <libvmm/%s>\nint main(void) { return 0; }\n' "$name" >"$tmp/t.c"
     if ! $cc -std=c99 -pedantic -Wall -Wextra -Werror -I"$inc" -c "$tmp/t.c" -o "$tmp/t.o"; then
         echo "FAIL: $name does not compile alone as C99"

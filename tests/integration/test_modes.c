@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Guests in each CPU mode, CPL3 code, unclaimed exits, embedder devices, triple faults. */
 #include "kvm_test.h"
+
+#include <libvmm/sys/device.h>
 #include "../../guest/compute.h"
 
 static void hello_in_mode(vmm_x86_mode mode, const char *guest, const char *expect, int status)

@@ -7,6 +7,8 @@
 
 #include "kvm_test.h"
 
+#include <libvmm/sys/device.h>
+
 #define MSR_EFER    0xc0000080u
 #define MSR_STAR    0xc0000081u
 #define MSR_LSTAR   0xc0000082u

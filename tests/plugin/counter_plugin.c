@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A device plugin for tests: registers "plugin-counter", which adds what the
  * guest writes at port 0x700 or MMIO 0xe0000000 and returns the sum on reads. */
+#include <libvmm/sys/device.h>
 #include <libvmm/vmm.h>
 #include <stdlib.h>
 #include <string.h>

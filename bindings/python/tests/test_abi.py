@@ -62,13 +62,22 @@ def c_names():
             yield cls, m, prefix + m.name
 
 
+def public_headers():
+    """Every public header: include/libvmm/*.h and the sys/ headers for device authors."""
+    for d, _, files in os.walk(os.path.join(INCLUDE, "libvmm")):
+        for f in sorted(files):
+            if f.endswith(".h"):
+                yield os.path.join(d, f)
+
+
 @pytest.fixture(scope="module")
 def c_values(tmp_path_factory):
     """Compile a program that prints every value, size and offset the tests check."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.fail("no C compiler")
-    lines = ['#include <libvmm/vmm.h>', '#include <libvmm/sandbox_guest.h>', '#include <stdio.h>',
+    lines = ['#include <libvmm/vmm.h>', '#include <libvmm/sys/device.h>',
+             '#include <libvmm/sandbox_guest.h>', '#include <stdio.h>',
              '#include <stddef.h>', 'int main(void) {']
     for _, _, name in c_names():
         lines.append('printf("%s %%lld\\n", (long long)(%s));' % (name, name))
@@ -96,8 +105,7 @@ def test_enums_match_headers(c_values):
 
 def test_enums_cover_headers():
     """Every VMM_EXIT_/VMM_SANDBOX_/... enumerator of the headers has a member."""
-    text = "".join(open(os.path.join(INCLUDE, "libvmm", f)).read()
-                   for f in os.listdir(os.path.join(INCLUDE, "libvmm")) if f.endswith(".h"))
+    text = "".join(open(f).read() for f in public_headers())
     covered = {name for _, _, name in c_names()}
     for prefix in ("VMM_EXIT_", "VMM_SANDBOX_", "VMM_FUZZ_", "VMM_PAGING_", "VMM_CAP_",
                    "VMM_MEM_", "VMM_DEBUG_", "VMM_LOG_", "VMM_X86_EXCEPTIONS_"):
@@ -122,8 +130,8 @@ def test_struct_layouts_match_headers(c_values):
 
 def test_every_public_function_is_bound():
     declared = set()
-    for f in os.listdir(os.path.join(INCLUDE, "libvmm")):
-        text = open(os.path.join(INCLUDE, "libvmm", f)).read()
+    for f in public_headers():
+        text = open(f).read()
         declared |= set(re.findall(r"VMM_EXTERN[^;(]*?\b(vmm_\w+)\s*\(", text, re.S))
     assert declared, "no declarations found"
     assert declared == set(N.PROTOTYPES), (declared ^ set(N.PROTOTYPES))
