@@ -164,6 +164,11 @@ VMM__HIDDEN int vmm__device_new_obj(const char *type, struct json_object *cfg,
 VMM__HIDDEN int vmm__device_attach_obj(vmm_vm *vm, const char *type, struct json_object *cfg,
                                        vmm_device **out);
 VMM__HIDDEN void vmm__device_free(vmm_device *dev);
+/* Stop the device's host I/O thread and undo every irqfd and doorbell
+ * (devhost.c); before the type's destroy(). */
+VMM__HIDDEN void vmm__device_host_teardown(vmm_device *dev);
+/* The host a VM gives its devices (devhost.c); its ctx is the vmm_vm. */
+extern VMM__HIDDEN const struct vmm__devhost vmm__vm_devhost;
 /* The reason the last failing create() on this thread gave with
  * vmm_device_error() ("" if none, e.g. a refused range claim). */
 VMM__HIDDEN const char *vmm__device_last_error(void);
