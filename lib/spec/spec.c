@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* JSON VM spec (docs/spec.md): strict parsing with json-c into a plain
- * description (struct spec), with a JSON path in every error. */
+ * description (struct spec), with a JSON path in every error: the document,
+ * memory, CPU, boot and limits (devices in spec_devices.c, the getters in
+ * spec_json.c). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,192 +17,6 @@
 
 #include "spec_internal.h"
 #include "../boot/elf.h"
-
-static int bad(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int bad(const char *path, const char *fmt, ...)
-{
-    char msg[384];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return vmm__err(VMM_ECONFIG, "%s: %s", *path ? path : "(spec)", msg);
-}
-
-/* out = path.key; a path too long for messages is cut, which is harmless. */
-static void join(char *out, const char *path, const char *key)
-{
-    if (snprintf(out, VMM__SPEC_PATH_MAX, "%s%s%s", path, *path ? "." : "", key) >=
-        VMM__SPEC_PATH_MAX)
-        out[VMM__SPEC_PATH_MAX - 1] = 0;
-}
-
-static const char *type_name(struct json_object *v)
-{
-    switch (json_object_get_type(v)) {
-    case json_type_null:
-        return "null";
-    case json_type_boolean:
-        return "a boolean";
-    case json_type_double:
-        return "a fraction";
-    case json_type_int:
-        return "an integer";
-    case json_type_object:
-        return "an object";
-    case json_type_array:
-        return "an array";
-    case json_type_string:
-        return "a string";
-    }
-    return "unknown";
-}
-
-/* Refuse keys outside `allowed` (NULL-terminated). */
-static int check_keys(struct json_object *o, const char *path, const char *const *allowed)
-{
-    json_object_object_foreach(o, key, val)
-    {
-        (void)val;
-        bool ok = false;
-        for (const char *const *a = allowed; *a && !ok; a++)
-            ok = strcmp(key, *a) == 0;
-        if (!ok) {
-            char p[VMM__SPEC_PATH_MAX];
-            join(p, path, key);
-            return bad(p, "unknown key");
-        }
-    }
-    return 0;
-}
-
-static int get_object(struct json_object *parent, const char *path, const char *key,
-                      struct json_object **out)
-{
-    char p[VMM__SPEC_PATH_MAX];
-    *out = NULL;
-    if (!json_object_object_get_ex(parent, key, out))
-        return 0;
-    join(p, path, key);
-    if (!json_object_is_type(*out, json_type_object))
-        return bad(p, "must be an object, not %s", type_name(*out));
-    return 1;
-}
-
-static int get_bool(struct json_object *o, const char *path, const char *key, bool *out)
-{
-    struct json_object *v;
-    if (!json_object_object_get_ex(o, key, &v))
-        return 0;
-    char p[VMM__SPEC_PATH_MAX];
-    join(p, path, key);
-    if (!json_object_is_type(v, json_type_boolean))
-        return bad(p, "must be true or false, not %s", type_name(v));
-    *out = json_object_get_boolean(v);
-    return 1;
-}
-
-/* A string of 1..maxlen bytes without control characters. */
-static int get_string(struct json_object *o, const char *path, const char *key, size_t maxlen,
-                      const char **out)
-{
-    struct json_object *v;
-    if (!json_object_object_get_ex(o, key, &v))
-        return 0;
-    char p[VMM__SPEC_PATH_MAX];
-    join(p, path, key);
-    if (!json_object_is_type(v, json_type_string))
-        return bad(p, "must be a string, not %s", type_name(v));
-    const char *s = json_object_get_string(v);
-    size_t n = (size_t)json_object_get_string_len(v);
-    if (n == 0 || n > maxlen)
-        return bad(p, "must be 1 to %zu characters", maxlen);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20)
-            return bad(p, "contains a control character");
-    *out = s;
-    return 1;
-}
-
-static int get_u64(struct json_object *o, const char *path, const char *key, uint64_t min,
-                   uint64_t max, uint64_t *out)
-{
-    struct json_object *v;
-    if (!json_object_object_get_ex(o, key, &v))
-        return 0;
-    char p[VMM__SPEC_PATH_MAX];
-    join(p, path, key);
-    uint64_t u;
-    if (json_object_is_type(v, json_type_int)) {
-        errno = 0;
-        int64_t si = json_object_get_int64(v);
-        if (si < 0)
-            return bad(p, "must not be negative");
-        u = json_object_get_uint64(v);
-        if (errno == ERANGE)
-            return bad(p, "too large");
-    } else if (json_object_is_type(v, json_type_string)) {
-        int r = vmm__parse_u64_text(json_object_get_string(v), &u);
-        if (r == -2)
-            return bad(p, "too large");
-        if (r < 0)
-            return bad(p, "\"%s\" is not a number (use 4096, \"0x1000\" or \"4K\")",
-                       json_object_get_string(v));
-    } else {
-        return bad(p, "must be a number, not %s", type_name(v));
-    }
-    if (u < min || u > max)
-        return bad(p, "must be in %llu..%llu", (unsigned long long)min, (unsigned long long)max);
-    *out = u;
-    return 1;
-}
-
-static char *resolve(const char *base_dir, const char *path)
-{
-    size_t n = strlen(path) + (base_dir ? strlen(base_dir) : 0) + 2;
-    char *r = malloc(n);
-    if (!r)
-        return NULL;
-    if (path[0] == '/' || !base_dir || !*base_dir)
-        snprintf(r, n, "%s", path);
-    else
-        snprintf(r, n, "%s/%s", base_dir, path);
-    return r;
-}
-
-/* A file the spec names: it must exist and be a regular file. */
-static int get_file(struct json_object *o, const char *path, const char *key, const char *base_dir,
-                    char **out, uint64_t *size)
-{
-    const char *s;
-    int r = get_string(o, path, key, PATH_MAX - 1, &s);
-    if (r <= 0)
-        return r;
-    char p[VMM__SPEC_PATH_MAX];
-    join(p, path, key);
-    char *full = resolve(base_dir, s);
-    if (!full)
-        return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
-    struct stat st;
-    if (stat(full, &st) < 0) {
-        int e = errno;
-        free(full);
-        return bad(p, "%s", e == ENOENT ? "no such file" : strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        free(full);
-        return bad(p, "not a regular file");
-    }
-    if (access(full, R_OK) < 0) {
-        free(full);
-        return bad(p, "not readable");
-    }
-    *out = full;
-    if (size)
-        *size = (uint64_t)st.st_size;
-    return 1;
-}
 
 void vmm__spec_free(struct spec *s)
 {
@@ -222,72 +38,74 @@ static int parse_memory(struct json_object *root, const char *bd, struct spec *s
 {
     static const char *const keys[] = {"size", "hugepages", "files", NULL};
     struct json_object *m;
-    int rc = get_object(root, "", "memory", &m);
+    int rc = vmm__spec_get_object(root, "", "memory", &m);
     if (rc < 0)
         return rc;
     if (rc == 0)
-        return bad("memory", "missing (the VM needs RAM)");
-    if ((rc = check_keys(m, "memory", keys)) < 0)
+        return vmm__spec_bad("memory", "missing (the VM needs RAM)");
+    if ((rc = vmm__spec_check_keys(m, "memory", keys)) < 0)
         return rc;
-    if ((rc = get_u64(m, "memory", "size", VMM_PAGE_SIZE, SPEC_MAX_RAM, &s->mem_size)) < 0)
+    if ((rc = vmm__spec_get_u64(m, "memory", "size", VMM_PAGE_SIZE, SPEC_MAX_RAM, &s->mem_size)) <
+        0)
         return rc;
     if (rc == 0)
-        return bad("memory.size", "missing");
+        return vmm__spec_bad("memory.size", "missing");
     if (s->mem_size % VMM_PAGE_SIZE)
-        return bad("memory.size", "must be a multiple of 4096");
-    if ((rc = get_bool(m, "memory", "hugepages", &s->hugepages)) < 0)
+        return vmm__spec_bad("memory.size", "must be a multiple of 4096");
+    if ((rc = vmm__spec_get_bool(m, "memory", "hugepages", &s->hugepages)) < 0)
         return rc;
     if (s->hugepages && s->mem_size % (2u << 20))
-        return bad("memory.size", "must be a multiple of 2 MiB with hugepages");
+        return vmm__spec_bad("memory.size", "must be a multiple of 2 MiB with hugepages");
     struct json_object *files;
     if (!json_object_object_get_ex(m, "files", &files))
         return 0;
     if (!json_object_is_type(files, json_type_array))
-        return bad("memory.files", "must be an array, not %s", type_name(files));
+        return vmm__spec_bad("memory.files", "must be an array, not %s",
+                             vmm__spec_type_name(files));
     size_t n = json_object_array_length(files);
     if (n > SPEC_MAX_FILES)
-        return bad("memory.files", "at most %d files", SPEC_MAX_FILES);
+        return vmm__spec_bad("memory.files", "at most %d files", SPEC_MAX_FILES);
     for (size_t i = 0; i < n; i++) {
         static const char *const fkeys[] = {"path", "address", NULL};
         char p[VMM__SPEC_PATH_MAX];
         snprintf(p, sizeof p, "memory.files[%zu]", i);
         struct json_object *f = json_object_array_get_idx(files, i);
         if (!json_object_is_type(f, json_type_object))
-            return bad(p, "must be an object, not %s", type_name(f));
-        if ((rc = check_keys(f, p, fkeys)) < 0)
+            return vmm__spec_bad(p, "must be an object, not %s", vmm__spec_type_name(f));
+        if ((rc = vmm__spec_check_keys(f, p, fkeys)) < 0)
             return rc;
         struct spec_file *sf = &s->files[s->nfiles];
-        if ((rc = get_file(f, p, "path", bd, &sf->path, &sf->size)) < 0)
+        if ((rc = vmm__spec_get_file(f, p, "path", bd, &sf->path, &sf->size)) < 0)
             return rc;
         if (rc == 0)
-            return bad(p, "missing \"path\"");
+            return vmm__spec_bad(p, "missing \"path\"");
         s->nfiles++;
         char pa[VMM__SPEC_PATH_MAX];
-        join(pa, p, "address");
-        if ((rc = get_u64(f, p, "address", 0, (1ull << 52) - 1, &sf->address)) < 0)
+        vmm__spec_join(pa, p, "address");
+        if ((rc = vmm__spec_get_u64(f, p, "address", 0, (1ull << 52) - 1, &sf->address)) < 0)
             return rc;
         if (rc == 0)
-            return bad(pa, "missing");
+            return vmm__spec_bad(pa, "missing");
         if (sf->address % VMM_PAGE_SIZE)
-            return bad(pa, "must be a multiple of 4096");
+            return vmm__spec_bad(pa, "must be a multiple of 4096");
         if (sf->size == 0) {
             char pp[VMM__SPEC_PATH_MAX];
-            join(pp, p, "path");
-            return bad(pp, "the file is empty");
+            vmm__spec_join(pp, p, "path");
+            return vmm__spec_bad(pp, "the file is empty");
         }
         sf->size = (sf->size + VMM_PAGE_SIZE - 1) & ~(uint64_t)(VMM_PAGE_SIZE - 1);
         if (sf->size > (1ull << 52) - sf->address)
-            return bad(pa, "the file does not fit below 2^52");
+            return vmm__spec_bad(pa, "the file does not fit below 2^52");
         if (vmm__ranges_overlap(sf->address, sf->size, 0, s->mem_size))
-            return bad(pa, "[0x%llx, 0x%llx) overlaps the RAM at [0, 0x%llx)",
-                       (unsigned long long)sf->address,
-                       (unsigned long long)(sf->address + sf->size),
-                       (unsigned long long)s->mem_size);
+            return vmm__spec_bad(pa, "[0x%llx, 0x%llx) overlaps the RAM at [0, 0x%llx)",
+                                 (unsigned long long)sf->address,
+                                 (unsigned long long)(sf->address + sf->size),
+                                 (unsigned long long)s->mem_size);
         for (size_t k = 0; k + 1 < s->nfiles; k++)
             if (vmm__ranges_overlap(sf->address, sf->size, s->files[k].address, s->files[k].size))
-                return bad(pa, "[0x%llx, 0x%llx) overlaps memory.files[%zu]",
-                           (unsigned long long)sf->address,
-                           (unsigned long long)(sf->address + sf->size), k);
+                return vmm__spec_bad(pa, "[0x%llx, 0x%llx) overlaps memory.files[%zu]",
+                                     (unsigned long long)sf->address,
+                                     (unsigned long long)(sf->address + sf->size), k);
     }
     return 0;
 }
@@ -297,13 +115,13 @@ static int parse_cpu(struct json_object *root, struct spec *s)
     static const char *const keys[] = {"mode",     "cpl",    "entry", "stack",
                                        "affinity", "weight", "cap",   NULL};
     struct json_object *c;
-    int rc = get_object(root, "", "cpu", &c);
+    int rc = vmm__spec_get_object(root, "", "cpu", &c);
     if (rc <= 0)
         return rc;
-    if ((rc = check_keys(c, "cpu", keys)) < 0)
+    if ((rc = vmm__spec_check_keys(c, "cpu", keys)) < 0)
         return rc;
     const char *mode;
-    if ((rc = get_string(c, "cpu", "mode", 16, &mode)) < 0)
+    if ((rc = vmm__spec_get_string(c, "cpu", "mode", 16, &mode)) < 0)
         return rc;
     if (rc) {
         if (strcmp(mode, "real") == 0)
@@ -313,42 +131,42 @@ static int parse_cpu(struct json_object *root, struct spec *s)
         else if (strcmp(mode, "long") == 0)
             s->mode = VMM_X86_LONG;
         else
-            return bad("cpu.mode", "must be \"real\", \"protected\" or \"long\"");
+            return vmm__spec_bad("cpu.mode", "must be \"real\", \"protected\" or \"long\"");
     }
     uint64_t v;
-    if ((rc = get_u64(c, "cpu", "cpl", 0, 3, &v)) < 0)
+    if ((rc = vmm__spec_get_u64(c, "cpu", "cpl", 0, 3, &v)) < 0)
         return rc;
     if (rc) {
         if (v != 0 && v != 3)
-            return bad("cpu.cpl", "must be 0 or 3");
+            return vmm__spec_bad("cpu.cpl", "must be 0 or 3");
         if (v == 3 && s->mode == VMM_X86_REAL)
-            return bad("cpu.cpl", "real mode has no CPL 3");
+            return vmm__spec_bad("cpu.cpl", "real mode has no CPL 3");
         s->cpl = (unsigned int)v;
     }
     uint64_t addr_max = s->mode == VMM_X86_REAL        ? 0xfffff
                         : s->mode == VMM_X86_PROTECTED ? 0xffffffffull
                                                        : UINT64_MAX;
-    if ((rc = get_u64(c, "cpu", "entry", 0, addr_max, &s->entry)) < 0)
+    if ((rc = vmm__spec_get_u64(c, "cpu", "entry", 0, addr_max, &s->entry)) < 0)
         return rc;
     s->has_entry = rc == 1;
-    if ((rc = get_u64(c, "cpu", "stack", 0, s->mode == VMM_X86_REAL ? 0xffff : addr_max,
-                      &s->stack)) < 0)
+    if ((rc = vmm__spec_get_u64(c, "cpu", "stack", 0, s->mode == VMM_X86_REAL ? 0xffff : addr_max,
+                                &s->stack)) < 0)
         return rc;
-    if ((rc = get_u64(c, "cpu", "weight", 1, 65535, &v)) < 0)
+    if ((rc = vmm__spec_get_u64(c, "cpu", "weight", 1, 65535, &v)) < 0)
         return rc;
     if (rc)
         s->sched.weight = (unsigned int)v;
-    if ((rc = get_u64(c, "cpu", "cap", 0, 100, &v)) < 0)
+    if ((rc = vmm__spec_get_u64(c, "cpu", "cap", 0, 100, &v)) < 0)
         return rc;
     if (rc)
         s->sched.cap = (unsigned int)v;
     struct json_object *aff;
     if (json_object_object_get_ex(c, "affinity", &aff)) {
         if (!json_object_is_type(aff, json_type_array))
-            return bad("cpu.affinity", "must be an array of host CPU numbers");
+            return vmm__spec_bad("cpu.affinity", "must be an array of host CPU numbers");
         size_t n = json_object_array_length(aff);
         if (n == 0)
-            return bad("cpu.affinity", "must name at least one CPU");
+            return vmm__spec_bad("cpu.affinity", "must name at least one CPU");
         long ncpu = sysconf(_SC_NPROCESSORS_CONF);
         for (size_t i = 0; i < n; i++) {
             char p[VMM__SPEC_PATH_MAX];
@@ -356,10 +174,11 @@ static int parse_cpu(struct json_object *root, struct spec *s)
             struct json_object *e = json_object_array_get_idx(aff, i);
             if (!json_object_is_type(e, json_type_int) || json_object_get_int64(e) < 0 ||
                 json_object_get_int64(e) > 63)
-                return bad(p, "must be a CPU number in 0..63");
+                return vmm__spec_bad(p, "must be a CPU number in 0..63");
             int64_t cpu = json_object_get_int64(e);
             if (ncpu > 0 && cpu >= ncpu)
-                return bad(p, "CPU %lld does not exist (the host has %ld)", (long long)cpu, ncpu);
+                return vmm__spec_bad(p, "CPU %lld does not exist (the host has %ld)",
+                                     (long long)cpu, ncpu);
             s->sched.affinity |= 1ull << cpu;
         }
     }
@@ -372,32 +191,33 @@ static int check_elf(struct spec *s)
 {
     int fd = open(s->boot_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return bad("boot.path", "%s", strerror(errno));
+        return vmm__spec_bad("boot.path", "%s", strerror(errno));
     struct vmm__elf_segment segs[VMM__ELF_MAX_PHDRS];
     size_t n = VMM__ELF_MAX_PHDRS;
     uint64_t entry;
     int rc = vmm__elf_parse(fd, s->boot_size, s->boot_path, segs, &n, &entry);
     close(fd);
     if (rc < 0)
-        return bad("boot.path", "%s", vmm_error_last()->message);
+        return vmm__spec_bad("boot.path", "%s", vmm_error_last()->message);
     uint64_t reach = s->mode == VMM_X86_REAL        ? 0x100000ull
                      : s->mode == VMM_X86_PROTECTED ? 0x100000000ull
                                                     : UINT64_MAX;
     for (size_t i = 0; i < n; i++) {
         const struct vmm__elf_segment *g = &segs[i];
         if (g->paddr >= s->mem_size || g->memsz > s->mem_size - g->paddr)
-            return bad("boot.path", "segment %u [0x%llx, 0x%llx) is outside memory.size (0x%llx)",
-                       g->index, (unsigned long long)g->paddr,
-                       (unsigned long long)(g->paddr + g->memsz), (unsigned long long)s->mem_size);
+            return vmm__spec_bad(
+                "boot.path", "segment %u [0x%llx, 0x%llx) is outside memory.size (0x%llx)",
+                g->index, (unsigned long long)g->paddr, (unsigned long long)(g->paddr + g->memsz),
+                (unsigned long long)s->mem_size);
         if (g->paddr >= reach || g->memsz > reach - g->paddr)
-            return bad("boot.path", "segment %u at 0x%llx is out of reach in %s mode", g->index,
-                       (unsigned long long)g->paddr,
-                       s->mode == VMM_X86_REAL ? "real" : "protected");
+            return vmm__spec_bad("boot.path", "segment %u at 0x%llx is out of reach in %s mode",
+                                 g->index, (unsigned long long)g->paddr,
+                                 s->mode == VMM_X86_REAL ? "real" : "protected");
         if (s->mode != VMM_X86_REAL &&
             vmm__ranges_overlap(g->paddr, g->memsz, VMM_X86_TABLES_DEFAULT,
                                 VMM_X86_TABLES_MAX_SIZE))
-            return bad("boot.path", "segment %u overlaps the CPU tables at [0x%x, 0x%x)", g->index,
-                       VMM_X86_TABLES_DEFAULT, TABLES_END);
+            return vmm__spec_bad("boot.path", "segment %u overlaps the CPU tables at [0x%x, 0x%x)",
+                                 g->index, VMM_X86_TABLES_DEFAULT, TABLES_END);
     }
     return 0;
 }
@@ -410,16 +230,16 @@ static int check_elf(struct spec *s)
  * gets the irqchip and the PIT; the CPU state is the boot protocol's. */
 static int parse_linux(struct json_object *b, const char *bd, struct spec *s)
 {
-    int rc = get_file(b, "boot", "initrd", bd, &s->initrd_path, &s->initrd_size);
+    int rc = vmm__spec_get_file(b, "boot", "initrd", bd, &s->initrd_path, &s->initrd_size);
     if (rc < 0)
         return rc;
     const char *str;
-    if ((rc = get_string(b, "boot", "cmdline", 2047, &str)) < 0)
+    if ((rc = vmm__spec_get_string(b, "boot", "cmdline", 2047, &str)) < 0)
         return rc;
     if (rc == 1 && !(s->cmdline = strdup(str)))
         return vmm__err(VMM_ENOMEM, "boot.cmdline: out of memory");
     s->cpuid = VMM_LINUX_CPUID_AUTO;
-    if ((rc = get_string(b, "boot", "cpuid", 16, &str)) < 0)
+    if ((rc = vmm__spec_get_string(b, "boot", "cpuid", 16, &str)) < 0)
         return rc;
     if (rc == 1) {
         if (strcmp(str, "host") == 0)
@@ -427,194 +247,85 @@ static int parse_linux(struct json_object *b, const char *bd, struct spec *s)
         else if (strcmp(str, "safe") == 0)
             s->cpuid = VMM_LINUX_CPUID_SAFE;
         else if (strcmp(str, "auto") != 0)
-            return bad("boot.cpuid", "must be \"auto\", \"host\" or \"safe\"");
+            return vmm__spec_bad("boot.cpuid", "must be \"auto\", \"host\" or \"safe\"");
     }
     if (s->has_entry || s->cpl || s->mode != VMM_X86_LONG || s->stack)
-        return bad("cpu", "a Linux boot sets the CPU state itself: no entry, stack, cpl or mode");
+        return vmm__spec_bad(
+            "cpu", "a Linux boot sets the CPU state itself: no entry, stack, cpl or mode");
     if (s->mem_size < LINUX_MIN_MEM)
-        return bad("memory.size", "a Linux boot needs at least %u MiB", LINUX_MIN_MEM >> 20);
+        return vmm__spec_bad("memory.size", "a Linux boot needs at least %u MiB",
+                             LINUX_MIN_MEM >> 20);
     return 0;
 }
 
 static int parse_boot(struct json_object *root, const char *bd, struct spec *s)
 {
     struct json_object *b;
-    int rc = get_object(root, "", "boot", &b);
+    int rc = vmm__spec_get_object(root, "", "boot", &b);
     if (rc <= 0)
         return rc;
     const char *kind;
-    if ((rc = get_string(b, "boot", "kind", 16, &kind)) < 0)
+    if ((rc = vmm__spec_get_string(b, "boot", "kind", 16, &kind)) < 0)
         return rc;
     if (rc == 0)
-        return bad("boot.kind", "missing (\"flat\", \"elf\" or \"linux\")");
+        return vmm__spec_bad("boot.kind", "missing (\"flat\", \"elf\" or \"linux\")");
     if (strcmp(kind, "flat") == 0) {
         static const char *const keys[] = {"kind", "path", "address", NULL};
-        if ((rc = check_keys(b, "boot", keys)) < 0)
+        if ((rc = vmm__spec_check_keys(b, "boot", keys)) < 0)
             return rc;
         s->boot = BOOT_FLAT;
         s->boot_address = DEFAULT_LOAD;
-        if ((rc = get_u64(b, "boot", "address", 0, (1ull << 52) - 1, &s->boot_address)) < 0)
+        if ((rc = vmm__spec_get_u64(b, "boot", "address", 0, (1ull << 52) - 1, &s->boot_address)) <
+            0)
             return rc;
     } else if (strcmp(kind, "elf") == 0) {
         static const char *const keys[] = {"kind", "path", NULL};
-        if ((rc = check_keys(b, "boot", keys)) < 0)
+        if ((rc = vmm__spec_check_keys(b, "boot", keys)) < 0)
             return rc;
         s->boot = BOOT_ELF;
     } else if (strcmp(kind, "linux") == 0) {
         static const char *const keys[] = {"kind", "path", "initrd", "cmdline", "cpuid", NULL};
-        if ((rc = check_keys(b, "boot", keys)) < 0)
+        if ((rc = vmm__spec_check_keys(b, "boot", keys)) < 0)
             return rc;
         s->boot = BOOT_LINUX;
         if ((rc = parse_linux(b, bd, s)) < 0)
             return rc;
     } else {
-        return bad("boot.kind", "\"%s\" is not a boot kind (\"flat\", \"elf\" or \"linux\")", kind);
+        return vmm__spec_bad("boot.kind",
+                             "\"%s\" is not a boot kind (\"flat\", \"elf\" or \"linux\")", kind);
     }
-    if ((rc = get_file(b, "boot", "path", bd, &s->boot_path, &s->boot_size)) < 0)
+    if ((rc = vmm__spec_get_file(b, "boot", "path", bd, &s->boot_path, &s->boot_size)) < 0)
         return rc;
     if (rc == 0)
-        return bad("boot.path", "missing");
+        return vmm__spec_bad("boot.path", "missing");
     if (s->boot == BOOT_ELF)
         return check_elf(s);
     if (s->boot == BOOT_LINUX)
         return 0; /* vmm_boot_linux checks the kernel against the VM it builds */
     if (s->boot == BOOT_FLAT) {
         if (s->boot_size == 0)
-            return bad("boot.path", "the image is empty");
+            return vmm__spec_bad("boot.path", "the image is empty");
         uint64_t reach = s->mode == VMM_X86_REAL        ? 0x100000ull
                          : s->mode == VMM_X86_PROTECTED ? 0x100000000ull
                                                         : UINT64_MAX;
         if (s->boot_address >= reach || s->boot_size > reach - s->boot_address)
-            return bad("boot.address", "an image at 0x%llx is out of reach in %s mode (below %s)",
-                       (unsigned long long)s->boot_address,
-                       s->mode == VMM_X86_REAL ? "real" : "protected",
-                       s->mode == VMM_X86_REAL ? "1 MiB" : "4 GiB");
+            return vmm__spec_bad(
+                "boot.address", "an image at 0x%llx is out of reach in %s mode (below %s)",
+                (unsigned long long)s->boot_address, s->mode == VMM_X86_REAL ? "real" : "protected",
+                s->mode == VMM_X86_REAL ? "1 MiB" : "4 GiB");
         if (s->boot_address >= s->mem_size || s->boot_size > s->mem_size - s->boot_address)
-            return bad("boot.address",
-                       "an image of %llu bytes at 0x%llx does not fit in "
-                       "memory.size (0x%llx)",
-                       (unsigned long long)s->boot_size, (unsigned long long)s->boot_address,
-                       (unsigned long long)s->mem_size);
+            return vmm__spec_bad("boot.address",
+                                 "an image of %llu bytes at 0x%llx does not fit in "
+                                 "memory.size (0x%llx)",
+                                 (unsigned long long)s->boot_size,
+                                 (unsigned long long)s->boot_address,
+                                 (unsigned long long)s->mem_size);
         if (s->mode != VMM_X86_REAL &&
             vmm__ranges_overlap(s->boot_address, s->boot_size, VMM_X86_TABLES_DEFAULT,
                                 VMM_X86_TABLES_MAX_SIZE))
-            return bad("boot.address", "the image overlaps the CPU tables at [0x%x, 0x%x)",
-                       VMM_X86_TABLES_DEFAULT, TABLES_END);
-    }
-    return 0;
-}
-
-/* Whether key names a host file for the built-in type bt. */
-static bool path_key(const struct vmm__device_type *bt, const char *key)
-{
-    for (const char *const *k = bt ? bt->path_keys : NULL; k && *k; k++)
-        if (strcmp(*k, key) == 0)
-            return true;
-    return false;
-}
-
-static bool serial_type(const char *t)
-{
-    return strcmp(t, "serial") == 0;
-}
-
-static int parse_devices(struct json_object *root, const char *bd, struct spec *s)
-{
-    struct json_object *devs;
-    if (!json_object_object_get_ex(root, "devices", &devs))
-        return 0;
-    if (!json_object_is_type(devs, json_type_array))
-        return bad("devices", "must be an array, not %s", type_name(devs));
-    size_t n = json_object_array_length(devs);
-    if (n > SPEC_MAX_DEVICES)
-        return bad("devices", "at most %d devices", SPEC_MAX_DEVICES);
-    bool console = false;
-    for (size_t i = 0; i < n; i++) {
-        char p[VMM__SPEC_PATH_MAX], pk[VMM__SPEC_PATH_MAX];
-        snprintf(p, sizeof p, "devices[%zu]", i);
-        struct json_object *d = json_object_array_get_idx(devs, i);
-        if (!json_object_is_type(d, json_type_object))
-            return bad(p, "must be an object, not %s", type_name(d));
-        struct spec_device *sd = &s->devices[s->ndevices++];
-        const char *type, *id = NULL;
-        int rc = get_string(d, p, "type", 31, &type);
-        if (rc < 0)
-            return rc;
-        if (rc == 0)
-            return bad(p, "missing \"type\"");
-        if ((rc = get_string(d, p, "id", 31, &id)) < 0)
-            return rc;
-        if ((rc = get_file(d, p, "plugin", bd, &sd->plugin, NULL)) < 0)
-            return rc;
-        if ((rc = get_bool(d, p, "console", &sd->console)) < 0)
-            return rc;
-        if (sd->console && !serial_type(type)) {
-            join(pk, p, "console");
-            return bad(pk, "only a serial device can be the console");
-        }
-        if (sd->console && console) {
-            join(pk, p, "console");
-            return bad(pk, "only one device can be the console");
-        }
-        console = console || sd->console;
-        /* A spec names no host file descriptor: not with the keys any type
-         * would take one with, nor with those a built-in type declares. */
-        static const char *const fd_keys[] = {"fd", "out_fd", "in_fd"};
-        for (size_t k = 0; k < VMM__ARRAY_LEN(fd_keys); k++)
-            if (json_object_object_get_ex(d, fd_keys[k], NULL)) {
-                join(pk, p, fd_keys[k]);
-                return bad(pk, "file descriptors cannot be named in a spec (use \"console\", "
-                               "or \"backend\": \"stdio\")");
-            }
-        const struct vmm__device_type *bt = vmm__builtin_named(type);
-        for (const char *const *k = bt ? bt->fd_keys : NULL; k && *k; k++)
-            if (json_object_object_get_ex(d, *k, NULL)) {
-                join(pk, p, *k);
-                return bad(pk, "file descriptors cannot be named in a spec (%s)", bt->fd_hint);
-            }
-        for (size_t k = 0; id && k + 1 < s->ndevices; k++)
-            if (s->devices[k].id && strcmp(s->devices[k].id, id) == 0) {
-                join(pk, p, "id");
-                return bad(pk, "duplicate id \"%s\" (also devices[%zu])", id, k);
-            }
-        sd->type = strdup(type);
-        sd->id = id ? strdup(id) : NULL;
-        /* The device's own config: everything but the spec-level keys. */
-        struct json_object *cfg = sd->config = json_object_new_object();
-        if (!sd->type || (id && !sd->id) || !cfg)
-            return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
-        json_object_object_foreach(d, key, val)
-        {
-            if (!strcmp(key, "type") || !strcmp(key, "plugin") || !strcmp(key, "console"))
-                continue;
-            if (path_key(bt, key) && json_object_is_type(val, json_type_string)) {
-                char *full = resolve(bd, json_object_get_string(val));
-                struct json_object *str = full ? json_object_new_string(full) : NULL;
-                free(full);
-                if (!str || json_object_object_add(cfg, key, str) < 0) {
-                    json_object_put(str);
-                    return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
-                }
-                continue;
-            }
-            if (json_object_object_add(cfg, key, json_object_get(val)) < 0) {
-                json_object_put(val);
-                return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
-            }
-        }
-    }
-    /* A device without an id is called "<type><index>": no id may take that. */
-    for (size_t i = 0; i < s->ndevices; i++) {
-        if (s->devices[i].id)
-            continue;
-        char dflt[48];
-        snprintf(dflt, sizeof dflt, "%s%zu", s->devices[i].type, i);
-        for (size_t k = 0; k < s->ndevices; k++)
-            if (s->devices[k].id && strcmp(s->devices[k].id, dflt) == 0) {
-                char pk[VMM__SPEC_PATH_MAX];
-                snprintf(pk, sizeof pk, "devices[%zu].id", k);
-                return bad(pk, "\"%s\" is the name devices[%zu] gets by default", dflt, i);
-            }
+            return vmm__spec_bad("boot.address",
+                                 "the image overlaps the CPU tables at [0x%x, 0x%x)",
+                                 VMM_X86_TABLES_DEFAULT, TABLES_END);
     }
     return 0;
 }
@@ -627,15 +338,15 @@ int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s
     s->mode = VMM_X86_LONG;
     s->sched = (vmm_sched)VMM_SCHED_INIT;
     if (!json)
-        return bad("", "no spec given");
+        return vmm__spec_bad("", "no spec given");
     if (len > SPEC_MAX_LEN)
-        return bad("", "longer than %u bytes", SPEC_MAX_LEN);
+        return vmm__spec_bad("", "longer than %u bytes", SPEC_MAX_LEN);
     if (memchr(json, 0, len))
-        return bad("", "contains a NUL byte at offset %zu",
-                   (size_t)((const char *)memchr(json, 0, len) - json));
+        return vmm__spec_bad("", "contains a NUL byte at offset %zu",
+                             (size_t)((const char *)memchr(json, 0, len) - json));
     size_t badbyte;
     if (vmm__json_check_utf8(json, len, &badbyte) < 0)
-        return bad("", "invalid UTF-8 at offset %zu", badbyte);
+        return vmm__spec_bad("", "invalid UTF-8 at offset %zu", badbyte);
     struct json_tokener *tok = json_tokener_new_ex(SPEC_MAX_DEPTH);
     if (!tok)
         return vmm__err(VMM_ENOMEM, "spec: out of memory");
@@ -654,42 +365,43 @@ int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s
     }
     json_tokener_free(tok);
     if (jerr == json_tokener_success && !root) /* the JSON value null */
-        return bad("", "the spec must be a JSON object, not null");
+        return vmm__spec_bad("", "the spec must be a JSON object, not null");
     if (!root || jerr != json_tokener_success) {
         json_object_put(root);
         if (truncated || jerr == json_tokener_continue)
-            return bad("", "invalid JSON: truncated");
+            return vmm__spec_bad("", "invalid JSON: truncated");
         if (jerr == json_tokener_error_depth)
-            return bad("", "invalid JSON: nested deeper than %d levels", SPEC_MAX_DEPTH);
-        return bad("", "invalid JSON at offset %zu: %s", end, json_tokener_error_desc(jerr));
+            return vmm__spec_bad("", "invalid JSON: nested deeper than %d levels", SPEC_MAX_DEPTH);
+        return vmm__spec_bad("", "invalid JSON at offset %zu: %s", end,
+                             json_tokener_error_desc(jerr));
     }
     int rc = 0;
     for (size_t i = end; i < len && rc == 0; i++)
         if (!strchr(" \t\r\n", json[i]))
-            rc = bad("", "invalid JSON: data after the top-level value at offset %zu", i);
+            rc = vmm__spec_bad("", "invalid JSON: data after the top-level value at offset %zu", i);
     char jpath[VMM__SPEC_PATH_MAX], why[96];
     if (rc == 0 && vmm__json_check(json, len, jpath, sizeof jpath, why, sizeof why) < 0)
-        rc = bad(jpath, "%s", why);
+        rc = vmm__spec_bad(jpath, "%s", why);
     if (rc == 0 && !json_object_is_type(root, json_type_object))
-        rc = bad("", "the spec must be a JSON object, not %s", type_name(root));
+        rc = vmm__spec_bad("", "the spec must be a JSON object, not %s", vmm__spec_type_name(root));
     static const char *const keys[] = {"name", "uuid",    "vcpus",  "memory",  "cpu",
                                        "boot", "devices", "limits", "irqchip", NULL};
     if (rc == 0)
-        rc = check_keys(root, "", keys);
+        rc = vmm__spec_check_keys(root, "", keys);
     const char *str;
-    if (rc == 0 && (rc = get_string(root, "", "name", sizeof s->name - 1, &str)) == 1) {
+    if (rc == 0 && (rc = vmm__spec_get_string(root, "", "name", sizeof s->name - 1, &str)) == 1) {
         for (const char *c = str; *c && rc == 1; c++)
             if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
                   (*c >= '0' && *c <= '9') || strchr("._-", *c)))
-                rc = bad("name", "use only letters, digits, '.', '_' and '-'");
+                rc = vmm__spec_bad("name", "use only letters, digits, '.', '_' and '-'");
         if (rc == 1)
             snprintf(s->name, sizeof s->name, "%s", str);
     }
-    if (rc >= 0 && (rc = get_string(root, "", "uuid", 36, &str)) == 1) {
+    if (rc >= 0 && (rc = vmm__spec_get_string(root, "", "uuid", 36, &str)) == 1) {
         uuid_t u;
         if (strlen(str) != 36 || uuid_parse(str, u) < 0)
-            rc = bad("uuid", "\"%s\" is not a UUID (like 123e4567-e89b-12d3-a456-426614174000)",
-                     str);
+            rc = vmm__spec_bad(
+                "uuid", "\"%s\" is not a UUID (like 123e4567-e89b-12d3-a456-426614174000)", str);
         else
             uuid_unparse_lower(u, s->uuid);
     } else if (rc == 0) {
@@ -698,10 +410,10 @@ int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s
         uuid_unparse_lower(u, s->uuid);
     }
     uint64_t v;
-    if (rc >= 0 && (rc = get_u64(root, "", "vcpus", 1, VMM__MAX_VCPUS, &v)) == 1)
+    if (rc >= 0 && (rc = vmm__spec_get_u64(root, "", "vcpus", 1, VMM__MAX_VCPUS, &v)) == 1)
         s->vcpus = (unsigned int)v;
     if (rc >= 0)
-        rc = get_bool(root, "", "irqchip", &s->irqchip);
+        rc = vmm__spec_get_bool(root, "", "irqchip", &s->irqchip);
     if (rc >= 0)
         rc = parse_memory(root, bd, s);
     if (rc >= 0)
@@ -709,17 +421,20 @@ int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s
     if (rc >= 0)
         rc = parse_boot(root, bd, s);
     if (rc >= 0 && s->mode != VMM_X86_REAL && s->mem_size < TABLES_END)
-        rc = bad("memory.size", "must be at least 0x%x: the CPU tables live at [0x%x, 0x%x)",
-                 TABLES_END, VMM_X86_TABLES_DEFAULT, TABLES_END);
+        rc = vmm__spec_bad("memory.size",
+                           "must be at least 0x%x: the CPU tables live at [0x%x, 0x%x)", TABLES_END,
+                           VMM_X86_TABLES_DEFAULT, TABLES_END);
     if (rc >= 0 && s->boot == BOOT_NONE && !s->has_entry)
-        rc = bad("boot", "missing (or give cpu.entry for a guest loaded from memory.files)");
+        rc = vmm__spec_bad("boot",
+                           "missing (or give cpu.entry for a guest loaded from memory.files)");
     if (rc >= 0)
-        rc = parse_devices(root, bd, s);
+        rc = vmm__spec_parse_devices(root, bd, s);
     struct json_object *lim;
-    if (rc >= 0 && (rc = get_object(root, "", "limits", &lim)) == 1) {
+    if (rc >= 0 && (rc = vmm__spec_get_object(root, "", "limits", &lim)) == 1) {
         static const char *const lkeys[] = {"time_budget_ms", NULL};
-        if ((rc = check_keys(lim, "limits", lkeys)) == 0 &&
-            (rc = get_u64(lim, "limits", "time_budget_ms", 0, 365ull * 24 * 3600 * 1000, &v)) == 1)
+        if ((rc = vmm__spec_check_keys(lim, "limits", lkeys)) == 0 &&
+            (rc = vmm__spec_get_u64(lim, "limits", "time_budget_ms", 0, 365ull * 24 * 3600 * 1000,
+                                    &v)) == 1)
             s->time_budget_ns = v * 1000000ull;
     }
     json_object_put(root);

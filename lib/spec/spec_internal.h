@@ -62,5 +62,36 @@ struct spec {
  * with vmm__spec_free() either way. */
 VMM__HIDDEN int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s);
 VMM__HIDDEN void vmm__spec_free(struct spec *s);
+/* The "devices" array into s->devices (spec_devices.c). */
+VMM__HIDDEN int vmm__spec_parse_devices(struct json_object *root, const char *bd, struct spec *s);
+
+/* ---- strict getters (spec_json.c) ---- */
+/* Record VMM_ECONFIG "<path>: <reason>" ("(spec)" for the top) and return it. */
+VMM__HIDDEN int vmm__spec_bad(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* out = path.key; a path too long for messages is cut, which is harmless. */
+VMM__HIDDEN void vmm__spec_join(char *out, const char *path, const char *key);
+/* "an object", "a string", ... for messages. */
+VMM__HIDDEN const char *vmm__spec_type_name(struct json_object *v);
+/* Refuse keys outside allowed (NULL-terminated). */
+VMM__HIDDEN int vmm__spec_check_keys(struct json_object *o, const char *path,
+                                     const char *const *allowed);
+/* The getters: 0 when key is absent, 1 with *out set, or the error. */
+VMM__HIDDEN int vmm__spec_get_object(struct json_object *parent, const char *path, const char *key,
+                                     struct json_object **out);
+VMM__HIDDEN int vmm__spec_get_bool(struct json_object *o, const char *path, const char *key,
+                                   bool *out);
+/* A string of 1..maxlen bytes without control characters. */
+VMM__HIDDEN int vmm__spec_get_string(struct json_object *o, const char *path, const char *key,
+                                     size_t maxlen, const char **out);
+/* A JSON integer or a number string ("4K", "0x1000") in [min, max]. */
+VMM__HIDDEN int vmm__spec_get_u64(struct json_object *o, const char *path, const char *key,
+                                  uint64_t min, uint64_t max, uint64_t *out);
+/* path resolved against base_dir (NULL or "": as it is); malloc'ed, NULL without memory. */
+VMM__HIDDEN char *vmm__spec_resolve(const char *base_dir, const char *path);
+/* A file the spec names: it must exist and be a regular, readable file;
+ * *out receives its resolved path (malloc'ed), *size its size. */
+VMM__HIDDEN int vmm__spec_get_file(struct json_object *o, const char *path, const char *key,
+                                   const char *base_dir, char **out, uint64_t *size);
 
 #endif
