@@ -9,6 +9,40 @@
 
 #include "../core/internal.h"
 
+/* Little-endian fields of boot_params and the setup header. */
+static inline uint16_t vmm__lx_get16(const uint8_t *p, size_t off)
+{
+    return (uint16_t)(p[off] | p[off + 1] << 8);
+}
+
+static inline uint32_t vmm__lx_get32(const uint8_t *p, size_t off)
+{
+    return vmm__lx_get16(p, off) | (uint32_t)vmm__lx_get16(p, off + 2) << 16;
+}
+
+static inline uint64_t vmm__lx_get64(const uint8_t *p, size_t off)
+{
+    return vmm__lx_get32(p, off) | (uint64_t)vmm__lx_get32(p, off + 4) << 32;
+}
+
+static inline void vmm__lx_put16(uint8_t *p, size_t off, uint16_t v)
+{
+    p[off] = (uint8_t)v;
+    p[off + 1] = (uint8_t)(v >> 8);
+}
+
+static inline void vmm__lx_put32(uint8_t *p, size_t off, uint32_t v)
+{
+    vmm__lx_put16(p, off, (uint16_t)v);
+    vmm__lx_put16(p, off + 2, (uint16_t)(v >> 16));
+}
+
+static inline void vmm__lx_put64(uint8_t *p, size_t off, uint64_t v)
+{
+    vmm__lx_put32(p, off, (uint32_t)v);
+    vmm__lx_put32(p, off + 4, (uint32_t)(v >> 32));
+}
+
 /* Guest-physical layout of a Linux boot. */
 #define VMM__LINUX_BOOT_PARAMS 0x7000u
 #define VMM__LINUX_STACK       0x8ff0u
