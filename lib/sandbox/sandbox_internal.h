@@ -144,6 +144,12 @@ VMM__HIDDEN int vmm__sbx_syscall(vmm_sandbox *sb, vmm_sandbox_syscall *call);
 VMM__HIDDEN int vmm__sbx_mm_init(vmm_sandbox *sb, uint64_t heap_lo, uint64_t heap_hi);
 VMM__HIDDEN void vmm__sbx_mm_reset(vmm_sandbox *sb);
 VMM__HIDDEN void vmm__sbx_mm_free(vmm_sandbox *sb);
+/* The heap's system calls (sandbox_mm.c): Linux's result, or -errno. a holds
+ * the call's six arguments. */
+VMM__HIDDEN int64_t vmm__sbx_brk(vmm_sandbox *sb, uint64_t want);
+VMM__HIDDEN int64_t vmm__sbx_mmap(vmm_sandbox *sb, const uint64_t *a);
+VMM__HIDDEN int64_t vmm__sbx_munmap(vmm_sandbox *sb, uint64_t addr, uint64_t len);
+VMM__HIDDEN int64_t vmm__sbx_mremap(vmm_sandbox *sb, const uint64_t *a);
 /* Whether [gva, gva+len) lies in the program's memory. */
 VMM__HIDDEN bool vmm__sbx_user_range(const vmm_sandbox *sb, uint64_t gva, uint64_t len);
 
