@@ -15,33 +15,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../virtio/virtio.h"
 #include "builtin.h"
-
-enum { F_MAC = 1u << 5, F_STATUS = 1u << 16 };
-enum { RXQ = 0, TXQ = 1 };
-
-#define HDR_LEN          12u    /* struct virtio_net_hdr with num_buffers (VERSION_1) */
-#define ETH_MIN          14u    /* an Ethernet header */
-#define FRAME_MAX        65550u /* an Ethernet header + 64 KiB */
-#define CONFIG_SIZE      8u     /* mac[6], status */
-#define HDR_F_NEEDS_CSUM 1u
-#define S_LINK_UP        1u
-
-struct net {
-    struct vmm__virtio t; /* first: vmm__virtio_dev_read() and friends rely on it */
-    bool tap;             /* the TAP backend; else the embedder's callbacks */
-    int fd;               /* the TAP descriptor, non-blocking */
-    bool own_fd;          /* opened here ("tap"), closed at destroy; not "tap_fd" */
-    struct vmm__io *io;   /* TAP: reads fd while receive buffers are posted */
-    unsigned int watch;   /* fd's entry in io */
-    vmm_net_tx_fn tx_fn;
-    void *tx_opaque;
-    vmm_net_stats stats;
-    uint8_t config[CONFIG_SIZE];
-    uint8_t buf[FRAME_MAX + 1]; /* one frame; +1 shows a TAP frame too long */
-};
-
+#include "virtio_net.h"
 static void net_config_read(void *model, uint32_t off, void *data, unsigned int size)
 {
     memcpy(data, ((struct net *)model)->config + off, size);
@@ -294,186 +269,7 @@ static void net_destroy(void *model)
     free(n);
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* "52:54:00:12:34:56": 0, or -1. */
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-    if (strlen(s) != 17)
-        return -1;
-    for (int i = 0; i < 6; i++) {
-        int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
-        if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
-            return -1;
-        mac[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
-}
-
-/* The default MAC: locally administered, unicast, the rest from an FNV-1a
- * hash of the device's id, so the same id always gets the same address. */
-static void default_mac(const char *id, uint8_t mac[6])
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const char *p = id; *p; p++)
-        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
-    mac[0] = 0x02;
-    for (int i = 1; i < 6; i++)
-        mac[i] = (uint8_t)(h >> (8 * (i - 1)));
-}
-
-/* Linux's rule for interface names (dev_valid_name): 1..IFNAMSIZ-1 bytes,
- * not "." or "..", no '/', ':' or white space. */
-static bool valid_ifname(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len >= IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
-        return false;
-    for (; *s; s++)
-        if (*s == '/' || *s == ':' || *s <= ' ' || *s == 0x7f)
-            return false;
-    return true;
-}
-
-static int errno_code(int e)
-{
-    return e == EPERM || e == EACCES ? VMM_EPERM
-           : e == ENOENT             ? VMM_ENOENT
-           : e == EBUSY              ? VMM_EBUSY
-                                     : VMM_EIO;
-}
-
-/* Open /dev/net/tun and attach it to TAP interface name (created if absent
- * and the process may). */
-static int tap_open(vmm_device *dev, const char *name, int *out)
-{
-    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        vmm_device_error(dev, "config.tap: cannot open /dev/net/tun for \"%s\": %s", name,
-                         strerror(e));
-        return errno_code(e);
-    }
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-    memcpy(ifr.ifr_name, name, strlen(name)); /* valid_ifname(): < IFNAMSIZ, NUL-padded */
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-        int e = errno;
-        close(fd);
-        vmm_device_error(dev, "config.tap: cannot attach TAP interface \"%s\": %s%s", name,
-                         strerror(e),
-                         e == EPERM ? " (needs CAP_NET_ADMIN, or `ip tuntap add ... user`)" : "");
-        return errno_code(e);
-    }
-    *out = fd;
-    return 0;
-}
-
-/* An embedder's TAP descriptor: it must be a TAP without packet information
- * or virtio-net headers (frames are plain Ethernet). Made non-blocking. */
-static int tap_adopt(vmm_device *dev, int fd)
-{
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
-        vmm_device_error(dev, "config.tap_fd: %d is not a TAP descriptor: %s", fd, strerror(errno));
-        return VMM_ECONFIG;
-    }
-    if ((ifr.ifr_flags & (IFF_TAP | IFF_TUN | IFF_NO_PI | IFF_VNET_HDR)) != (IFF_TAP | IFF_NO_PI)) {
-        vmm_device_error(dev,
-                         "config.tap_fd: %d must be a TAP opened with IFF_NO_PI and "
-                         "without IFF_VNET_HDR",
-                         fd);
-        return VMM_ECONFIG;
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-        vmm_device_error(dev, "config.tap_fd: %d: %s", fd, strerror(errno));
-        return VMM_EIO;
-    }
-    return 0;
-}
-
-static int get_string(vmm_device *dev, struct json_object *cfg, const char *key, const char **out)
-{
-    struct json_object *v;
-    *out = NULL;
-    if (!json_object_object_get_ex(cfg, key, &v))
-        return 0;
-    if (!json_object_is_type(v, json_type_string)) {
-        vmm_device_error(dev, "config.%s: must be a string", key);
-        return VMM_ECONFIG;
-    }
-    *out = json_object_get_string(v);
-    return 1;
-}
-
 static const char *const net_keys[] = {VMM__VIRTIO_KEYS, "mac", "backend", "tap", "tap_fd", NULL};
-
-/* The keys other than the transport's: backend, MAC, TAP. */
-static int net_cfg(vmm_device *dev, struct json_object *cfg, struct net *n, int *tap_fd,
-                   const char **tap)
-{
-    const char *backend, *mac;
-    uint64_t fdv;
-    int rc, has_fd;
-    if ((rc = get_string(dev, cfg, "backend", &backend)) < 0 ||
-        (rc = get_string(dev, cfg, "mac", &mac)) < 0 || (rc = get_string(dev, cfg, "tap", tap)) < 0)
-        return rc;
-    if ((has_fd = vmm__cfg_u64(dev, cfg, "tap_fd", 0, INT_MAX, 0, &fdv)) < 0)
-        return VMM_ECONFIG;
-    *tap_fd = has_fd ? (int)fdv : -1;
-    if (backend && strcmp(backend, "tap") && strcmp(backend, "callback")) {
-        vmm_device_error(dev, "config.backend: \"%s\" is not a backend (\"tap\" or \"callback\")",
-                         backend);
-        return VMM_ECONFIG;
-    }
-    /* Default: the TAP backend when a TAP is named, else the callbacks. */
-    n->tap = backend ? !strcmp(backend, "tap") : (*tap || has_fd);
-    if (n->tap && !*tap && !has_fd) {
-        vmm_device_error(dev, "config.tap: required with backend \"tap\" (an interface name)");
-        return VMM_ECONFIG;
-    }
-    if (n->tap && *tap && has_fd) {
-        vmm_device_error(dev, "config.tap_fd: give \"tap\" or \"tap_fd\", not both");
-        return VMM_ECONFIG;
-    }
-    if (!n->tap && (*tap || has_fd)) {
-        vmm_device_error(dev, "config.%s: only with backend \"tap\"", *tap ? "tap" : "tap_fd");
-        return VMM_ECONFIG;
-    }
-    if (*tap && !valid_ifname(*tap)) {
-        vmm_device_error(dev,
-                         "config.tap: \"%s\" is not an interface name (1-%d bytes, no '/', "
-                         "':' or spaces)",
-                         *tap, IFNAMSIZ - 1);
-        return VMM_ECONFIG;
-    }
-    if (mac) {
-        if (parse_mac(mac, n->config) < 0 || (n->config[0] & 1)) {
-            vmm_device_error(dev,
-                             "config.mac: \"%s\" is not a unicast MAC address like "
-                             "\"52:54:00:12:34:56\"",
-                             mac);
-            return VMM_ECONFIG;
-        }
-    } else {
-        default_mac(vmm_device_id(dev), n->config);
-    }
-    n->config[6] = S_LINK_UP; /* status, little-endian: the link is always up */
-    n->config[7] = 0;
-    return 0;
-}
 
 static int net_create(vmm_device *dev, struct json_object *cfg, void **state)
 {
@@ -489,12 +285,12 @@ static int net_create(vmm_device *dev, struct json_object *cfg, void **state)
     n->fd = -1;
     rc = vmm__virtio_cfg(dev, cfg, &place);
     if (rc >= 0)
-        rc = net_cfg(dev, cfg, n, &tap_fd, &tap);
+        rc = vmm__net_cfg(dev, cfg, n, &tap_fd, &tap);
     if (rc >= 0 && n->tap && !vmm_device_checking(dev)) {
         if (tap) {
-            rc = tap_open(dev, tap, &n->fd);
+            rc = vmm__net_tap_open(dev, tap, &n->fd);
             n->own_fd = rc >= 0;
-        } else if ((rc = tap_adopt(dev, tap_fd)) >= 0) {
+        } else if ((rc = vmm__net_tap_adopt(dev, tap_fd)) >= 0) {
             n->fd = tap_fd;
         }
         if (rc >= 0)
