@@ -330,13 +330,12 @@ static int parse_boot(struct json_object *root, const char *bd, struct spec *s)
     return 0;
 }
 
-int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s)
+/* The document: at most SPEC_MAX_LEN bytes of UTF-8 without NUL, strict JSON
+ * (json-c's, then what it lets through: vmm__json_check), one object and
+ * nothing after it. *root is the caller's on success. */
+static int parse_document(const char *json, size_t len, struct json_object **root)
 {
-    memset(s, 0, sizeof *s);
-    snprintf(s->name, sizeof s->name, "vm");
-    s->vcpus = 1;
-    s->mode = VMM_X86_LONG;
-    s->sched = (vmm_sched)VMM_SCHED_INIT;
+    *root = NULL;
     if (!json)
         return vmm__spec_bad("", "no spec given");
     if (len > SPEC_MAX_LEN)
@@ -351,23 +350,23 @@ int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s
     if (!tok)
         return vmm__err(VMM_ENOMEM, "spec: out of memory");
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    struct json_object *root = json_tokener_parse_ex(tok, json, (int)len);
+    struct json_object *o = json_tokener_parse_ex(tok, json, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
     bool truncated = false;
-    if (!root && jerr == json_tokener_continue) {
+    if (!o && jerr == json_tokener_continue) {
         /* All text consumed. A bare scalar is complete only at the end of the
          * input; anything else is cut short. */
-        root = json_tokener_parse_ex(tok, "", 1);
+        o = json_tokener_parse_ex(tok, "", 1);
         jerr = json_tokener_get_error(tok);
         truncated = jerr != json_tokener_success;
         end = len;
     }
     json_tokener_free(tok);
-    if (jerr == json_tokener_success && !root) /* the JSON value null */
+    if (jerr == json_tokener_success && !o) /* the JSON value null */
         return vmm__spec_bad("", "the spec must be a JSON object, not null");
-    if (!root || jerr != json_tokener_success) {
-        json_object_put(root);
+    if (!o || jerr != json_tokener_success) {
+        json_object_put(o);
         if (truncated || jerr == json_tokener_continue)
             return vmm__spec_bad("", "invalid JSON: truncated");
         if (jerr == json_tokener_error_depth)
@@ -382,14 +381,22 @@ int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s
     char jpath[VMM__SPEC_PATH_MAX], why[96];
     if (rc == 0 && vmm__json_check(json, len, jpath, sizeof jpath, why, sizeof why) < 0)
         rc = vmm__spec_bad(jpath, "%s", why);
-    if (rc == 0 && !json_object_is_type(root, json_type_object))
-        rc = vmm__spec_bad("", "the spec must be a JSON object, not %s", vmm__spec_type_name(root));
-    static const char *const keys[] = {"name", "uuid",    "vcpus",  "memory",  "cpu",
-                                       "boot", "devices", "limits", "irqchip", NULL};
-    if (rc == 0)
-        rc = vmm__spec_check_keys(root, "", keys);
+    if (rc == 0 && !json_object_is_type(o, json_type_object))
+        rc = vmm__spec_bad("", "the spec must be a JSON object, not %s", vmm__spec_type_name(o));
+    if (rc < 0) {
+        json_object_put(o);
+        return rc;
+    }
+    *root = o;
+    return 0;
+}
+
+/* "name", "uuid" (else a random one), "vcpus" and "irqchip". */
+static int parse_identity(struct json_object *root, struct spec *s)
+{
     const char *str;
-    if (rc == 0 && (rc = vmm__spec_get_string(root, "", "name", sizeof s->name - 1, &str)) == 1) {
+    int rc = vmm__spec_get_string(root, "", "name", sizeof s->name - 1, &str);
+    if (rc == 1) {
         for (const char *c = str; *c && rc == 1; c++)
             if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
                   (*c >= '0' && *c <= '9') || strchr("._-", *c)))
@@ -414,6 +421,25 @@ int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s
         s->vcpus = (unsigned int)v;
     if (rc >= 0)
         rc = vmm__spec_get_bool(root, "", "irqchip", &s->irqchip);
+    return rc;
+}
+
+int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "vm");
+    s->vcpus = 1;
+    s->mode = VMM_X86_LONG;
+    s->sched = (vmm_sched)VMM_SCHED_INIT;
+    struct json_object *root;
+    int rc = parse_document(json, len, &root);
+    if (rc < 0)
+        return rc;
+    static const char *const keys[] = {"name", "uuid",    "vcpus",  "memory",  "cpu",
+                                       "boot", "devices", "limits", "irqchip", NULL};
+    rc = vmm__spec_check_keys(root, "", keys);
+    if (rc >= 0)
+        rc = parse_identity(root, s);
     if (rc >= 0)
         rc = parse_memory(root, bd, s);
     if (rc >= 0)
@@ -430,6 +456,7 @@ int vmm__spec_parse(const char *json, size_t len, const char *bd, struct spec *s
     if (rc >= 0)
         rc = vmm__spec_parse_devices(root, bd, s);
     struct json_object *lim;
+    uint64_t v;
     if (rc >= 0 && (rc = vmm__spec_get_object(root, "", "limits", &lim)) == 1) {
         static const char *const lkeys[] = {"time_budget_ms", NULL};
         if ((rc = vmm__spec_check_keys(lim, "limits", lkeys)) == 0 &&

@@ -183,6 +183,58 @@ int vmm_spec_check(const char *json, size_t len, const char *base_dir)
 
 /* ---- building ---- */
 
+/* Attach every device once, in spec order; *console receives the one
+ * marked "console". */
+static int attach_devices(vmm_vm *vm, const struct spec *s, vmm_device **console)
+{
+    for (size_t i = 0; i < s->ndevices; i++) {
+        const struct spec_device *d = &s->devices[i];
+        vmm_device *dev;
+        int rc = device_type_ready(s, i);
+        if (rc < 0)
+            return rc;
+        if ((rc = vmm__device_attach_obj(vm, d->type, d->config, &dev)) < 0) {
+            char id[32];
+            device_id(d, i, id, sizeof id);
+            return device_error(i, id, rc);
+        }
+        if (d->console)
+            *console = dev;
+    }
+    return 0;
+}
+
+/* Create the vCPUs and, unless Linux boots (vmm_boot_linux sets them up),
+ * put each in the spec's mode at entry. */
+static int create_vcpus(vmm_vm *vm, const struct spec *s, uint64_t entry)
+{
+    for (unsigned int i = 0; i < s->vcpus; i++) {
+        vmm_vcpu *v;
+        int rc = vmm_vcpu_create(&v, vm, i);
+        if (rc < 0) {
+            vmm__err_prefix("vcpus");
+            return rc;
+        }
+        if (s->boot == BOOT_LINUX)
+            continue;
+        vmm_x86_setup_options xo = VMM_X86_SETUP_OPTIONS_INIT;
+        xo.mode = s->mode;
+        xo.cpl = s->cpl;
+        xo.entry = entry;
+        xo.stack = s->stack;
+        if ((rc = vmm_x86_setup(v, &xo)) < 0) {
+            /* Only the entry (from the ELF header or cpu.entry) can be wrong here:
+             * everything else was checked while parsing. */
+            if (rc == VMM_EINVAL || rc == VMM_EFAULT)
+                return vmm__err(VMM_ECONFIG, "%s: %s", s->has_entry ? "cpu.entry" : "boot.path",
+                                vmm_error_last()->message);
+            vmm__err_prefix("cpu");
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int build(const struct spec *s, vmm_vm **out, vmm_spec_info *info)
 {
     vmm_vm_options vo = VMM_VM_OPTIONS_INIT;
@@ -205,20 +257,8 @@ static int build(const struct spec *s, vmm_vm **out, vmm_spec_info *info)
             vmm__err_prefix("memory.files[%zu]", i);
             goto fail;
         }
-    for (size_t i = 0; i < s->ndevices; i++) {
-        const struct spec_device *d = &s->devices[i];
-        vmm_device *dev;
-        if ((rc = device_type_ready(s, i)) < 0)
-            goto fail;
-        if ((rc = vmm__device_attach_obj(vm, d->type, d->config, &dev)) < 0) {
-            char id[32];
-            device_id(d, i, id, sizeof id);
-            rc = device_error(i, id, rc);
-            goto fail;
-        }
-        if (d->console)
-            console = dev;
-    }
+    if ((rc = attach_devices(vm, s, &console)) < 0)
+        goto fail;
     uint64_t entry = s->boot == BOOT_FLAT ? s->boot_address : 0;
     if (s->boot == BOOT_FLAT && (rc = vmm_boot_flat(vm, s->boot_path, s->boot_address, NULL)) < 0) {
         vmm__err_prefix("boot.path");
@@ -230,30 +270,8 @@ static int build(const struct spec *s, vmm_vm **out, vmm_spec_info *info)
     }
     if (s->has_entry)
         entry = s->entry;
-    for (unsigned int i = 0; i < s->vcpus; i++) {
-        vmm_vcpu *v;
-        if ((rc = vmm_vcpu_create(&v, vm, i)) < 0) {
-            vmm__err_prefix("vcpus");
-            goto fail;
-        }
-        if (s->boot == BOOT_LINUX)
-            continue; /* vmm_boot_linux sets the CPUs up, below */
-        vmm_x86_setup_options xo = VMM_X86_SETUP_OPTIONS_INIT;
-        xo.mode = s->mode;
-        xo.cpl = s->cpl;
-        xo.entry = entry;
-        xo.stack = s->stack;
-        if ((rc = vmm_x86_setup(v, &xo)) < 0) {
-            /* Only the entry (from the ELF header or cpu.entry) can be wrong here:
-             * everything else was checked while parsing. */
-            if (rc == VMM_EINVAL || rc == VMM_EFAULT)
-                rc = vmm__err(VMM_ECONFIG, "%s: %s", s->has_entry ? "cpu.entry" : "boot.path",
-                              vmm_error_last()->message);
-            else
-                vmm__err_prefix("cpu");
-            goto fail;
-        }
-    }
+    if ((rc = create_vcpus(vm, s, entry)) < 0)
+        goto fail;
     if (s->boot == BOOT_LINUX) {
         vmm_linux_boot lb = VMM_LINUX_BOOT_INIT;
         lb.kernel = s->boot_path;

@@ -22,6 +22,36 @@ static bool path_key(const struct vmm__device_type *bt, const char *key)
     return false;
 }
 
+/* The device's own configuration: its entry without the spec-level keys,
+ * the path keys of its built-in type (bt, or NULL) resolved against bd.
+ * NULL without memory. */
+static struct json_object *device_config(struct json_object *d, const struct vmm__device_type *bt,
+                                         const char *bd)
+{
+    struct json_object *cfg = json_object_new_object();
+    if (!cfg)
+        return NULL;
+    json_object_object_foreach(d, key, val)
+    {
+        if (!strcmp(key, "type") || !strcmp(key, "plugin") || !strcmp(key, "console"))
+            continue;
+        struct json_object *v = NULL;
+        if (path_key(bt, key) && json_object_is_type(val, json_type_string)) {
+            char *full = vmm__spec_resolve(bd, json_object_get_string(val));
+            v = full ? json_object_new_string(full) : NULL;
+            free(full);
+        } else {
+            v = json_object_get(val);
+        }
+        if (!v || json_object_object_add(cfg, key, v) < 0) {
+            json_object_put(v);
+            json_object_put(cfg);
+            return NULL;
+        }
+    }
+    return cfg;
+}
+
 static bool serial_type(const char *t)
 {
     return strcmp(t, "serial") == 0;
@@ -90,29 +120,8 @@ int vmm__spec_parse_devices(struct json_object *root, const char *bd, struct spe
             }
         sd->type = strdup(type);
         sd->id = id ? strdup(id) : NULL;
-        /* The device's own config: everything but the spec-level keys. */
-        struct json_object *cfg = sd->config = json_object_new_object();
-        if (!sd->type || (id && !sd->id) || !cfg)
+        if (!sd->type || (id && !sd->id) || !(sd->config = device_config(d, bt, bd)))
             return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
-        json_object_object_foreach(d, key, val)
-        {
-            if (!strcmp(key, "type") || !strcmp(key, "plugin") || !strcmp(key, "console"))
-                continue;
-            if (path_key(bt, key) && json_object_is_type(val, json_type_string)) {
-                char *full = vmm__spec_resolve(bd, json_object_get_string(val));
-                struct json_object *str = full ? json_object_new_string(full) : NULL;
-                free(full);
-                if (!str || json_object_object_add(cfg, key, str) < 0) {
-                    json_object_put(str);
-                    return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
-                }
-                continue;
-            }
-            if (json_object_object_add(cfg, key, json_object_get(val)) < 0) {
-                json_object_put(val);
-                return vmm__err(VMM_ENOMEM, "%s: out of memory", p);
-            }
-        }
     }
     /* A device without an id is called "<type><index>": no id may take that. */
     for (size_t i = 0; i < s->ndevices; i++) {
