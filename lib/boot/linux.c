@@ -19,7 +19,6 @@
 
 typedef unsigned long long ull;
 
-#define LOADED_HIGH        0x01
 #define LINUX_MAX_FILE     (512ull << 20)
 #define VMLINUX_CMDLINE    2047u
 #define VMLINUX_INITRD_MAX 0x7fffffffu

@@ -70,6 +70,7 @@ static inline void vmm__lx_put64(uint8_t *p, size_t off, uint64_t v)
 #define BP_VERSION           0x206
 #define BP_TYPE_OF_LOADER    0x210
 #define BP_LOADFLAGS         0x211
+#define LOADED_HIGH          0x01 /* in BP_LOADFLAGS */
 #define BP_CODE32_START      0x214
 #define BP_RAMDISK_IMAGE     0x218
 #define BP_RAMDISK_SIZE      0x21c

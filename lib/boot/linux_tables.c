@@ -8,7 +8,6 @@
 #include "linux.h"
 
 #define XLF_KERNEL_64     0x1
-#define LOADED_HIGH       0x01
 #define BZIMAGE_MAX_SETUP (64u * 512) /* setup_sects is a byte: at most 256, in practice < 64 */
 
 int vmm__bzimage_parse(const uint8_t *h, size_t len, uint64_t file_size, struct vmm__bzimage *out,
