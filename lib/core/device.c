@@ -305,17 +305,34 @@ int vmm_device_reset(vmm_device *dev)
     return 0;
 }
 
+int vmm__device_save_locked(vmm_device *dev, void *buf, size_t cap, size_t *len)
+{
+    if (!dev->ops->save)
+        return vmm__err(VMM_ENOSYS, "device %s cannot save its state", dev->id);
+    int rc = dev->ops->save(dev->state, buf, cap, len);
+    if (rc < 0 && vmm_error_last()->code != rc)
+        vmm__err(rc, "device %s: save failed", dev->id);
+    return rc;
+}
+
 int vmm_device_save(vmm_device *dev, void *buf, size_t cap, size_t *len)
 {
     if (!dev || !len)
         return vmm__err(VMM_EINVAL, "vmm_device_save: NULL argument");
-    if (!dev->ops->save)
-        return vmm__err(VMM_ENOSYS, "device %s cannot save its state", dev->id);
     pthread_mutex_lock(&dev->lock);
-    int rc = dev->ops->save(dev->state, buf, cap, len);
+    int rc = vmm__device_save_locked(dev, buf, cap, len);
     pthread_mutex_unlock(&dev->lock);
-    if (rc < 0 && vmm_error_last()->code != rc)
-        vmm__err(rc, "device %s: save failed", dev->id);
+    return rc;
+}
+
+int vmm__device_load_locked(vmm_device *dev, const void *buf, size_t len)
+{
+    if (!dev->ops->load)
+        return vmm__err(VMM_ENOSYS, "device %s cannot load state", dev->id);
+    dev->error[0] = 0;
+    int rc = dev->ops->load(dev->state, buf, len);
+    if (rc < 0)
+        vmm__err(rc, "device %s: load: %s", dev->id, dev->error[0] ? dev->error : vmm_strerror(rc));
     return rc;
 }
 
@@ -323,15 +340,20 @@ int vmm_device_load(vmm_device *dev, const void *buf, size_t len)
 {
     if (!dev || (!buf && len))
         return vmm__err(VMM_EINVAL, "vmm_device_load: NULL argument");
-    if (!dev->ops->load)
-        return vmm__err(VMM_ENOSYS, "device %s cannot load state", dev->id);
-    dev->error[0] = 0;
     pthread_mutex_lock(&dev->lock);
-    int rc = dev->ops->load(dev->state, buf, len);
+    int rc = vmm__device_load_locked(dev, buf, len);
     pthread_mutex_unlock(&dev->lock);
-    if (rc < 0)
-        vmm__err(rc, "device %s: load: %s", dev->id, dev->error[0] ? dev->error : vmm_strerror(rc));
     return rc;
+}
+
+void vmm__vm_devices_lock(vmm_vm *vm, bool lock)
+{
+    for (vmm_device *d = vm->devices; d; d = d->next) {
+        if (lock)
+            pthread_mutex_lock(&d->lock);
+        else
+            pthread_mutex_unlock(&d->lock);
+    }
 }
 
 const char *vmm_device_id(const vmm_device *dev)

@@ -176,6 +176,15 @@ VMM__HIDDEN const char *vmm__device_last_error(void);
 VMM__HIDDEN int vmm__device_access(vmm_device *dev, unsigned int range, uint64_t offset, void *data,
                                    unsigned int size, bool write);
 
+/* vmm_device_save()/vmm_device_load() with the device's lock already held. */
+VMM__HIDDEN int vmm__device_save_locked(vmm_device *dev, void *buf, size_t cap, size_t *len);
+VMM__HIDDEN int vmm__device_load_locked(vmm_device *dev, const void *buf, size_t len);
+/* Take (lock) or release every device lock of the VM, always in the same
+ * order: while a snapshot is taken or restored no device's I/O thread may
+ * touch guest memory or its device between the device's state and the
+ * memory. A device lock is taken before the VM's mem_lock, never after. */
+VMM__HIDDEN void vmm__vm_devices_lock(struct vmm_vm *vm, bool lock);
+
 /* ---- VM and vCPU ---- */
 #define VMM__MAX_VCPUS 256
 

@@ -218,6 +218,50 @@ static void blk_destroy(void *model)
     free(b);
 }
 
+/* Saved state: the transport's, then the disk's size in sectors (u64) and
+ * whether it is read-only (u8, 7 bytes of padding). The guest has read both,
+ * so a disk that differs is refused rather than shown to a guest that would
+ * not look again. The file's content is the embedder's: a restore does not
+ * roll it back. Requests are served on the notifying thread, so none is
+ * half done when the VM is paused. */
+#define SAVE_EXTRA 16u
+
+static int blk_save(void *state, void *buf, size_t cap, size_t *len)
+{
+    struct blk *b = state;
+    uint8_t extra[SAVE_EXTRA] = {0};
+    memcpy(extra, &b->sectors, 8);
+    extra[8] = b->readonly;
+    return vmm__virtio_save_with(&b->t, buf, cap, len, extra, sizeof extra, NULL);
+}
+
+static int blk_load(void *state, const void *buf, size_t len)
+{
+    struct blk *b = state;
+    struct vmm__virtio_saved s;
+    const uint8_t *extra;
+    int rc = vmm__virtio_load_begin(&b->t, buf, len, SAVE_EXTRA, &s, &extra);
+    if (rc < 0)
+        return rc;
+    static const uint8_t pad[7];
+    if (extra[8] > 1 || memcmp(extra + 9, pad, sizeof pad)) {
+        vmm_device_error(b->t.dev, "saved state: bad read-only flag or padding");
+        return VMM_EINVAL;
+    }
+    uint64_t sectors;
+    memcpy(&sectors, extra, 8);
+    if (sectors != b->sectors || extra[8] != b->readonly) {
+        vmm_device_error(b->t.dev,
+                         "the snapshot's disk has %llu sectors%s; this one %llu sectors%s",
+                         (unsigned long long)sectors, extra[8] ? ", read-only" : "",
+                         (unsigned long long)b->sectors, b->readonly ? ", read-only" : "");
+        return VMM_EINVAL;
+    }
+    vmm__virtio_state_apply(&b->t, &s);
+    vmm__virtio_resume(&b->t);
+    return 0;
+}
+
 #define BLK_FEATURES (F_SEG_MAX | F_BLK_SIZE | F_FLUSH | F_DISCARD | F_WRITE_ZEROES)
 /* Two models: read-write, and read-only (which offers VIRTIO_BLK_F_RO). */
 static const struct vmm__virtio_ops blk_models[2] = {
@@ -321,6 +365,8 @@ const vmm_device_ops vmm__virtio_blk_ops = {
     .read = vmm__virtio_dev_read,
     .write = vmm__virtio_dev_write,
     .reset = vmm__virtio_dev_reset,
+    .save = blk_save,
+    .load = blk_load,
     .destroy = blk_destroy,
 };
 

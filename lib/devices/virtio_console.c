@@ -84,9 +84,39 @@ static void con_reset(void *model)
     /* Nothing from before the reset may be served after it: the held chain
      * goes, and the I/O thread stops watching (it checks under this lock). */
     c->tx_held = false;
+    c->tx_resume = 0;
     vmm__con_watch_out(c, false);
     if (c->io && c->io_in >= 0)
         vmm__io_set(c->io, (unsigned int)c->io_in, c->in_fd, 0);
+}
+
+/* Saved state: the transport's, then how many bytes of the transmit chain
+ * being written when the snapshot was taken had gone out (u64; 0 when none
+ * was held back). That chain is saved as not yet taken, and the restored
+ * device writes only the rest of it. Output already written stays written;
+ * input the guest had not taken is the host descriptor's, not the
+ * snapshot's. The window size is the host's and stays. */
+static int con_save(void *state, void *buf, size_t cap, size_t *len)
+{
+    struct console *c = state;
+    uint64_t sent = c->tx_held ? c->tx_off : c->tx_resume;
+    uint16_t held[2] = {0, c->tx_held ? 1 : 0};
+    return vmm__virtio_save_with(&c->t, buf, cap, len, &sent, sizeof sent, held);
+}
+
+static int con_load(void *state, const void *buf, size_t len)
+{
+    struct console *c = state;
+    struct vmm__virtio_saved s;
+    const uint8_t *extra;
+    int rc = vmm__virtio_load_begin(&c->t, buf, len, 8, &s, &extra);
+    if (rc < 0)
+        return rc;
+    con_reset(c); /* the held chain and the watches belong to the old state */
+    vmm__virtio_state_apply(&c->t, &s);
+    memcpy(&c->tx_resume, extra, 8);
+    vmm__virtio_resume(&c->t);
+    return 0;
 }
 
 static const struct vmm__virtio_ops con_model = {
@@ -216,6 +246,8 @@ const vmm_device_ops vmm__virtio_console_ops = {
     .read = vmm__virtio_dev_read,
     .write = con_write,
     .reset = vmm__virtio_dev_reset,
+    .save = con_save,
+    .load = con_load,
     .destroy = con_destroy,
 };
 

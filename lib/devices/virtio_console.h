@@ -36,6 +36,9 @@ struct console {
     uint64_t tx_off;
     struct vmm__vq tx_q;
     struct vmm__vq_chain tx_chain;
+    /* After a restore: bytes of the next transmit chain already written out
+     * before the snapshot (it was held then), skipped when it is taken. */
+    uint64_t tx_resume;
     struct vmm__vq_chain rx_chain; /* the receive chain being filled (device lock) */
     uint64_t dropped;              /* output bytes nobody took */
     uint8_t buf[BOUNCE];

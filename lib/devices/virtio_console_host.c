@@ -182,7 +182,8 @@ int vmm__con_tx_run(struct console *c)
                 break;
             }
             c->tx_held = true;
-            c->tx_off = 0;
+            c->tx_off = c->tx_resume < c->tx_chain.readable ? c->tx_resume : c->tx_chain.readable;
+            c->tx_resume = 0;
             c->tx_q = *vq;
         }
         int out = tx_chain_out(c, careful);

@@ -244,6 +244,40 @@ static void net_reset(void *model)
         rx_watch(n, false);
 }
 
+/* Saved state: the transport's, then the configuration space (the MAC and
+ * the link status, 8 bytes), which must match this device's: the guest took
+ * its MAC from it. A frame is sent or received within one call, so none is
+ * half done when the VM is paused; frames that reached the TAP after the
+ * snapshot are not replayed, and the statistics are the host's and stay. */
+static int net_save(void *state, void *buf, size_t cap, size_t *len)
+{
+    struct net *n = state;
+    return vmm__virtio_save_with(&n->t, buf, cap, len, n->config, CONFIG_SIZE, NULL);
+}
+
+static int net_load(void *state, const void *buf, size_t len)
+{
+    struct net *n = state;
+    struct vmm__virtio_saved s;
+    const uint8_t *extra;
+    int rc = vmm__virtio_load_begin(&n->t, buf, len, CONFIG_SIZE, &s, &extra);
+    if (rc < 0)
+        return rc;
+    if (memcmp(extra, n->config, CONFIG_SIZE)) {
+        vmm_device_error(n->t.dev,
+                         "the snapshot's device has MAC %02x:%02x:%02x:%02x:%02x:%02x, this one "
+                         "%02x:%02x:%02x:%02x:%02x:%02x (or the link status differs)",
+                         extra[0], extra[1], extra[2], extra[3], extra[4], extra[5], n->config[0],
+                         n->config[1], n->config[2], n->config[3], n->config[4], n->config[5]);
+        return VMM_EINVAL;
+    }
+    if (n->tap)
+        rx_watch(n, false); /* vmm__virtio_resume() watches again if the queue is live */
+    vmm__virtio_state_apply(&n->t, &s);
+    vmm__virtio_resume(&n->t);
+    return 0;
+}
+
 static const struct vmm__virtio_ops net_model = {
     .device_id = 1,
     .features = F_MAC | F_STATUS,
@@ -323,6 +357,8 @@ const vmm_device_ops vmm__virtio_net_ops = {
     .read = vmm__virtio_dev_read,
     .write = vmm__virtio_dev_write,
     .reset = vmm__virtio_dev_reset,
+    .save = net_save,
+    .load = net_load,
     .destroy = net_destroy,
 };
 

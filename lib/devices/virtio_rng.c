@@ -86,6 +86,8 @@ const vmm_device_ops vmm__virtio_rng_ops = {
     .read = vmm__virtio_dev_read,
     .write = vmm__virtio_dev_write,
     .reset = vmm__virtio_dev_reset,
+    .save = vmm__virtio_dev_save, /* no state beyond the transport's */
+    .load = vmm__virtio_dev_load,
     .destroy = free,
 };
 

@@ -329,6 +329,34 @@ static int64_t tx_serve(void *model, const struct vmm__vq_chain *ch, const char 
 
 /* ---- device model ---- */
 
+/* Send the TRANSPORT_RESET owed since a restore, once the driver has posted
+ * an event buffer. <0: the driver broke the protocol. */
+static int send_event(struct vsock *v)
+{
+    struct vmm__vq *q = &v->t.q[EVQ];
+    if (!v->event_pending || !(v->t.status & VMM__VIRTIO_S_DRIVER_OK) || v->t.broken || !q->ready)
+        return 0;
+    struct vmm__vq_chain ch;
+    const char *why = NULL;
+    int got = vmm__vq_pop(q, v->t.dev, vmm__virtio_has(&v->t, VMM__VIRTIO_F_INDIRECT), &ch, &why);
+    if (got == 0)
+        return 0;
+    const uint32_t id = VSOCK_EVENT_TRANSPORT_RESET;
+    if (got > 0 && (ch.readable || ch.writable < VSOCK_EVENT_SIZE))
+        got = VMM_EINVAL, why = "event buffer not 4 device-writable bytes";
+    else if (got > 0 && vmm__vq_write(v->t.dev, &ch, 0, &id, VSOCK_EVENT_SIZE) < 0)
+        got = VMM_EFAULT, why = "event buffer outside RAM";
+    else if (got > 0 && vmm__vq_push(q, v->t.dev, ch.head, VSOCK_EVENT_SIZE) < 0)
+        got = VMM_EFAULT, why = "used ring unwritable";
+    if (got < 0) {
+        vmm__virtio_fail(&v->t, why ? why : "bad event buffer");
+        return got;
+    }
+    v->event_pending = false;
+    vmm__virtio_used(&v->t);
+    return 0;
+}
+
 static int vsock_notify(void *model, struct vmm__virtio *t, unsigned int q)
 {
     struct vsock *v = model;
@@ -336,7 +364,9 @@ static int vsock_notify(void *model, struct vmm__virtio *t, unsigned int q)
     v->listen_paused = false; /* retry an accept that ran out of descriptors */
     if (q == TXQ)
         rc = vmm__virtio_serve(t, q, tx_serve);
-    /* rx: new buffers for waiting packets and readers; event queue: unused. */
+    else if (q == EVQ)
+        rc = send_event(v);
+    /* rx: new buffers for waiting packets and readers. */
     vmm__vsock_finish(v);
     return rc;
 }
@@ -354,6 +384,7 @@ static void vsock_reset(void *model)
     v->rst_n = v->rst_head = 0;
     v->rx_held = false;
     v->need_used = false;
+    v->event_pending = false;
     /* The rings are being torn down: no watch() (it would take a chain). */
     vmm__io_set(v->io, v->slot0, v->listen_fd, POLLIN);
 }
@@ -373,6 +404,92 @@ static void vsock_destroy(void *model)
     }
     free(v->path);
     free(v);
+}
+
+/* ---- snapshots ----
+ * Saved state: the transport's, then the flows the guest knew of (u32
+ * count, then host port and guest port of each, u32 each) and the RSTs still
+ * owed (the same). Connections are not carried across a restore: their UNIX
+ * sockets are the host's and their byte streams have moved on since. A
+ * restore closes every connection's socket (its host peer sees the end of
+ * the stream), owes the guest an RST for each flow it knew of at the
+ * snapshot, and a TRANSPORT_RESET event (§5.10.6.6) on the event queue, after
+ * which a driver drops all its connections. The listening socket stays. */
+#define FLOWS_MAX (MAX_CONNS + MAX_RST)
+
+/* The flows the guest knows of: those an RST would be sent for. */
+static bool guest_knows(const struct conn *c)
+{
+    return c->state != C_FREE && c->state != C_LINE &&
+           !(c->state == C_REQUESTED && (c->pend & P_REQUEST));
+}
+
+static int vsock_save(void *state, void *buf, size_t cap, size_t *len)
+{
+    struct vsock *v = state;
+    uint32_t flows[2 * MAX_CONNS + 1], rsts[2 * MAX_RST + 1];
+    uint32_t nf = 0;
+    for (unsigned int i = 0; i < MAX_CONNS; i++)
+        if (guest_knows(&v->c[i])) {
+            flows[1 + 2 * nf] = v->c[i].local_port;
+            flows[2 + 2 * nf++] = v->c[i].peer_port;
+        }
+    flows[0] = nf;
+    rsts[0] = v->rst_n;
+    for (unsigned int i = 0; i < v->rst_n; i++) {
+        rsts[1 + 2 * i] = v->rst[(v->rst_head + i) % MAX_RST].local;
+        rsts[2 + 2 * i] = v->rst[(v->rst_head + i) % MAX_RST].peer;
+    }
+    size_t fl = 4 * (1 + 2 * (size_t)nf), rl = 4 * (1 + 2 * (size_t)v->rst_n);
+    uint8_t extra[sizeof flows + sizeof rsts];
+    memcpy(extra, flows, fl);
+    memcpy(extra + fl, rsts, rl);
+    uint16_t held[3] = {v->rx_held ? 1 : 0, 0, 0};
+    return vmm__virtio_save_with(&v->t, buf, cap, len, extra, fl + rl, held);
+}
+
+/* The saved flows and RSTs at p (n bytes), checked: how many pairs in all
+ * (into pairs[], 2 u32 each), or <0. */
+static int load_flows(struct vsock *v, const uint8_t *p, size_t n, uint32_t *pairs)
+{
+    uint32_t total = 0;
+    for (int part = 0; part < 2; part++) {
+        uint32_t k, max = part ? MAX_RST : MAX_CONNS;
+        if (n < 4 || (memcpy(&k, p, 4), k > max) || n - 4 < 8ull * k) {
+            vmm_device_error(v->t.dev, "saved state: bad %s list", part ? "RST" : "flow");
+            return VMM_EINVAL;
+        }
+        memcpy(pairs + 2 * total, p + 4, 8ull * k);
+        total += k;
+        p += 4 + 8ull * k;
+        n -= 4 + 8ull * k;
+    }
+    if (n) {
+        vmm_device_error(v->t.dev, "saved state: %zu bytes after the RST list", n);
+        return VMM_EINVAL;
+    }
+    return (int)total;
+}
+
+static int vsock_load(void *state, const void *buf, size_t len)
+{
+    struct vsock *v = state;
+    struct vmm__virtio_saved s;
+    int n = vmm__virtio_state_check(&v->t, buf, len, &s);
+    if (n < 0)
+        return n;
+    uint32_t pairs[2 * FLOWS_MAX];
+    int np = load_flows(v, (const uint8_t *)buf + n, len - (size_t)n, pairs);
+    if (np < 0)
+        return np;
+    vsock_reset(v); /* every connection of now goes, without an RST: see above */
+    vmm__virtio_state_apply(&v->t, &s);
+    for (int i = 0; i < np; i++)
+        vmm__vsock_queue_rst(v, pairs[2 * i], pairs[2 * i + 1]);
+    v->event_pending = true;
+    vmm__virtio_resume(&v->t);
+    vmm__vsock_finish(v); /* the listener's watch, whether or not a queue is live */
+    return 0;
 }
 
 static const struct vmm__virtio_ops vsock_model = {
@@ -468,6 +585,8 @@ const vmm_device_ops vmm__virtio_vsock_ops = {
     .read = vmm__virtio_dev_read,
     .write = vmm__virtio_dev_write,
     .reset = vmm__virtio_dev_reset,
+    .save = vsock_save,
+    .load = vsock_load,
     .destroy = vsock_destroy,
 };
 

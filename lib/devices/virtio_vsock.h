@@ -16,6 +16,7 @@
 
 #define RXQ 0
 #define TXQ 1
+#define EVQ 2
 
 #define BUF_ALLOC   (64u << 10) /* receive buffer the device advertises per connection */
 #define CREDIT_STEP (BUF_ALLOC / 4)
@@ -75,7 +76,8 @@ struct vsock {
         uint32_t local, peer;
     } rst[MAX_RST];
     unsigned int rst_head, rst_n;
-    bool rx_held; /* a receive chain taken from the ring, not yet used */
+    bool event_pending; /* a TRANSPORT_RESET owed to the driver (after a restore) */
+    bool rx_held;       /* a receive chain taken from the ring, not yet used */
     struct vmm__vq_chain rx;
     uint8_t bounce[MAX_PKT];
 };

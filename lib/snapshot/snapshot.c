@@ -163,18 +163,18 @@ static int save_devices(vmm_vm *vm, vmm_snapshot *s)
         struct snap_device *sd = &s->devices[s->ndevices];
         snprintf(sd->type, sizeof sd->type, "%s", d->ops->name);
         snprintf(sd->id, sizeof sd->id, "%s", d->id);
-        /* Ask for the size, then save; the state may grow in between (input
-         * queued by another thread), so try again a few times. */
+        /* Ask for the size, then save (the lock is held: the size stays; the
+         * loop guards a type whose size does change between the calls). */
         int rc = VMM_ERANGE;
         for (int attempt = 0; rc == VMM_ERANGE && attempt < 4; attempt++) {
             size_t len = 0;
             free(sd->data);
             sd->data = NULL;
-            rc = vmm_device_save(d, NULL, 0, &len);
+            rc = vmm__device_save_locked(d, NULL, 0, &len);
             if (rc == 0 && !(sd->data = malloc(len ? len : 1)))
                 rc = vmm__err(VMM_ENOMEM, "vmm_snapshot_take: out of memory");
             if (rc == 0)
-                rc = vmm_device_save(d, sd->data, len, &sd->len);
+                rc = vmm__device_save_locked(d, sd->data, len, &sd->len);
         }
         if (rc < 0) {
             free(sd->data);
@@ -266,10 +266,14 @@ int vmm_snapshot_take(vmm_vm *vm, vmm_snapshot **out)
         (rc = vmm__hv_vm_state_get(vm->vm_fd, vm->snapinfo, &s->vm_state, &s->vm_state_len)) < 0)
         vmm__err_prefix("vmm_snapshot_take");
     s->bytes += s->vm_state_len;
+    /* Devices and memory as of one instant: no device's I/O thread may serve
+     * a queue (writing guest memory) between its saved state and the copy. */
+    vmm__vm_devices_lock(vm, true);
     if (rc == 0)
         rc = save_devices(vm, s);
     if (rc == 0)
         rc = take_memory(vm, s);
+    vmm__vm_devices_lock(vm, false);
     release_vcpus(vm, VMM__MAX_VCPUS);
     if (rc < 0) {
         vmm_snapshot_free(s);
@@ -556,6 +560,9 @@ int vmm_snapshot_restore_flags(vmm_vm *vm, const vmm_snapshot *s, unsigned int f
     if ((rc = acquire_vcpus(vm, "vmm_snapshot_restore")) < 0)
         return rc;
     vmm_snapshot_stats st = {0};
+    /* No device's I/O thread may write guest memory from its state of now
+     * into the restored memory, before its state is restored too. */
+    vmm__vm_devices_lock(vm, true);
     rc = restore_memory(vm, s, flags, &st);
     /* Memory first: setting the special registers reloads PAE page-directory
      * pointers from guest memory. */
@@ -570,8 +577,10 @@ int vmm_snapshot_restore_flags(vmm_vm *vm, const vmm_snapshot *s, unsigned int f
     /* Devices last: a device's load may set its interrupt line, which must
      * land on the restored interrupt controllers. */
     for (size_t i = 0; rc == 0 && i < s->ndevices; i++)
-        if ((rc = vmm_device_load(device_at(vm, i), s->devices[i].data, s->devices[i].len)) < 0)
+        if ((rc = vmm__device_load_locked(device_at(vm, i), s->devices[i].data,
+                                          s->devices[i].len)) < 0)
             vmm__err_prefix("vmm_snapshot_restore");
+    vmm__vm_devices_lock(vm, false);
     release_vcpus(vm, VMM__MAX_VCPUS);
     if (rc < 0) {
         vm->snap_baseline = 0; /* the next restore must copy everything */

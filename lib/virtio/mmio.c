@@ -190,6 +190,14 @@ void vmm__virtio_reset(struct vmm__virtio *t)
     set_line(t);
 }
 
+void vmm__virtio_resume(struct vmm__virtio *t)
+{
+    sync_doorbells(t);
+    set_line(t);
+    for (unsigned int q = 0; q < t->ops->nqueues; q++)
+        notify(t, q);
+}
+
 static struct vmm__vq *selected(struct vmm__virtio *t)
 {
     return t->queue_sel < t->ops->nqueues ? &t->q[t->queue_sel] : NULL;

@@ -162,6 +162,49 @@ typedef int64_t (*vmm__virtio_serve_fn)(void *model, const struct vmm__vq_chain 
 VMM__HIDDEN int vmm__virtio_serve(struct vmm__virtio *t, unsigned int q, vmm__virtio_serve_fn fn);
 /* Device reset (status 0 or vmm_device_reset()). */
 VMM__HIDDEN void vmm__virtio_reset(struct vmm__virtio *t);
+/* ---- snapshots (mmio_state.c) ----
+ * A virtio device's saved state is the transport's (vmm__virtio_state_size()
+ * bytes) followed by its model's. A load checks both parts before it applies
+ * either, so a refused state leaves the device as it was. */
+struct vmm__virtio_saved {
+    uint32_t status, dev_features_sel, drv_features_sel, queue_sel, isr, config_generation;
+    uint64_t driver_features;
+    bool broken;
+    struct vmm__vq q[VMM__VIRTIO_MAX_QUEUES];
+};
+VMM__HIDDEN size_t vmm__virtio_state_size(const struct vmm__virtio *t);
+/* Write the transport's state at p. held[q] (held may be NULL): chains the
+ * model took from queue q and has not returned; they are saved as not taken,
+ * so the restored device takes them afresh. */
+VMM__HIDDEN void vmm__virtio_state_save(const struct vmm__virtio *t, uint8_t *p,
+                                        const uint16_t *held);
+/* Check saved transport state (len bytes at p, the model's part may follow)
+ * against this device and the guest's memory into *s, applying nothing: the
+ * bytes it took, or VMM_EINVAL with the reason given to vmm_device_error(). */
+VMM__HIDDEN int vmm__virtio_state_check(const struct vmm__virtio *t, const uint8_t *p, size_t len,
+                                        struct vmm__virtio_saved *s);
+VMM__HIDDEN void vmm__virtio_state_apply(struct vmm__virtio *t, const struct vmm__virtio_saved *s);
+/* After a load (device lock held): the doorbells and the interrupt line
+ * follow the restored state, and each live queue is served as if notified,
+ * since a notification the guest gave before the snapshot went to the
+ * device's state of then. Call once the model's own state is in place. */
+VMM__HIDDEN void vmm__virtio_resume(struct vmm__virtio *t);
+/* A model's save(): the transport's state (held as above), then n bytes of
+ * the model's own (extra). */
+VMM__HIDDEN int vmm__virtio_save_with(const struct vmm__virtio *t, void *buf, size_t cap,
+                                      size_t *len, const void *extra, size_t n,
+                                      const uint16_t *held);
+/* A model's load(): check the transport's part into *s and point *extra at
+ * the model's, which must be extra_len bytes. The model checks its part,
+ * then calls vmm__virtio_state_apply(), sets its own state and calls
+ * vmm__virtio_resume(). */
+VMM__HIDDEN int vmm__virtio_load_begin(const struct vmm__virtio *t, const void *buf, size_t len,
+                                       size_t extra_len, struct vmm__virtio_saved *s,
+                                       const uint8_t **extra);
+/* vmm_device_ops save/load for a model with no state of its own. */
+VMM__HIDDEN int vmm__virtio_dev_save(void *state, void *buf, size_t cap, size_t *len);
+VMM__HIDDEN int vmm__virtio_dev_load(void *state, const void *buf, size_t len);
+
 /* Whether dev is a virtio-mmio device; if so its register base and
  * interrupt line (-1: none). */
 VMM__HIDDEN bool vmm__virtio_lookup(vmm_device *dev, uint64_t *base, int *irq);

@@ -32,5 +32,10 @@ enum {
 #define VSOCK_SHUTDOWN_SEND 2u          /* the sender will send no more */
 #define VSOCK_F_STREAM      (1ull << 0) /* §5.10.3 */
 #define VSOCK_HOST_CID      2u
+/* §5.10.6.6: the event queue's one event, struct virtio_vsock_event { le32 id; }:
+ * the device was restored or migrated; the driver drops every connection and
+ * reads guest_cid again. */
+#define VSOCK_EVENT_TRANSPORT_RESET 0u
+#define VSOCK_EVENT_SIZE            4u
 
 #endif

@@ -476,6 +476,77 @@ static void test_reset_while_held(void **st)
     close(p[1]);
 }
 
+/* A snapshot while a transmit chain is held half written: after a restore
+ * the device takes the chain again and writes only what had not gone out
+ * before the snapshot, and returns it once. */
+static void test_snapshot_while_held(void **st)
+{
+    struct fx *f = *st;
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    int cap = fcntl(p[1], F_SETPIPE_SZ, 65536);
+    assert_true(cap >= 4096);
+    char extra[64];
+    snprintf(extra, sizeof extra, ", \"backend\": \"fd\", \"out_fd\": %d", p[1]);
+    assert_int_equal(attach_con(f, extra), 0);
+    con_start(f, true);
+    size_t total = 2 * (size_t)cap;
+    fill(f, TXBUF, total, 5);
+    const struct seg big = {TXBUF, (uint32_t)total, 0};
+    q_chain(f, &txq, 0, &big, 1);
+    q_publish(f, &txq, 0);
+    notify(f, 1);
+    uint32_t id, len;
+    assert_false(q_take(f, &txq, &id, &len)); /* held: the pipe took cap bytes */
+
+    size_t n;
+    assert_int_equal(vmm_device_save(f->dev, NULL, 0, &n), 0);
+    uint8_t *blob = malloc(n), *ram = malloc(RAM_SIZE);
+    static uint8_t sink[1 << 18];
+    assert_non_null(blob);
+    assert_non_null(ram);
+    vmm__device_lock(f->dev);
+    assert_int_equal(vmm__device_save_locked(f->dev, blob, n, &n), 0);
+    memcpy(ram, f->ram, RAM_SIZE);
+    vmm__device_unlock(f->dev);
+    struct qs saved = txq;
+
+    /* Time goes on: the rest is written and the chain comes back. */
+    size_t got = 0;
+    for (int i = 0; i < 20000 && (got < total || q_used_idx(f, &txq) == 0); i++) {
+        got += drain(p[0], sink + got, sizeof sink - got);
+        usleep(500);
+    }
+    assert_int_equal(got, total);
+    assert_true(q_take(f, &txq, &id, &len));
+
+    /* Back to the snapshot: only the second half is written again. */
+    vmm__device_lock(f->dev);
+    memcpy(f->ram, ram, RAM_SIZE);
+    vmm__device_unlock(f->dev);
+    txq = saved;
+    assert_int_equal(vmm_device_load(f->dev, blob, n), 0);
+    got = 0;
+    for (int i = 0; i < 20000 && (got < (size_t)cap || q_used_idx(f, &txq) == 0); i++) {
+        got += drain(p[0], sink + got, sizeof sink - got);
+        usleep(500);
+    }
+    assert_int_equal(got, (size_t)cap);
+    assert_memory_equal(sink, at(f, TXBUF + (size_t)cap, (size_t)cap), (size_t)cap);
+    assert_true(q_take(f, &txq, &id, &len));
+    assert_int_equal(id, 0);
+    assert_int_equal(q_used_idx(f, &txq), 1);
+    usleep(20000);
+    assert_int_equal(drain(p[0], sink, sizeof sink), 0);
+    assert_false(r32(f, R_STATUS) & S_NEEDS_RESET);
+    free(blob);
+    free(ram);
+    vmm__device_free(f->dev);
+    f->dev = NULL;
+    close(p[0]);
+    close(p[1]);
+}
+
 static void test_emergency_write(void **st)
 {
     struct fx *f = *st;
@@ -778,13 +849,13 @@ int main(void)
     vmm_log_set(count_log, NULL, VMM_LOG_WARN);
 #define CON_T(name) cmocka_unit_test_setup_teardown(name, setup_con, teardown)
     const struct CMUnitTest tests[] = {
-        CON_T(test_identity_and_config),    CON_T(test_bad_configs),
-        CON_T(test_output_callback),        CON_T(test_output_pipe_nonblocking),
-        CON_T(test_output_pipe_blocking),   CON_T(test_reset_while_held),
-        CON_T(test_emergency_write),        CON_T(test_input_callback),
-        CON_T(test_input_pipe_nonblocking), CON_T(test_input_pipe_blocking),
-        CON_T(test_stdio_backend),          CON_T(test_hostile_transmit),
-        CON_T(test_hostile_receive),
+        CON_T(test_identity_and_config),  CON_T(test_bad_configs),
+        CON_T(test_output_callback),      CON_T(test_output_pipe_nonblocking),
+        CON_T(test_output_pipe_blocking), CON_T(test_reset_while_held),
+        CON_T(test_snapshot_while_held),  CON_T(test_emergency_write),
+        CON_T(test_input_callback),       CON_T(test_input_pipe_nonblocking),
+        CON_T(test_input_pipe_blocking),  CON_T(test_stdio_backend),
+        CON_T(test_hostile_transmit),     CON_T(test_hostile_receive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -980,6 +980,94 @@ static void test_reset_closes(void **st)
     close(lfd);
 }
 
+/* A snapshot and a restore: every connection of now is closed on the host
+ * side; the guest gets an RST for each flow it knew of at the snapshot (and
+ * none for a flow made after it) and a TRANSPORT_RESET event; the queues
+ * carry on from the snapshot's indices and new connections work. */
+#define EVBUF 0x60000ull
+
+static void test_snapshot_restore(void **st)
+{
+    struct vt *t = *st;
+    vs_start(t, 8);
+    desc_at(t->f, RINGS(2), 0, EVBUF, 4, D_WRITE, 0);
+    memset(at(t->f, EVBUF, 4), 0xee, 4);
+    q_publish(t, 2, 0);
+    notify(t->f, 2);
+    uint32_t id, len;
+    assert_false(q_used(t, 2, &id, &len)); /* no event before a restore */
+    int lfd = uds_listen(t, 7500);
+    int a = guest_initiated(t, lfd, 950, 7500, 65536);
+
+    size_t n;
+    assert_int_equal(vmm_device_save(t->f->dev, NULL, 0, &n), 0);
+    uint8_t *blob = malloc(n), *ram = malloc(RAM_SIZE);
+    assert_non_null(blob);
+    assert_non_null(ram);
+    assert_int_equal(vmm_device_save(t->f->dev, blob, n, &n), 0);
+    vmm__device_lock(t->f->dev);
+    memcpy(ram, t->f->ram, RAM_SIZE);
+    vmm__device_unlock(t->f->dev);
+    struct vt saved = *t;
+
+    uint32_t hport;
+    int b = host_initiated(t, 951, &hport); /* after the snapshot */
+    host_write(a, "late", 4);
+    rx_expect(t, VSOCK_OP_RW, NULL, 0);
+
+    vmm__device_lock(t->f->dev);
+    memcpy(t->f->ram, ram, RAM_SIZE);
+    memcpy(t->q, saved.q, sizeof t->q);
+    vmm__device_unlock(t->f->dev);
+    assert_int_equal(vmm_device_load(t->f->dev, blob, n), 0);
+    assert_int_equal(r32(t->f, R_STATUS), S_LIVE);
+    host_expect_closed(a);
+    host_expect_closed(b);
+    struct vsock_hdr h = rx_expect(t, VSOCK_OP_RST, NULL, 0);
+    assert_int_equal(h.src_port, 7500);
+    assert_int_equal(h.dst_port, 950);
+    rx_quiet(t); /* no RST for the flow the guest never knew of */
+    assert_true(q_used(t, 2, &id, &len));
+    assert_int_equal(id, 0);
+    assert_int_equal(len, 4);
+    assert_int_equal(get32(t->f, EVBUF), 0); /* VIRTIO_VSOCK_EVENT_TRANSPORT_RESET */
+    assert_true(r32(t->f, R_ISR) & ISR_USED);
+
+    /* The old flow is gone for the device; new connections work. */
+    tx(t, mk(VSOCK_OP_RW, 950, 7500), "x", 1);
+    rx_expect(t, VSOCK_OP_RST, NULL, 0);
+    int c = guest_initiated(t, lfd, 960, 7500, 65536);
+    tx(t, mk(VSOCK_OP_RW, 960, 7500), "hi", 2);
+    char got[2];
+    host_read_all(c, got, 2);
+    assert_memory_equal(got, "hi", 2);
+
+    /* A state from a file is checked: a flow list longer than the device's
+     * table, or bytes cut off, is refused and changes nothing. */
+    uint8_t *bad = malloc(n);
+    assert_non_null(bad);
+    memcpy(bad, blob, n);
+    size_t off = n - 4 - 8 * 1 - 4; /* the flow count: one flow, no RSTs */
+    uint32_t k;
+    memcpy(&k, bad + off, 4);
+    assert_int_equal(k, 1);
+    k = 33;
+    memcpy(bad + off, &k, 4);
+    assert_int_equal(vmm_device_load(t->f->dev, bad, n), VMM_EINVAL);
+    assert_non_null(strstr(vmm_error_last()->message, "flow list"));
+    assert_int_equal(vmm_device_load(t->f->dev, blob, n - 1), VMM_EINVAL);
+    tx(t, mk(VSOCK_OP_RW, 960, 7500), "ok", 2);
+    host_read_all(c, got, 2);
+    assert_memory_equal(got, "ok", 2);
+    free(bad);
+    close(a);
+    close(b);
+    close(c);
+    close(lfd);
+    free(blob);
+    free(ram);
+}
+
 /* Destroying the device closes its connections and removes uds_path. */
 static void test_destroy(void **st)
 {
@@ -1022,6 +1110,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_violations, setup, teardown_vs),
         cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown_vs),
         cmocka_unit_test_setup_teardown(test_reset_closes, setup, teardown_vs),
+        cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown_vs),
         cmocka_unit_test_setup_teardown(test_destroy, setup, teardown_vs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
