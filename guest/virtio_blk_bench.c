@@ -2,13 +2,15 @@
 /* A CPL3 virtio-blk driver that streams: it keeps struct bb_io's inflight
  * requests of req_bytes each in the queue, and each time it finds requests
  * completed it posts as many new ones and notifies once. Polls the used
- * ring; no interrupts. */
+ * ring; no interrupts. With pause_at it stops once more mid-stream (the
+ * snapshot tests take their snapshot there). */
 #include "virtio_blk_bench.h"
 #include "vdrv.h"
 
 static volatile struct bb_io *const io = (volatile struct bb_io *)(uintptr_t)BB_IO;
 static struct vdrv_q q;
 static uint32_t slot_req[BB_MAX_SLOTS];
+static uint8_t busy[BB_MAX_SLOTS]; /* the slot's request is in flight */
 static uint32_t notifies;
 
 /* Notify unless the device said it need not be (VIRTQ_USED_F_NO_NOTIFY,
@@ -37,6 +39,7 @@ static void post(unsigned int slot, uint32_t n, uint32_t req_bytes, uint32_t wri
     if (write)
         *(volatile uint64_t *)(uintptr_t)data = n;
     slot_req[slot] = n;
+    busy[slot] = 1;
     unsigned int d = 3 * slot;
     vdrv_desc(&q, d, BB_HDRS + 32 * slot, 16, VDRV_F_NEXT);
     vdrv_desc(&q, d + 1, data, req_bytes, write ? VDRV_F_NEXT : VDRV_F_NEXT | VDRV_F_WRITE);
@@ -48,10 +51,11 @@ static void post(unsigned int slot, uint32_t n, uint32_t req_bytes, uint32_t wri
 static void check(uint16_t head, uint32_t req_bytes, uint32_t write)
 {
     unsigned int slot = head / 3;
-    if (head % 3 || slot >= BB_MAX_SLOTS) {
+    if (head % 3 || slot >= BB_MAX_SLOTS || !busy[slot]) {
         io->errors++;
         return;
     }
+    busy[slot] = 0;
     uint8_t st = *(volatile uint8_t *)(uintptr_t)(BB_STATUS + slot);
     uint64_t stamp = *(volatile uint64_t *)(uintptr_t)(BB_DATA + (uint64_t)slot * req_bytes);
     if (st != 0 || (!write && stamp != slot_req[slot]))
@@ -82,6 +86,10 @@ int drv_main(void)
         do {
             check(head, req_bytes, write);
             done++;
+            /* Mid-stream: requests posted and not yet notified, completions
+             * not yet taken. */
+            if (done == io->pause_at)
+                VDRV_REG(BB_EXIT_MMIO, 0) = BB_PAUSE;
             if (posted < total) {
                 post(head / 3 % BB_MAX_SLOTS, posted++, req_bytes, write);
                 more = 1;
@@ -91,5 +99,6 @@ int drv_main(void)
             kick();
     }
     io->notifies = notifies;
+    io->done = done;
     return io->errors ? 4 : 0;
 }

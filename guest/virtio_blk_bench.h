@@ -15,7 +15,7 @@
 #define BB_DATA      0x200000u /* slot i's buffer at +i * req_bytes */
 #define BB_QUEUE     64u       /* 3 descriptors per request */
 #define BB_MAX_SLOTS 16u
-#define BB_PAUSE     0x70 /* set up; the host starts its clock and resumes */
+#define BB_PAUSE     0x70 /* set up (and at pause_at); the host resumes */
 
 /* The host's orders, and the driver's errors. Request n covers the file's
  * bytes [n * req_bytes, (n + 1) * req_bytes); its first 8 bytes hold n (the
@@ -25,8 +25,11 @@ struct bb_io {
     uint32_t req_bytes; /* a multiple of 512 */
     uint32_t inflight;  /* 1..BB_MAX_SLOTS requests in flight */
     uint32_t nreqs;
-    uint32_t errors; /* requests with a bad status or (reads) a bad stamp */
+    uint32_t errors; /* requests with a bad status, (reads) a bad stamp, or a
+                      * completion of a request not in flight */
     uint32_t notifies;
+    uint32_t pause_at; /* nonzero: BB_PAUSE again once this many requests are done */
+    uint32_t done;     /* requests completed, when the driver returns */
 };
 
 #endif
