@@ -177,7 +177,7 @@ static int con_parse(vmm_device *dev, struct json_object *cfg, struct console *c
     int rc = vmm__cfg_keys(dev, cfg, con_keys);
     if (rc < 0)
         return rc;
-    uint64_t cols, rows;
+    uint64_t cols = 80, rows = 25;
     rc = vmm__virtio_cfg(dev, cfg, place);
     if (rc >= 0 && (vmm__cfg_u64(dev, cfg, "cols", 1, UINT16_MAX, 80, &cols) < 0 ||
                     vmm__cfg_u64(dev, cfg, "rows", 1, UINT16_MAX, 25, &rows) < 0))

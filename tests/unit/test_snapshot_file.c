@@ -122,6 +122,7 @@ struct mregion {
 struct mdevice {
     const char *type, *id;
     size_t len;
+    const uint8_t *data; /* the state; NULL: a pattern */
 };
 
 struct model {
@@ -265,7 +266,7 @@ static void build(const struct model *m, struct buf *b)
         b_bytes(b, f, 32);
         b_u64(b, d->len);
         for (size_t k = 0; k < d->len; k++) {
-            uint8_t c = (uint8_t)(0xa0 + k);
+            uint8_t c = d->data ? d->data[k] : (uint8_t)(0xa0 + k);
             b_bytes(b, &c, 1);
         }
         b_pad8(b, d->len);
@@ -885,6 +886,69 @@ static void test_device_loads(void **st)
 
 /* ---- the fuzz seeds ---- */
 
+/* A virtio device's real saved state, live with queue 0 set up and one
+ * request served, over a small RAM of the seed writer's own. */
+static uint8_t seed_ram[0x10000];
+
+static int seed_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+    (void)ctx;
+    if (gpa > sizeof seed_ram || len > sizeof seed_ram - gpa)
+        return VMM_EFAULT;
+    memcpy(buf, seed_ram + gpa, len);
+    return 0;
+}
+
+static int seed_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+    (void)ctx;
+    if (gpa > sizeof seed_ram || len > sizeof seed_ram - gpa)
+        return VMM_EFAULT;
+    memcpy(seed_ram + gpa, buf, len);
+    return 0;
+}
+
+static void seed_reg(vmm_device *d, uint64_t off, uint32_t v)
+{
+    if (vmm__device_access(d, 0, off, &v, 4, true) != 0)
+        abort();
+}
+
+static uint8_t *virtio_state(const char *type, const char *config, size_t *len)
+{
+    static const struct vmm__devhost host = {.mem_read = seed_read,
+                                             .mem_write = seed_write,
+                                             .set_irq = h_set_irq,
+                                             .claim = h_claim,
+                                             .release = h_release};
+    memset(seed_ram, 0, sizeof seed_ram);
+    vmm_device *d;
+    if (vmm__device_new(type, config, &host, NULL, NULL, &d) != 0)
+        abort();
+    seed_reg(d, 0x070, 1 | 2);                    /* ACKNOWLEDGE, DRIVER */
+    seed_reg(d, 0x024, 1), seed_reg(d, 0x020, 1); /* VIRTIO_F_VERSION_1 */
+    seed_reg(d, 0x070, 1 | 2 | 8);                /* FEATURES_OK */
+    seed_reg(d, 0x030, 0), seed_reg(d, 0x038, 8);
+    seed_reg(d, 0x080, 0x1000), seed_reg(d, 0x090, 0x2000), seed_reg(d, 0x0a0, 0x3000);
+    seed_reg(d, 0x044, 1);
+    seed_reg(d, 0x070, 1 | 2 | 8 | 4); /* DRIVER_OK */
+    /* One 16-byte device-writable buffer published on queue 0. */
+    const uint64_t addr = 0x4000;
+    const uint32_t blen = 16;
+    const uint16_t flags = 2, one = 1;
+    memcpy(seed_ram + 0x1000, &addr, 8);
+    memcpy(seed_ram + 0x1008, &blen, 4);
+    memcpy(seed_ram + 0x100c, &flags, 2);
+    memcpy(seed_ram + 0x2002, &one, 2);
+    seed_reg(d, 0x050, 0);
+    uint8_t *p = NULL;
+    if (vmm_device_save(d, NULL, 0, len) != 0 || !(p = malloc(*len)) ||
+        vmm_device_save(d, p, *len, len) != 0)
+        abort();
+    vmm__device_free(d);
+    return p;
+}
+
 static int write_seeds(const char *dir)
 {
     struct {
@@ -896,6 +960,7 @@ static int write_seeds(const char *dir)
         {"empty-vm.snap", {0}, 0},
         {"irqchip-full-vcpu.snap", basic, 0},
         {"truncated.snap", basic, 3000},
+        {"virtio-devices.snap", basic, 0},
     };
     /* Small: one present page, one vCPU. */
     for (size_t i = 0; i < VMM__ARRAY_LEN(seeds); i++) {
@@ -906,6 +971,18 @@ static int write_seeds(const char *dir)
     }
     seeds[2].m.vm_flags = VMM_VM_IRQCHIP | VMM_VM_PIT;
     seeds[2].m.full_vcpu = true;
+    /* The virtio devices' states, as a VM with them saves them. */
+    const char *mmio = "{\"mmio\": 3489660928}";
+    const char *net = "{\"mmio\": 3489660928, \"mac\": \"52:54:00:12:34:56\"}";
+    size_t len[3];
+    uint8_t *state[3] = {virtio_state("virtio-rng", mmio, &len[0]),
+                         virtio_state("virtio-net", net, &len[1]),
+                         virtio_state("virtio-console", mmio, &len[2])};
+    struct model *v = &seeds[4].m;
+    v->ndevices = 3;
+    v->devices[0] = (struct mdevice){"virtio-rng", "rng0", len[0], state[0]};
+    v->devices[1] = (struct mdevice){"virtio-net", "net0", len[1], state[1]};
+    v->devices[2] = (struct mdevice){"virtio-console", "console0", len[2], state[2]};
     for (size_t i = 0; i < VMM__ARRAY_LEN(seeds); i++) {
         struct buf b;
         build(&seeds[i].m, &b);
@@ -924,6 +1001,8 @@ static int write_seeds(const char *dir)
         printf("%s: %zu bytes\n", path, n);
         free(b.p);
     }
+    for (int i = 0; i < 3; i++)
+        free(state[i]);
     return 0;
 }
 
