@@ -163,8 +163,7 @@ static bool cpuid_safe(vmm_vm *vm, const vmm_linux_boot *b)
 {
     if (b->cpuid != VMM_LINUX_CPUID_AUTO)
         return b->cpuid == VMM_LINUX_CPUID_SAFE;
-    vmm_host_info info;
-    return vmm__hv_host_info(vm->kvm_fd, &info) == 0 && info.pvm;
+    return vm->hv->vm_host_info(vm->hvm)->pvm;
 }
 
 /* The command line: the caller's, "noxsave" in the safe CPUID mode (a PVM

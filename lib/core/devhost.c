@@ -208,7 +208,7 @@ static int vm_set_irq(void *ctx, unsigned int line, int level)
     vmm_vm *vm = ctx;
     if (!(vm->flags & VMM_VM_IRQCHIP))
         return vmm__err(VMM_ENOTSUP, "the VM has no in-kernel irqchip (VMM_VM_IRQCHIP)");
-    return vmm__hv_irq_line(vm->vm_fd, line, level);
+    return vm->hv->irq_line(vm->hvm, line, level);
 }
 
 static int vm_claim(void *ctx, vmm_device *dev, vmm_space space, uint64_t base, uint64_t len,
@@ -246,7 +246,7 @@ static int vm_irqfd(void *ctx, unsigned int line, int fd, int resamplefd, bool a
         return vmm__err(VMM_ENOTSUP, "the VM has no in-kernel irqchip (VMM_VM_IRQCHIP)");
     if (assign && !vm->cap_irqfd)
         return vmm__err(VMM_ENOTSUP, "KVM lacks KVM_CAP_IRQFD or KVM_CAP_IRQFD_RESAMPLE");
-    return vmm__hv_irqfd(vm->vm_fd, line, fd, resamplefd, assign);
+    return vm->hv->irqfd(vm->hvm, line, fd, resamplefd, assign);
 }
 
 static int vm_ioeventfd(void *ctx, uint64_t addr, uint32_t value, int fd, bool assign)
@@ -254,7 +254,7 @@ static int vm_ioeventfd(void *ctx, uint64_t addr, uint32_t value, int fd, bool a
     vmm_vm *vm = ctx;
     if (assign && !vm->cap_ioeventfd)
         return vmm__err(VMM_ENOTSUP, "KVM lacks KVM_CAP_IOEVENTFD");
-    return vmm__hv_ioeventfd(vm->vm_fd, addr, 4, value, fd, assign);
+    return vm->hv->ioeventfd(vm->hvm, addr, 4, value, fd, assign);
 }
 
 const struct vmm__devhost vmm__vm_devhost = {

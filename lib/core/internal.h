@@ -13,7 +13,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "../hv/kvm.h"
+#include "../hv/hv.h"
 #include "devhost.h"
 #include "util.h"
 
@@ -22,9 +22,9 @@ struct vmm__region {
     uint64_t gpa, size;
     uint8_t *host;
     unsigned int flags;
-    unsigned int slot;
-    bool owned;     /* libvmm allocated it */
-    void *map_base; /* start of the reservation including guard pages */
+    unsigned int slot; /* the backend's number for it (mem_add) */
+    bool owned;        /* libvmm allocated it */
+    void *map_base;    /* start of the reservation including guard pages */
     size_t map_len;
     int memfd;
     /* For snapshots: pages written since the last snapshot take or restore that
@@ -191,15 +191,13 @@ VMM__HIDDEN void vmm__vm_devices_lock(struct vmm_vm *vm, bool lock);
 struct vmm_vcpu {
     vmm_vm *vm;
     unsigned int index;
-    struct vmm__hv_vcpu hv;
-    atomic_int runner; /* thread id of the thread in vmm_vcpu_run(), 0 if none */
+    struct vmm__hv_vcpu *hv; /* the vCPU in the VM's backend (vm->hv) */
+    atomic_int runner;       /* thread id of the thread in vmm_vcpu_run(), 0 if none */
     atomic_bool kick;
-    pthread_mutex_t kick_lock; /* orders kick's signal against the runner leaving */
-    pid_t sigmask_tid;         /* thread KVM_SET_SIGNAL_MASK was computed for */
+    pthread_mutex_t kick_lock; /* orders a kick against the runner leaving */
     uint64_t budget_ns;
-    timer_t timer;
-    pid_t timer_tid; /* 0: no timer */
-    bool io_pending; /* last exit was an unclaimed read: next run completes it */
+    bool timer_armed; /* the backend's kick_at() is set for this run */
+    bool io_pending;  /* last exit was an unclaimed read: next run completes it */
     /* Exception reporting installed by vmm_x86_setup(): 0 none, 32 or 64 (the
      * handlers' bitness); the handler stubs' guest address. */
     unsigned int exc_bits;
@@ -226,17 +224,15 @@ VMM__HIDDEN vmm_segment vmm__x86_flat_seg(uint16_t sel, unsigned int type, unsig
 VMM__HIDDEN void vmm__x86_system_segs(vmm_sregs *s, uint64_t tss, uint32_t limit, uint16_t sel);
 
 struct vmm_vm {
-    int kvm_fd, vm_fd;
+    const struct vmm__hv_ops *hv; /* the hypervisor backend (hv.h) */
+    struct vmm__hv_vm *hvm;       /* this VM in it */
     unsigned int flags;
     uint64_t memory_limit, mapped_bytes;
-    unsigned int max_slots;
-    bool cap_readonly_mem, cap_immediate_exit;
-    bool cap_irqfd, cap_ioeventfd; /* KVM_IRQFD with resampling; KVM_IOEVENTFD */
-    int run_size;
+    bool cap_readonly_mem;
+    bool cap_irqfd, cap_ioeventfd; /* irqfds with resampling; ioeventfds */
     pthread_rwlock_t mem_lock;
     struct vmm__region *regions; /* sorted by gpa */
     size_t nregions, regions_cap;
-    uint64_t *slot_used; /* bitmap of KVM slot numbers in use, max_slots bits */
     struct vmm__bus pio, mmio;
     vmm_device *devices;
     unsigned int ndevices;
@@ -252,7 +248,6 @@ struct vmm_vm {
     unsigned int parked;        /* of those, how many are parked (pause_lock) */
     vmm_sched sched;
     /* Snapshots (lib/snapshot). */
-    struct vmm__hv_snapinfo *snapinfo; /* what KVM state to save; made at the first take */
     /* Id of the snapshot this VM's memory equals, apart from the pages its
      * regions record as written; 0 if none (nothing taken or restored since the
      * memory map changed). */
@@ -280,7 +275,7 @@ VMM__HIDDEN int vmm__vcpu_acquire(vmm_vcpu *vcpu);
 VMM__HIDDEN void vmm__vcpu_release(vmm_vcpu *vcpu);
 
 /* ---- x86 paging walk (paging_x86_64.c), over a reader callback ---- */
-/* struct vmm__paging_state: in hv/kvm.h, which fills it. */
+/* struct vmm__paging_state: in hv/hv.h (a backend fills it from a state blob). */
 typedef int (*vmm__phys_read_fn)(void *ctx, uint64_t gpa, uint64_t *val, size_t size);
 VMM__HIDDEN int vmm__x86_translate(const struct vmm__paging_state *ps, uint64_t gva, bool write,
                                    bool user, vmm__phys_read_fn rd, void *ctx, uint64_t *gpa);

@@ -196,22 +196,6 @@ static void free_region(struct vmm__region *r)
     }
 }
 
-/* The lowest free KVM slot number, marked used; the caller checked one is free. */
-static unsigned int take_slot(vmm_vm *vm)
-{
-    for (unsigned int w = 0;; w++)
-        if (~vm->slot_used[w]) {
-            unsigned int bit = (unsigned int)__builtin_ctzll(~vm->slot_used[w]);
-            vm->slot_used[w] |= 1ull << bit;
-            return w * 64 + bit;
-        }
-}
-
-static void put_slot(vmm_vm *vm, unsigned int slot)
-{
-    vm->slot_used[slot / 64] &= ~(1ull << (slot % 64));
-}
-
 int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned int flags)
 {
     if (!vm)
@@ -259,15 +243,6 @@ int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned in
             goto out;
         }
     }
-    if (vm->nregions >= vm->max_slots) {
-        rc = vmm__err(VMM_E2BIG, "vmm_mem_map: all %u memory slots in use", vm->max_slots);
-        goto out;
-    }
-    if (!vm->slot_used &&
-        !(vm->slot_used = calloc((vm->max_slots + 63) / 64, sizeof *vm->slot_used))) {
-        rc = vmm__err(VMM_ENOMEM, "vmm_mem_map: out of memory");
-        goto out;
-    }
     if (vm->nregions == vm->regions_cap) {
         size_t cap = vm->regions_cap ? vm->regions_cap * 2 : 8;
         struct vmm__region *n = realloc(vm->regions, cap * sizeof *n);
@@ -278,16 +253,13 @@ int vmm_mem_map(vmm_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned in
         vm->regions = n;
         vm->regions_cap = cap;
     }
-    struct vmm__region r = {
-        .gpa = gpa, .size = size, .host = host, .flags = flags, .slot = take_slot(vm), .memfd = -1};
-    if (!host && (rc = alloc_ram(&r, size, flags & VMM_MEM_HUGEPAGES)) < 0) {
-        put_slot(vm, r.slot);
+    struct vmm__region r = {.gpa = gpa, .size = size, .host = host, .flags = flags, .memfd = -1};
+    if (!host && (rc = alloc_ram(&r, size, flags & VMM_MEM_HUGEPAGES)) < 0)
         goto out;
-    }
-    rc = vmm__hv_set_memslot(vm->vm_fd, r.slot, gpa, size, r.host, flags & VMM_MEM_READONLY,
-                             flags & VMM_MEM_DIRTY_LOG);
+    rc = vm->hv->mem_add(vm->hvm, gpa, size, r.host, flags & VMM_MEM_READONLY,
+                         flags & VMM_MEM_DIRTY_LOG, &r.slot);
     if (rc < 0) {
-        put_slot(vm, r.slot);
+        vmm__err_prefix("vmm_mem_map");
         free_region(&r);
         goto out;
     }
@@ -368,11 +340,10 @@ int vmm_mem_unmap(vmm_vm *vm, uint64_t gpa)
         goto out;
     }
     struct vmm__region *r = &vm->regions[i];
-    rc = vmm__hv_set_memslot(vm->vm_fd, r->slot, r->gpa, 0, r->host, false, false);
+    rc = vm->hv->mem_remove(vm->hvm, r->slot);
     if (rc < 0)
         goto out;
     vm->mapped_bytes -= r->size;
-    put_slot(vm, r->slot);
     free_region(r);
     memmove(r, r + 1, (vm->nregions - i - 1) * sizeof *r);
     vm->nregions--;
@@ -406,7 +377,7 @@ int vmm_mem_dirty_log(vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words)
                       (unsigned long long)((pages + 63) / 64));
         goto out;
     }
-    rc = vmm__hv_dirty_log(vm->vm_fd, r->slot, bitmap);
+    rc = vm->hv->dirty_log(vm->hvm, r->slot, bitmap);
     /* KVM forgets what it reported; a snapshot restore still needs it. */
     if (rc == 0 && r->snap_dirty)
         for (size_t w = 0; w < (pages + 63) / 64; w++)
@@ -422,8 +393,6 @@ void vmm__mem_free_all(vmm_vm *vm)
     for (size_t i = 0; i < vm->nregions; i++)
         free_region(&vm->regions[i]);
     free(vm->regions);
-    free(vm->slot_used);
-    vm->slot_used = NULL;
     free(vm->snap_scratch);
     vm->snap_scratch = NULL;
     vm->snap_scratch_words = 0;
@@ -454,9 +423,8 @@ int vmm__mem_track(vmm_vm *vm)
         if (!bm)
             return vmm__err(VMM_ENOMEM, "snapshot dirty bitmap: out of memory");
         if (!(r->flags & VMM_MEM_DIRTY_LOG)) {
-            /* The same slot with logging added: KVM keeps the mapping. */
-            int rc = vmm__hv_set_memslot(vm->vm_fd, r->slot, r->gpa, r->size, r->host,
-                                         r->flags & VMM_MEM_READONLY, true);
+            /* The backend keeps the mapping. */
+            int rc = vm->hv->mem_log_dirty(vm->hvm, r->slot);
             if (rc < 0) {
                 free(bm);
                 vmm__err_prefix("region 0x%llx: turning on dirty logging",
@@ -474,7 +442,7 @@ int vmm__mem_take_dirty(vmm_vm *vm, size_t i)
 {
     const struct vmm__region *r = &vm->regions[i];
     size_t words = (size_t)((r->size / PAGE + 63) / 64);
-    int rc = vmm__hv_dirty_log(vm->vm_fd, r->slot, vm->snap_scratch);
+    int rc = vm->hv->dirty_log(vm->hvm, r->slot, vm->snap_scratch);
     if (rc < 0)
         return rc;
     for (size_t w = 0; w < words; w++) {
@@ -484,35 +452,7 @@ int vmm__mem_take_dirty(vmm_vm *vm, size_t i)
     return 0;
 }
 
-/* KVM zaps all shadow pages when a memory slot is deleted (all of them, not
- * only the slot's, unless the VMM turns off KVM_X86_QUIRK_SLOT_ZAP_ALL, which
- * libvmm does not). So a slot is created for a moment and deleted again: one
- * page aliasing the start of the first region, read-only, at the first
- * address after a region that no region covers. No vCPU runs meanwhile, so
- * the guest never sees it. */
 int vmm__mem_flush_shadow(vmm_vm *vm)
 {
-    if (!vm->nregions)
-        return 0;
-    if (vm->nregions >= vm->max_slots)
-        return vmm__err(VMM_E2BIG, "flushing shadow page tables: no free memory slot");
-    unsigned int slot = take_slot(vm);
-    int rc = VMM_EKVM;
-    for (size_t i = 0; i < vm->nregions; i++) {
-        uint64_t gpa = vm->regions[i].gpa + vm->regions[i].size;
-        if (gpa >= GPA_LIMIT || (i + 1 < vm->nregions && vm->regions[i + 1].gpa == gpa))
-            continue;
-        rc = vmm__hv_set_memslot(vm->vm_fd, slot, gpa, PAGE, vm->regions[0].host,
-                                 vm->cap_readonly_mem, false);
-        if (rc == 0) {
-            rc = vmm__hv_set_memslot(vm->vm_fd, slot, gpa, 0, vm->regions[0].host, false, false);
-            if (rc < 0) /* KVM still has the slot: never hand its number out again */
-                return rc;
-            break;
-        }
-    }
-    put_slot(vm, slot);
-    if (rc < 0)
-        vmm__err_prefix("flushing shadow page tables");
-    return rc;
+    return vm->nregions ? vm->hv->flush_shadow(vm->hvm) : 0;
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* vCPUs: creation, register access, the run loop, kicks and time budgets. */
+/* vCPUs: creation, register access, the run loop, kicks and time budgets.
+ * Who runs a vCPU is decided here (one runner thread at a time); how a run
+ * is cut short (a signal, a timer) is the backend's (hv.h). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,13 +12,6 @@
 
 #include "internal.h"
 
-/* The signal that interrupts KVM_RUN. It is blocked in every thread that runs
- * a vCPU and unblocked only inside KVM_RUN through KVM_SET_SIGNAL_MASK, so it
- * never needs a handler: KVM_RUN returns -EINTR and the signal stays pending
- * until the run loop consumes it with sigtimedwait(). */
-#define KICK_SIGNAL (SIGRTMAX - 1)
-
-static _Thread_local bool kick_blocked;
 static _Thread_local pid_t cached_tid;
 
 /* The calling thread's id, cached: vmm_vcpu_run() needs it on every call. */
@@ -44,11 +39,10 @@ int vmm_vcpu_create(vmm_vcpu **out, vmm_vm *vm, unsigned int index)
         return vmm__err(VMM_ENOMEM, "vmm_vcpu_create: out of memory");
     v->vm = vm;
     v->index = index;
-    v->hv.fd = -1;
     pthread_mutex_init(&v->kick_lock, NULL);
-    int rc = vmm__hv_vcpu_create(vm->vm_fd, index, vm->run_size, &v->hv);
+    int rc = vm->hv->vcpu_create(vm->hvm, index, &v->hv);
     if (rc == 0)
-        rc = vmm__hv_set_cpuid(&v->hv, vm->kvm_fd, NULL, 0, index);
+        rc = vm->hv->set_cpuid(v->hv, NULL, 0, index);
     if (rc < 0) {
         vmm__vcpu_free(v);
         return rc;
@@ -63,9 +57,7 @@ void vmm__vcpu_free(vmm_vcpu *v)
 {
     if (!v)
         return;
-    if (v->timer_tid)
-        timer_delete(v->timer);
-    vmm__hv_vcpu_close(&v->hv);
+    v->vm->hv->vcpu_destroy(v->hv);
     pthread_mutex_destroy(&v->kick_lock);
     free(v);
 }
@@ -99,37 +91,37 @@ static int settle(vmm_vcpu *v);
 int vmm_vcpu_get_regs(vmm_vcpu *v, vmm_regs *r)
 {
     CHECK_IDLE(v, r, "vmm_vcpu_get_regs");
-    return vmm__hv_get_regs(&v->hv, r);
+    return v->vm->hv->get_regs(v->hv, r);
 }
 
 int vmm_vcpu_set_regs(vmm_vcpu *v, const vmm_regs *r)
 {
     CHECK_IDLE(v, r, "vmm_vcpu_set_regs");
-    return vmm__hv_set_regs(&v->hv, r);
+    return v->vm->hv->set_regs(v->hv, r);
 }
 
 int vmm_vcpu_get_sregs(vmm_vcpu *v, vmm_sregs *s)
 {
     CHECK_IDLE(v, s, "vmm_vcpu_get_sregs");
-    return vmm__hv_get_sregs(&v->hv, s);
+    return v->vm->hv->get_sregs(v->hv, s);
 }
 
 int vmm_vcpu_set_sregs(vmm_vcpu *v, const vmm_sregs *s)
 {
     CHECK_IDLE(v, s, "vmm_vcpu_set_sregs");
-    return vmm__hv_set_sregs(&v->hv, s);
+    return v->vm->hv->set_sregs(v->hv, s);
 }
 
 int vmm_vcpu_get_fpu(vmm_vcpu *v, vmm_fpu *f)
 {
     CHECK_IDLE(v, f, "vmm_vcpu_get_fpu");
-    return vmm__hv_get_fpu(&v->hv, f);
+    return v->vm->hv->get_fpu(v->hv, f);
 }
 
 int vmm_vcpu_set_fpu(vmm_vcpu *v, const vmm_fpu *f)
 {
     CHECK_IDLE(v, f, "vmm_vcpu_set_fpu");
-    return vmm__hv_set_fpu(&v->hv, f);
+    return v->vm->hv->set_fpu(v->hv, f);
 }
 
 int vmm_vcpu_get_msrs(vmm_vcpu *v, vmm_msr *msrs, size_t n)
@@ -137,7 +129,7 @@ int vmm_vcpu_get_msrs(vmm_vcpu *v, vmm_msr *msrs, size_t n)
     CHECK_IDLE(v, msrs, "vmm_vcpu_get_msrs");
     if (n == 0 || n > 256)
         return vmm__err(VMM_EINVAL, "vmm_vcpu_get_msrs: count %zu not in 1..256", n);
-    return vmm__hv_msrs(&v->hv, msrs, n, false);
+    return v->vm->hv->msrs(v->hv, msrs, n, false);
 }
 
 int vmm_vcpu_set_msrs(vmm_vcpu *v, const vmm_msr *msrs, size_t n)
@@ -145,14 +137,14 @@ int vmm_vcpu_set_msrs(vmm_vcpu *v, const vmm_msr *msrs, size_t n)
     CHECK_IDLE(v, msrs, "vmm_vcpu_set_msrs");
     if (n == 0 || n > 256)
         return vmm__err(VMM_EINVAL, "vmm_vcpu_set_msrs: count %zu not in 1..256", n);
-    return vmm__hv_msrs(&v->hv, (vmm_msr *)msrs, n, true);
+    return v->vm->hv->msrs(v->hv, (vmm_msr *)msrs, n, true);
 }
 
 int vmm_x86_supported_cpuid(vmm_vm *vm, vmm_cpuid_entry *e, size_t cap, size_t *count)
 {
     if (!vm || !count || (!e && cap))
         return vmm__err(VMM_EINVAL, "vmm_x86_supported_cpuid: bad argument");
-    return vmm__hv_supported_cpuid(vm->kvm_fd, e, cap, count);
+    return vm->hv->supported_cpuid(vm->hvm, e, cap, count);
 }
 
 int vmm_x86_set_cpuid(vmm_vcpu *v, const vmm_cpuid_entry *e, size_t n)
@@ -161,7 +153,7 @@ int vmm_x86_set_cpuid(vmm_vcpu *v, const vmm_cpuid_entry *e, size_t n)
         return vmm__err(VMM_EINVAL, "vmm_x86_set_cpuid: bad argument");
     if (atomic_load(&v->runner))
         return vmm__err(VMM_EBUSY, "vmm_x86_set_cpuid: vCPU %u is running", v->index);
-    return vmm__hv_set_cpuid(&v->hv, v->vm->kvm_fd, e, n, v->index);
+    return v->vm->hv->set_cpuid(v->hv, e, n, v->index);
 }
 
 int vmm_vcpu_set_debug(vmm_vcpu *v, unsigned int flags)
@@ -170,8 +162,8 @@ int vmm_vcpu_set_debug(vmm_vcpu *v, unsigned int flags)
         return vmm__err(VMM_EINVAL, "vmm_vcpu_set_debug: bad argument");
     if (atomic_load(&v->runner))
         return vmm__err(VMM_EBUSY, "vmm_vcpu_set_debug: vCPU %u is running", v->index);
-    return vmm__hv_set_guest_debug(&v->hv, flags != 0, flags & VMM_DEBUG_SINGLESTEP,
-                                   flags & VMM_DEBUG_SW_BREAKPOINTS);
+    return v->vm->hv->guest_debug(v->hv, flags != 0, flags & VMM_DEBUG_SINGLESTEP,
+                                  flags & VMM_DEBUG_SW_BREAKPOINTS);
 }
 
 int vmm_vcpu_set_time_budget(vmm_vcpu *v, uint64_t ns)
@@ -188,50 +180,26 @@ int vmm_vcpu_kick(vmm_vcpu *v)
 {
     if (!v)
         return vmm__err(VMM_EINVAL, "vmm_vcpu_kick: vcpu is NULL");
-    /* An idle vCPU sees the flag at its next run. A runner outside KVM_RUN has
-     * the signal blocked, so it stays pending and makes its next KVM_RUN return
-     * at once; a runner inside KVM_RUN is interrupted by it. Setting KVM's
-     * immediate_exit here instead would race with the runner clearing it. */
+    /* An idle vCPU sees the flag at its next run; a runner is made to leave
+     * the backend's run at once, whether it is inside it now or enters it
+     * next (hv.h, kick). */
     atomic_store(&v->kick, true);
-    /* Covers a runner inside KVM_RUN. kick_lock keeps the thread id valid: the
-     * runner clears `runner` under it before leaving vmm_vcpu_run(), so the
-     * thread cannot be gone (and its id reused) while we signal it. */
+    /* kick_lock keeps the thread id valid: the runner clears `runner` under
+     * it before leaving vmm_vcpu_run(), so the thread cannot be gone (and its
+     * id reused) while the backend signals it. */
     pthread_mutex_lock(&v->kick_lock);
     pid_t tid = atomic_load(&v->runner);
     if (tid)
-        syscall(SYS_tgkill, getpid(), tid, KICK_SIGNAL);
+        v->vm->hv->kick(v->hv, tid);
     pthread_mutex_unlock(&v->kick_lock);
     return 0;
 }
 
-/* Block the kick signal in the calling thread, once. This must happen before
- * the thread is published as a vCPU's runner: a kick signals the runner, and an
- * unblocked real-time signal without a handler would end the process. */
-static int block_kick_signal(void)
+/* Make the calling thread a possible runner of v before it is published as
+ * one: a kick signals the runner (hv.h, run_thread). */
+static int prepare_thread(vmm_vcpu *v, pid_t tid)
 {
-    if (kick_blocked)
-        return 0;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, KICK_SIGNAL);
-    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
-        return vmm__err(VMM_EINVAL, "vmm_vcpu_run: cannot block the kick signal");
-    kick_blocked = true;
-    return 0;
-}
-
-/* Give KVM the thread's signal mask minus the kick signal, for use inside KVM_RUN. */
-static int set_run_mask(vmm_vcpu *v, pid_t tid)
-{
-    if (v->sigmask_tid == tid)
-        return 0;
-    sigset_t set;
-    pthread_sigmask(SIG_BLOCK, NULL, &set);
-    sigdelset(&set, KICK_SIGNAL);
-    int rc = vmm__hv_set_signal_mask(&v->hv, &set);
-    if (rc == 0)
-        v->sigmask_tid = tid;
-    return rc;
+    return v->vm->hv->run_thread(v->hv, tid);
 }
 
 static void release_runner(vmm_vcpu *v)
@@ -250,18 +218,15 @@ static int complete_pending_io(vmm_vcpu *v)
 {
     if (!v->io_pending)
         return 0;
-    vmm__hv_set_immediate_exit(&v->hv, true);
-    int r = vmm__hv_run(&v->hv);
-    vmm__hv_set_immediate_exit(&v->hv, false);
+    int r = v->vm->hv->complete_io(v->hv);
     v->io_pending = false;
-    if (r == 0)
+    if (r == 1)
         return vmm__err(VMM_ESTATE,
                         "vCPU %u: a string I/O instruction needs more I/O; run the vCPU to "
                         "finish it",
                         v->index);
-    if (r != -EINTR && r != -EAGAIN)
-        return vmm__err(VMM_EKVM, "KVM_RUN (completing I/O) on vCPU %u: %s", v->index,
-                        strerror(-r));
+    if (r < 0)
+        return vmm__err(VMM_EKVM, "completing I/O on vCPU %u: %s", v->index, strerror(-r));
     return 0;
 }
 
@@ -276,7 +241,7 @@ static int settle(vmm_vcpu *v)
     int expected = 0;
     if (!atomic_compare_exchange_strong(&v->runner, &expected, tid))
         return expected == tid ? 0 : vmm__err(VMM_EBUSY, "vCPU %u is running", v->index);
-    int rc = block_kick_signal();
+    int rc = prepare_thread(v, tid);
     if (rc == 0)
         rc = complete_pending_io(v);
     release_runner(v);
@@ -286,7 +251,7 @@ static int settle(vmm_vcpu *v)
 int vmm__vcpu_acquire(vmm_vcpu *v)
 {
     pid_t tid = self_tid();
-    int rc = block_kick_signal();
+    int rc = prepare_thread(v, tid);
     if (rc < 0)
         return rc;
     int expected = 0;
@@ -302,44 +267,6 @@ void vmm__vcpu_release(vmm_vcpu *v)
     release_runner(v);
 }
 
-static int arm_timer(vmm_vcpu *v, pid_t tid, uint64_t deadline)
-{
-    if (v->timer_tid != tid) {
-        if (v->timer_tid)
-            timer_delete(v->timer);
-        v->timer_tid = 0;
-        struct sigevent sev;
-        memset(&sev, 0, sizeof sev);
-        sev.sigev_notify = SIGEV_THREAD_ID;
-        sev.sigev_signo = KICK_SIGNAL;
-        sev._sigev_un._tid = tid;
-        if (timer_create(CLOCK_MONOTONIC, &sev, &v->timer) < 0)
-            return vmm__err(VMM_ENOMEM, "vmm_vcpu_run: timer_create: %s", strerror(errno));
-        v->timer_tid = tid;
-    }
-    struct itimerspec its = {
-        {0, 0}, {(time_t)(deadline / 1000000000ull), (long)(deadline % 1000000000ull)}};
-    if (timer_settime(v->timer, TIMER_ABSTIME, &its, NULL) < 0)
-        return vmm__err(VMM_EINVAL, "vmm_vcpu_run: timer_settime: %s", strerror(errno));
-    return 0;
-}
-
-static void disarm_timer(vmm_vcpu *v)
-{
-    struct itimerspec its = {{0, 0}, {0, 0}};
-    timer_settime(v->timer, 0, &its, NULL);
-}
-
-static void drain_kick_signal(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, KICK_SIGNAL);
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&set, NULL, &zero) > 0)
-        ;
-}
-
 /* Fill in the instruction bytes of an internal error from guest memory when KVM
  * did not supply them (best effort: the guest's page tables may be bogus). */
 static void describe_internal_error(vmm_vcpu *v, vmm_exit *x)
@@ -349,7 +276,7 @@ static void describe_internal_error(vmm_vcpu *v, vmm_exit *x)
     vmm__err_save(&saved);
     vmm_regs r;
     vmm_sregs s;
-    if (vmm__hv_get_regs(&v->hv, &r) == 0 && vmm__hv_get_sregs(&v->hv, &s) == 0) {
+    if (v->vm->hv->get_regs(v->hv, &r) == 0 && v->vm->hv->get_sregs(v->hv, &s) == 0) {
         x->internal.rip = r.rip;
         /* KVM may have supplied the bytes; else read up to 15 at CS:RIP. */
         uint64_t linear = s.cs.base + r.rip;
@@ -375,8 +302,8 @@ static bool decode_fault(vmm_vcpu *v, vmm_exit *x)
     unsigned int vector = x->io.data[0];
     vmm_regs r;
     vmm_sregs s;
-    bool ok = vector < VMM__EXC_VECTORS && vmm__hv_get_regs(&v->hv, &r) == 0 &&
-              vmm__hv_get_sregs(&v->hv, &s) == 0;
+    bool ok = vector < VMM__EXC_VECTORS && v->vm->hv->get_regs(v->hv, &r) == 0 &&
+              v->vm->hv->get_sregs(v->hv, &s) == 0;
     /* The stub's own address (KVM may or may not have stepped past the OUT). */
     uint64_t stub = v->exc_stubs + (uint64_t)vector * VMM__EXC_STUB_SIZE;
     ok = ok && r.rip >= stub && r.rip <= stub + VMM__EXC_STUB_SIZE;
@@ -404,33 +331,33 @@ int vmm__vcpu_run_until(vmm_vcpu *v, vmm_exit *x, uint64_t deadline)
 {
     pid_t tid = self_tid();
     memset(x, 0, sizeof *x);
-    int rc = block_kick_signal();
+    const struct vmm__hv_ops *hv = v->vm->hv;
+    int rc = prepare_thread(v, tid);
     if (rc < 0)
         return rc;
     int expected = 0;
     if (!atomic_compare_exchange_strong(&v->runner, &expected, tid))
         return vmm__err(VMM_EBUSY, "vmm_vcpu_run: vCPU %u is already running", v->index);
 
-    rc = set_run_mask(v, tid);
-    if (rc == 0 && deadline)
-        rc = arm_timer(v, tid, deadline);
+    if (deadline && (rc = hv->kick_at(v->hv, tid, deadline)) == 0)
+        v->timer_armed = true;
     while (rc == 0) {
         if (atomic_load(&v->kick)) {
             /* Stop between instructions: finish a pending I/O first. */
             if ((rc = complete_pending_io(v)) < 0)
                 break;
             atomic_store(&v->kick, false);
-            drain_kick_signal();
+            hv->kick_drain(v->hv);
             memset(x, 0, sizeof *x);
             x->reason = VMM_EXIT_KICKED;
             break;
         }
-        int r = vmm__hv_run(&v->hv);
+        int r = hv->run(v->hv, x);
         v->io_pending = false;
         if (r == -EINTR || r == -EAGAIN) {
             /* Interrupted by a kick, the budget timer, or another signal; with
              * immediate_exit set KVM has completed any pending I/O first. */
-            drain_kick_signal();
+            hv->kick_drain(v->hv);
             if (atomic_load(&v->kick))
                 continue; /* reported at the top of the loop */
             if (deadline && vmm__now_ns() >= deadline) {
@@ -444,7 +371,6 @@ int vmm__vcpu_run_until(vmm_vcpu *v, vmm_exit *x, uint64_t deadline)
             rc = vmm__err(VMM_EKVM, "KVM_RUN on vCPU %u: %s", v->index, strerror(-r));
             break;
         }
-        vmm__hv_exit_decode(v->hv.run, x);
         if (x->reason == VMM_EXIT_IO && decode_fault(v, x)) {
             v->io_pending = true; /* the stub's OUT completes on the next run */
             break;
@@ -472,8 +398,10 @@ int vmm__vcpu_run_until(vmm_vcpu *v, vmm_exit *x, uint64_t deadline)
             describe_internal_error(v, x);
         break;
     }
-    if (deadline && v->timer_tid)
-        disarm_timer(v);
+    if (v->timer_armed) {
+        hv->kick_at(v->hv, tid, 0);
+        v->timer_armed = false;
+    }
     release_runner(v);
     return rc;
 }

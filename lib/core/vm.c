@@ -48,7 +48,7 @@ int vmm_vm_create(vmm_vm **out, const vmm_vm_options *opts)
     vmm_vm *vm = calloc(1, sizeof *vm);
     if (!vm)
         return vmm__err(VMM_ENOMEM, "vmm_vm_create: out of memory");
-    vm->kvm_fd = vm->vm_fd = -1;
+    vm->hv = vmm__hv_default();
     vm->flags = o.flags;
     vm->memory_limit = o.memory_limit;
     pthread_rwlock_init(&vm->mem_lock, NULL);
@@ -58,28 +58,15 @@ int vmm_vm_create(vmm_vm **out, const vmm_vm_options *opts)
     vm->sched = (vmm_sched)VMM_SCHED_INIT;
     vm->snap_shadow = -1;
 
-    if ((rc = vmm__hv_open(&vm->kvm_fd)) < 0)
+    if ((rc = vm->hv->vm_create(vm->flags & VMM_VM_IRQCHIP, vm->flags & VMM_VM_PIT, &vm->hvm)) < 0)
         goto fail;
-    struct vmm__hv_caps caps;
-    vmm__hv_caps(vm->kvm_fd, &caps);
-    vm->cap_readonly_mem = caps.readonly_mem;
-    vm->cap_immediate_exit = caps.immediate_exit;
-    vm->cap_irqfd = caps.irqfd_resample;
-    vm->cap_ioeventfd = caps.ioeventfd;
-    if (!vm->cap_immediate_exit) {
-        rc = vmm__err(VMM_ENOTSUP,
-                      "vmm_vm_create: KVM lacks KVM_CAP_IMMEDIATE_EXIT (Linux >= 4.11)");
-        goto fail;
-    }
-    vm->max_slots = caps.max_slots;
-    vm->max_vcpus = caps.max_vcpus;
+    const struct vmm__hv_caps *caps = vm->hv->vm_caps(vm->hvm);
+    vm->cap_readonly_mem = caps->readonly_mem;
+    vm->cap_irqfd = caps->irqfd;
+    vm->cap_ioeventfd = caps->ioeventfd;
+    vm->max_vcpus = caps->max_vcpus;
     if (vm->max_vcpus > VMM__MAX_VCPUS)
         vm->max_vcpus = VMM__MAX_VCPUS;
-    if ((rc = vmm__hv_vm_create(vm->kvm_fd, &vm->vm_fd, &vm->run_size)) < 0)
-        goto fail;
-    if ((vm->flags & VMM_VM_IRQCHIP) &&
-        (rc = vmm__hv_irqchip_create(vm->vm_fd, vm->flags & VMM_VM_PIT)) < 0)
-        goto fail;
     *out = vm;
     return 0;
 fail:
@@ -101,13 +88,10 @@ void vmm_vm_destroy(vmm_vm *vm)
     }
     vmm__bus_free(&vm->pio);
     vmm__bus_free(&vm->mmio);
-    /* Close the VM before unmapping its memory so KVM drops its references first. */
-    if (vm->vm_fd >= 0)
-        close(vm->vm_fd);
-    if (vm->kvm_fd >= 0)
-        close(vm->kvm_fd);
+    /* Destroy the backend's VM before unmapping its memory, so that the
+     * hypervisor drops its references first. */
+    vm->hv->vm_destroy(vm->hvm);
     vmm__mem_free_all(vm);
-    vmm__hv_snapinfo_free(vm->snapinfo);
     pthread_rwlock_destroy(&vm->mem_lock);
     pthread_mutex_destroy(&vm->pause_lock);
     pthread_cond_destroy(&vm->pause_cond);
@@ -489,10 +473,8 @@ int vmm_vm_run(vmm_vm *vm, const vmm_run_options *opts, vmm_run_result *res)
     free(th);
     /* Kicks sent to end this run must not end the caller's next vmm_vcpu_run(). */
     for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
-        if (vm->vcpus[i]) {
+        if (vm->vcpus[i])
             atomic_store(&vm->vcpus[i]->kick, false);
-            vmm__hv_set_immediate_exit(&vm->vcpus[i]->hv, false);
-        }
     atomic_store(&vm->stop, false);
     atomic_store(&vm->paused, false);
     atomic_store(&vm->in_run, false);

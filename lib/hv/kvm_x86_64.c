@@ -17,25 +17,25 @@
 #include "../core/util.h"
 #include "kvm.h"
 
-int vmm__hv_get_regs(struct vmm__hv_vcpu *v, vmm_regs *r)
+int vmm__kvm_get_regs(struct vmm__hv_vcpu *v, vmm_regs *r)
 {
     struct kvm_regs k;
     if (v->regs_synced)
         k = v->run->s.regs.regs;
     else if (ioctl(v->fd, KVM_GET_REGS, &k) < 0)
-        return vmm__hv_fail("KVM_GET_REGS");
+        return vmm__kvm_fail("KVM_GET_REGS");
     *r = (vmm_regs){k.rax, k.rbx, k.rcx, k.rdx, k.rsi, k.rdi, k.rsp, k.rbp, k.r8,
                     k.r9,  k.r10, k.r11, k.r12, k.r13, k.r14, k.r15, k.rip, k.rflags};
     return 0;
 }
 
-int vmm__hv_set_regs(struct vmm__hv_vcpu *v, const vmm_regs *r)
+int vmm__kvm_set_regs(struct vmm__hv_vcpu *v, const vmm_regs *r)
 {
     struct kvm_regs k = {r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rsp, r->rbp, r->r8,
                          r->r9,  r->r10, r->r11, r->r12, r->r13, r->r14, r->r15, r->rip, r->rflags};
     v->regs_synced = false;
     if (ioctl(v->fd, KVM_SET_REGS, &k) < 0)
-        return vmm__hv_fail("KVM_SET_REGS");
+        return vmm__kvm_fail("KVM_SET_REGS");
     return 0;
 }
 
@@ -62,11 +62,11 @@ static void seg_to_kvm(struct kvm_segment *d, const vmm_segment *s)
     d->unusable = s->unusable;
 }
 
-int vmm__hv_get_sregs(struct vmm__hv_vcpu *v, vmm_sregs *s)
+int vmm__kvm_get_sregs(struct vmm__hv_vcpu *v, vmm_sregs *s)
 {
     struct kvm_sregs k;
     if (ioctl(v->fd, KVM_GET_SREGS, &k) < 0)
-        return vmm__hv_fail("KVM_GET_SREGS");
+        return vmm__kvm_fail("KVM_GET_SREGS");
     seg_from_kvm(&s->cs, &k.cs);
     seg_from_kvm(&s->ds, &k.ds);
     seg_from_kvm(&s->es, &k.es);
@@ -87,12 +87,12 @@ int vmm__hv_get_sregs(struct vmm__hv_vcpu *v, vmm_sregs *s)
     return 0;
 }
 
-int vmm__hv_set_sregs(struct vmm__hv_vcpu *v, const vmm_sregs *s)
+int vmm__kvm_set_sregs(struct vmm__hv_vcpu *v, const vmm_sregs *s)
 {
     struct kvm_sregs k;
     /* Start from the current state so the pending-interrupt bitmap is kept. */
     if (ioctl(v->fd, KVM_GET_SREGS, &k) < 0)
-        return vmm__hv_fail("KVM_GET_SREGS");
+        return vmm__kvm_fail("KVM_GET_SREGS");
     seg_to_kvm(&k.cs, &s->cs);
     seg_to_kvm(&k.ds, &s->ds);
     seg_to_kvm(&k.es, &s->es);
@@ -113,15 +113,15 @@ int vmm__hv_set_sregs(struct vmm__hv_vcpu *v, const vmm_sregs *s)
     k.efer = s->efer;
     k.apic_base = s->apic_base;
     if (ioctl(v->fd, KVM_SET_SREGS, &k) < 0)
-        return vmm__hv_fail("KVM_SET_SREGS");
+        return vmm__kvm_fail("KVM_SET_SREGS");
     return 0;
 }
 
-int vmm__hv_get_fpu(struct vmm__hv_vcpu *v, vmm_fpu *f)
+int vmm__kvm_get_fpu(struct vmm__hv_vcpu *v, vmm_fpu *f)
 {
     struct kvm_fpu k;
     if (ioctl(v->fd, KVM_GET_FPU, &k) < 0)
-        return vmm__hv_fail("KVM_GET_FPU");
+        return vmm__kvm_fail("KVM_GET_FPU");
     memcpy(f->fpr, k.fpr, sizeof f->fpr);
     f->fcw = k.fcw;
     f->fsw = k.fsw;
@@ -140,12 +140,12 @@ int vmm__hv_get_fpu(struct vmm__hv_vcpu *v, vmm_fpu *f)
     if (ioctl(v->fd, KVM_GET_XSAVE, x) == 0)
         memcpy(&f->mxcsr, (const uint8_t *)x->region + 24, sizeof f->mxcsr);
     else if (errno != EINVAL) /* EINVAL: no XSAVE on this host; KVM_GET_FPU is all there is */
-        rc = vmm__hv_fail("KVM_GET_XSAVE");
+        rc = vmm__kvm_fail("KVM_GET_XSAVE");
     free(x);
     return rc;
 }
 
-int vmm__hv_set_fpu(struct vmm__hv_vcpu *v, const vmm_fpu *f)
+int vmm__kvm_set_fpu(struct vmm__hv_vcpu *v, const vmm_fpu *f)
 {
     struct kvm_fpu k;
     memset(&k, 0, sizeof k);
@@ -159,7 +159,7 @@ int vmm__hv_set_fpu(struct vmm__hv_vcpu *v, const vmm_fpu *f)
     memcpy(k.xmm, f->xmm, sizeof k.xmm);
     k.mxcsr = f->mxcsr;
     if (ioctl(v->fd, KVM_SET_FPU, &k) < 0)
-        return vmm__hv_fail("KVM_SET_FPU");
+        return vmm__kvm_fail("KVM_SET_FPU");
     /* KVM_SET_FPU does not load mxcsr on every kernel. Where XSAVE is
      * available, write the whole legacy area (FXSAVE layout: fcw 0, fsw 2, ftw 4,
      * fop 6, rip 8, rdp 16, mxcsr 24, st0-7 32, xmm0-15 160) into the XSAVE image
@@ -182,13 +182,13 @@ int vmm__hv_set_fpu(struct vmm__hv_vcpu *v, const vmm_fpu *f)
         memcpy(r + 160, f->xmm, sizeof f->xmm);
         r[512] |= 3;
         if (ioctl(v->fd, KVM_SET_XSAVE, x) < 0)
-            rc = vmm__hv_fail("KVM_SET_XSAVE");
+            rc = vmm__kvm_fail("KVM_SET_XSAVE");
     }
     free(x);
     return rc;
 }
 
-int vmm__hv_msrs(struct vmm__hv_vcpu *v, vmm_msr *msrs, size_t n, bool set)
+int vmm__kvm_msrs(struct vmm__hv_vcpu *v, vmm_msr *msrs, size_t n, bool set)
 {
     struct kvm_msrs *m = calloc(1, sizeof *m + n * sizeof(struct kvm_msr_entry));
     if (!m)
@@ -202,7 +202,7 @@ int vmm__hv_msrs(struct vmm__hv_vcpu *v, vmm_msr *msrs, size_t n, bool set)
     int r = ioctl(v->fd, set ? KVM_SET_MSRS : KVM_GET_MSRS, m);
     int rc = 0;
     if (r < 0) {
-        rc = vmm__hv_fail(set ? "KVM_SET_MSRS" : "KVM_GET_MSRS");
+        rc = vmm__kvm_fail(set ? "KVM_SET_MSRS" : "KVM_GET_MSRS");
     } else {
         if (!set)
             for (int i = 0; i < r; i++)
@@ -215,7 +215,7 @@ int vmm__hv_msrs(struct vmm__hv_vcpu *v, vmm_msr *msrs, size_t n, bool set)
     return rc;
 }
 
-int vmm__hv_set_guest_debug(struct vmm__hv_vcpu *v, bool enable, bool singlestep, bool sw_bp)
+int vmm__kvm_guest_debug(struct vmm__hv_vcpu *v, bool enable, bool singlestep, bool sw_bp)
 {
     struct kvm_guest_debug d;
     memset(&d, 0, sizeof d);
@@ -223,7 +223,7 @@ int vmm__hv_set_guest_debug(struct vmm__hv_vcpu *v, bool enable, bool singlestep
         d.control = KVM_GUESTDBG_ENABLE | (singlestep ? KVM_GUESTDBG_SINGLESTEP : 0) |
                     (sw_bp ? KVM_GUESTDBG_USE_SW_BP : 0);
     if (ioctl(v->fd, KVM_SET_GUEST_DEBUG, &d) < 0)
-        return vmm__hv_fail("KVM_SET_GUEST_DEBUG");
+        return vmm__kvm_fail("KVM_SET_GUEST_DEBUG");
     return 0;
 }
 
@@ -240,9 +240,9 @@ static int supported_cpuid(int kvm_fd)
     int rc = 0;
     if (!supported.e) {
         void *e;
-        rc = vmm__hv_get_list(kvm_fd, KVM_GET_SUPPORTED_CPUID, "KVM_GET_SUPPORTED_CPUID",
-                              offsetof(struct kvm_cpuid2, entries), sizeof(struct kvm_cpuid_entry2),
-                              64, 4096, &e, &supported.n);
+        rc = vmm__kvm_get_list(kvm_fd, KVM_GET_SUPPORTED_CPUID, "KVM_GET_SUPPORTED_CPUID",
+                               offsetof(struct kvm_cpuid2, entries),
+                               sizeof(struct kvm_cpuid_entry2), 64, 4096, &e, &supported.n);
         if (rc == 0)
             supported.e = e;
     }
@@ -250,9 +250,9 @@ static int supported_cpuid(int kvm_fd)
     return rc;
 }
 
-int vmm__hv_supported_cpuid(int kvm_fd, vmm_cpuid_entry *e, size_t cap, size_t *count)
+int vmm__kvm_supported_cpuid(struct vmm__hv_vm *vm, vmm_cpuid_entry *e, size_t cap, size_t *count)
 {
-    int rc = supported_cpuid(kvm_fd);
+    int rc = supported_cpuid(vm->kvm_fd);
     if (rc < 0)
         return rc;
     *count = supported.n;
@@ -268,11 +268,11 @@ int vmm__hv_supported_cpuid(int kvm_fd, vmm_cpuid_entry *e, size_t cap, size_t *
     return 0;
 }
 
-int vmm__hv_set_cpuid(struct vmm__hv_vcpu *v, int kvm_fd, const vmm_cpuid_entry *e, size_t n,
-                      unsigned int apic_id)
+int vmm__kvm_set_cpuid(struct vmm__hv_vcpu *v, const vmm_cpuid_entry *e, size_t n,
+                       unsigned int apic_id)
 {
     int rc;
-    if (!e && (rc = supported_cpuid(kvm_fd)) < 0)
+    if (!e && (rc = supported_cpuid(v->vm->kvm_fd)) < 0)
         return rc;
     size_t count = e ? n : supported.n;
     struct kvm_cpuid2 *c = calloc(1, sizeof *c + count * sizeof(struct kvm_cpuid_entry2));
@@ -298,12 +298,12 @@ int vmm__hv_set_cpuid(struct vmm__hv_vcpu *v, int kvm_fd, const vmm_cpuid_entry 
                 k->edx = apic_id;
         }
     }
-    rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? vmm__hv_fail("KVM_SET_CPUID2") : 0;
+    rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? vmm__kvm_fail("KVM_SET_CPUID2") : 0;
     free(c);
     return rc;
 }
 
-void vmm__hv_exit_decode(struct kvm_run *run, vmm_exit *x)
+void vmm__kvm_exit_decode(struct kvm_run *run, vmm_exit *x)
 {
     memset(x, 0, sizeof *x);
     switch (run->exit_reason) {

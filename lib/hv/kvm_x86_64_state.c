@@ -19,7 +19,7 @@
 
 /* ---- Snapshot state ---- */
 
-struct vmm__hv_snapinfo {
+struct vmm__kvm_snapinfo {
     bool xsave, xcrs, debugregs, events, clock, pit_state2;
     bool irqchip, pit;
     uint32_t xsave_size; /* bytes of KVM_GET_XSAVE(2) */
@@ -41,9 +41,9 @@ static int msr_index_list(int kvm_fd)
     int rc = 0;
     if (!msr_index.idx) {
         void *idx;
-        rc = vmm__hv_get_list(kvm_fd, KVM_GET_MSR_INDEX_LIST, "KVM_GET_MSR_INDEX_LIST",
-                              offsetof(struct kvm_msr_list, indices), sizeof(uint32_t), 256, 65536,
-                              &idx, &msr_index.n);
+        rc = vmm__kvm_get_list(kvm_fd, KVM_GET_MSR_INDEX_LIST, "KVM_GET_MSR_INDEX_LIST",
+                               offsetof(struct kvm_msr_list, indices), sizeof(uint32_t), 256, 65536,
+                               &idx, &msr_index.n);
         if (rc == 0)
             msr_index.idx = idx;
     }
@@ -51,27 +51,27 @@ static int msr_index_list(int kvm_fd)
     return rc;
 }
 
-int vmm__hv_snapinfo_new(int kvm_fd, int vm_fd, bool irqchip, bool pit,
-                         struct vmm__hv_snapinfo **out)
+static int snapinfo_new(int kvm_fd, int vm_fd, bool irqchip, bool pit,
+                        struct vmm__kvm_snapinfo **out)
 {
     *out = NULL;
     int rc = msr_index_list(kvm_fd);
     if (rc < 0)
         return rc;
-    struct vmm__hv_snapinfo *si = calloc(1, sizeof *si);
+    struct vmm__kvm_snapinfo *si = calloc(1, sizeof *si);
     if (!si)
         return vmm__err(VMM_ENOMEM, "snapshot: out of memory");
-    si->xsave = vmm__hv_check_extension(kvm_fd, KVM_CAP_XSAVE) > 0;
-    si->xcrs = vmm__hv_check_extension(kvm_fd, KVM_CAP_XCRS) > 0;
-    si->debugregs = vmm__hv_check_extension(kvm_fd, KVM_CAP_DEBUGREGS) > 0;
-    si->events = vmm__hv_check_extension(kvm_fd, KVM_CAP_VCPU_EVENTS) > 0;
-    si->clock = vmm__hv_check_extension(vm_fd, KVM_CAP_ADJUST_CLOCK) > 0;
-    si->pit_state2 = vmm__hv_check_extension(kvm_fd, KVM_CAP_PIT_STATE2) > 0;
+    si->xsave = vmm__kvm_check_extension(kvm_fd, KVM_CAP_XSAVE) > 0;
+    si->xcrs = vmm__kvm_check_extension(kvm_fd, KVM_CAP_XCRS) > 0;
+    si->debugregs = vmm__kvm_check_extension(kvm_fd, KVM_CAP_DEBUGREGS) > 0;
+    si->events = vmm__kvm_check_extension(kvm_fd, KVM_CAP_VCPU_EVENTS) > 0;
+    si->clock = vmm__kvm_check_extension(vm_fd, KVM_CAP_ADJUST_CLOCK) > 0;
+    si->pit_state2 = vmm__kvm_check_extension(kvm_fd, KVM_CAP_PIT_STATE2) > 0;
     si->irqchip = irqchip;
     si->pit = pit;
     /* With dynamically enabled features (AMX) the image outgrows struct
      * kvm_xsave; KVM_CAP_XSAVE2 on the VM says by how much. */
-    int x2 = vmm__hv_check_extension(vm_fd, KVM_CAP_XSAVE2);
+    int x2 = vmm__kvm_check_extension(vm_fd, KVM_CAP_XSAVE2);
     si->xsave_size = x2 > (int)sizeof(struct kvm_xsave) ? (uint32_t)x2 : sizeof(struct kvm_xsave);
     const struct {
         bool have;
@@ -96,7 +96,7 @@ int vmm__hv_snapinfo_new(int kvm_fd, int vm_fd, bool irqchip, bool pit,
     return 0;
 }
 
-void vmm__hv_snapinfo_free(struct vmm__hv_snapinfo *si)
+void vmm__kvm_snapinfo_free(struct vmm__kvm_snapinfo *si)
 {
     if (si)
         free(si->msrs);
@@ -122,7 +122,7 @@ static const uint32_t extra_msrs[] = {0xc0000103 /* TSC_AUX */};
  * value they report), and a restore must not fail half-way on one of those.
  * One MSR per call, once per VM. The write-back stores the value just read; IA32_TSC is left out
  * of it (it would move the guest's clock back, and KVM always accepts it). */
-static int filter_msrs(struct vmm__hv_vcpu *v, struct vmm__hv_snapinfo *si)
+static int filter_msrs(struct vmm__hv_vcpu *v, struct vmm__kvm_snapinfo *si)
 {
     uint32_t total = msr_index.n + (uint32_t)VMM__ARRAY_LEN(extra_msrs);
     uint32_t *keep = malloc(total * sizeof *keep);
@@ -146,7 +146,7 @@ static int filter_msrs(struct vmm__hv_vcpu *v, struct vmm__hv_snapinfo *si)
         if (r < 0) {
             free(keep);
             errno = -r;
-            return vmm__hv_fail("KVM_GET_MSRS/KVM_SET_MSRS (probing)");
+            return vmm__kvm_fail("KVM_GET_MSRS/KVM_SET_MSRS (probing)");
         }
         if (r == 1)
             keep[nkeep++] = index;
@@ -173,7 +173,7 @@ static size_t msr_chunks_size(uint32_t nmsrs)
 }
 
 /* Read one vCPU's state; VMM_ENOENT if KVM refused one of the listed MSRs. */
-static int vcpu_get(struct vmm__hv_vcpu *v, const struct vmm__hv_snapinfo *si, void **out,
+static int vcpu_get(struct vmm__hv_vcpu *v, const struct vmm__kvm_snapinfo *si, void **out,
                     size_t *out_len)
 {
     size_t xoff = align8(sizeof(struct vcpu_blob));
@@ -189,11 +189,11 @@ static int vcpu_get(struct vmm__hv_vcpu *v, const struct vmm__hv_snapinfo *si, v
     b->msrs_off = (uint32_t)moff;
     int rc = 0;
     if (ioctl(v->fd, KVM_GET_REGS, &b->regs) < 0) {
-        rc = vmm__hv_fail("KVM_GET_REGS");
+        rc = vmm__kvm_fail("KVM_GET_REGS");
         goto fail;
     }
     if (ioctl(v->fd, KVM_GET_SREGS, &b->sregs) < 0) {
-        rc = vmm__hv_fail("KVM_GET_SREGS");
+        rc = vmm__kvm_fail("KVM_GET_SREGS");
         goto fail;
     }
     b->parts = PART_REGS | PART_SREGS;
@@ -201,7 +201,7 @@ static int vcpu_get(struct vmm__hv_vcpu *v, const struct vmm__hv_snapinfo *si, v
         unsigned long req =
             si->xsave_size > sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE;
         if (ioctl(v->fd, req, base + xoff) < 0) {
-            rc = vmm__hv_fail(req == KVM_GET_XSAVE ? "KVM_GET_XSAVE" : "KVM_GET_XSAVE2");
+            rc = vmm__kvm_fail(req == KVM_GET_XSAVE ? "KVM_GET_XSAVE" : "KVM_GET_XSAVE2");
             goto fail;
         }
         /* For x87 and SSE in their initial state KVM reports the initial
@@ -214,14 +214,14 @@ static int vcpu_get(struct vmm__hv_vcpu *v, const struct vmm__hv_snapinfo *si, v
         b->parts |= PART_XSAVE;
     } else {
         if (ioctl(v->fd, KVM_GET_FPU, &b->fpu) < 0) {
-            rc = vmm__hv_fail("KVM_GET_FPU");
+            rc = vmm__kvm_fail("KVM_GET_FPU");
             goto fail;
         }
         b->parts |= PART_FPU;
     }
     if (si->xcrs) {
         if (ioctl(v->fd, KVM_GET_XCRS, &b->xcrs) < 0) {
-            rc = vmm__hv_fail("KVM_GET_XCRS");
+            rc = vmm__kvm_fail("KVM_GET_XCRS");
             goto fail;
         }
         b->parts |= PART_XCRS;
@@ -236,7 +236,7 @@ static int vcpu_get(struct vmm__hv_vcpu *v, const struct vmm__hv_snapinfo *si, v
         int r = msrs_ioctl(v->fd, m, false);
         if (r < 0) {
             errno = -r;
-            rc = vmm__hv_fail("KVM_GET_MSRS");
+            rc = vmm__kvm_fail("KVM_GET_MSRS");
             goto fail;
         }
         if ((uint32_t)r < n) {
@@ -249,14 +249,14 @@ static int vcpu_get(struct vmm__hv_vcpu *v, const struct vmm__hv_snapinfo *si, v
     b->parts |= PART_MSRS;
     if (si->debugregs) {
         if (ioctl(v->fd, KVM_GET_DEBUGREGS, &b->dregs) < 0) {
-            rc = vmm__hv_fail("KVM_GET_DEBUGREGS");
+            rc = vmm__kvm_fail("KVM_GET_DEBUGREGS");
             goto fail;
         }
         b->parts |= PART_DEBUGREGS;
     }
     if (si->events) {
         if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &b->events) < 0) {
-            rc = vmm__hv_fail("KVM_GET_VCPU_EVENTS");
+            rc = vmm__kvm_fail("KVM_GET_VCPU_EVENTS");
             goto fail;
         }
         b->parts |= PART_EVENTS;
@@ -265,11 +265,11 @@ static int vcpu_get(struct vmm__hv_vcpu *v, const struct vmm__hv_snapinfo *si, v
      * always RUNNABLE (HLT exits to the host instead). */
     if (si->irqchip) {
         if (ioctl(v->fd, KVM_GET_MP_STATE, &b->mp) < 0) {
-            rc = vmm__hv_fail("KVM_GET_MP_STATE");
+            rc = vmm__kvm_fail("KVM_GET_MP_STATE");
             goto fail;
         }
         if (ioctl(v->fd, KVM_GET_LAPIC, &b->lapic) < 0) {
-            rc = vmm__hv_fail("KVM_GET_LAPIC");
+            rc = vmm__kvm_fail("KVM_GET_LAPIC");
             goto fail;
         }
         b->parts |= PART_MP_STATE | PART_LAPIC;
@@ -282,12 +282,24 @@ fail:
     return rc;
 }
 
-int vmm__hv_vcpu_state_get(struct vmm__hv_vcpu *v, struct vmm__hv_snapinfo *si, void **blob,
-                           size_t *len)
+/* The VM's snapinfo, made at its first save. */
+static int snapinfo(struct vmm__hv_vm *vm, struct vmm__kvm_snapinfo **out)
+{
+    int rc = 0;
+    if (!vm->snapinfo)
+        rc = snapinfo_new(vm->kvm_fd, vm->vm_fd, vm->irqchip, vm->pit, &vm->snapinfo);
+    *out = vm->snapinfo;
+    return rc;
+}
+
+int vmm__kvm_vcpu_state_get(struct vmm__hv_vcpu *v, void **blob, size_t *len)
 {
     *blob = NULL;
     *len = 0;
-    int rc;
+    struct vmm__kvm_snapinfo *si;
+    int rc = snapinfo(v->vm, &si);
+    if (rc < 0)
+        return rc;
     if (!si->msrs_ready && (rc = filter_msrs(v, si)) < 0)
         return rc;
     rc = vcpu_get(v, si, blob, len);
@@ -345,12 +357,12 @@ static int vcpu_blob_check(const void *blob, size_t len)
     return 0;
 }
 
-int vmm__hv_vcpu_state_valid(const void *blob, size_t len)
+int vmm__kvm_vcpu_state_valid(const void *blob, size_t len)
 {
     return vcpu_blob_check(blob, len);
 }
 
-int vmm__hv_vcpu_state_check(const struct vmm__hv_vcpu *v, const void *blob, size_t len)
+int vmm__kvm_vcpu_state_check(const struct vmm__hv_vcpu *v, const void *blob, size_t len)
 {
     int rc = vcpu_blob_check(blob, len);
     if (rc < 0)
@@ -369,7 +381,7 @@ int vmm__hv_vcpu_state_check(const struct vmm__hv_vcpu *v, const void *blob, siz
     return 0;
 }
 
-int vmm__hv_vcpu_state_paging(const void *blob, size_t len, struct vmm__paging_state *ps)
+int vmm__kvm_vcpu_state_paging(const void *blob, size_t len, struct vmm__paging_state *ps)
 {
     const struct vcpu_blob *b = blob;
     int rc = vcpu_blob_check(blob, len);
@@ -384,10 +396,10 @@ int vmm__hv_vcpu_state_paging(const void *blob, size_t len, struct vmm__paging_s
     return 0;
 }
 
-int vmm__hv_vcpu_state_set(struct vmm__hv_vcpu *v, const void *blob, size_t len)
+int vmm__kvm_vcpu_state_set(struct vmm__hv_vcpu *v, const void *blob, size_t len)
 {
     const struct vcpu_blob *b = blob;
-    int rc = vmm__hv_vcpu_state_check(v, blob, len);
+    int rc = vmm__kvm_vcpu_state_check(v, blob, len);
     if (rc < 0)
         return rc;
     const uint8_t *base = blob;
@@ -396,15 +408,15 @@ int vmm__hv_vcpu_state_set(struct vmm__hv_vcpu *v, const void *blob, size_t len)
      * the LAPIC after the MP state, events and debug registers last. */
     v->regs_synced = false;
     if ((b->parts & PART_REGS) && ioctl(v->fd, KVM_SET_REGS, &b->regs) < 0)
-        return vmm__hv_fail("KVM_SET_REGS");
+        return vmm__kvm_fail("KVM_SET_REGS");
     if ((b->parts & PART_XSAVE) && ioctl(v->fd, KVM_SET_XSAVE, base + b->xsave_off) < 0)
-        return vmm__hv_fail("KVM_SET_XSAVE");
+        return vmm__kvm_fail("KVM_SET_XSAVE");
     if ((b->parts & PART_FPU) && ioctl(v->fd, KVM_SET_FPU, &b->fpu) < 0)
-        return vmm__hv_fail("KVM_SET_FPU");
+        return vmm__kvm_fail("KVM_SET_FPU");
     if ((b->parts & PART_XCRS) && ioctl(v->fd, KVM_SET_XCRS, &b->xcrs) < 0)
-        return vmm__hv_fail("KVM_SET_XCRS");
+        return vmm__kvm_fail("KVM_SET_XCRS");
     if ((b->parts & PART_SREGS) && ioctl(v->fd, KVM_SET_SREGS, &b->sregs) < 0)
-        return vmm__hv_fail("KVM_SET_SREGS");
+        return vmm__kvm_fail("KVM_SET_SREGS");
     if (b->parts & PART_MSRS) {
         const uint8_t *p = base + b->msrs_off;
         for (uint32_t i = 0; i < b->nmsrs; i += MSR_CHUNK) {
@@ -415,7 +427,7 @@ int vmm__hv_vcpu_state_set(struct vmm__hv_vcpu *v, const void *blob, size_t len)
             int r = msrs_ioctl(v->fd, m, true);
             if (r < 0) {
                 errno = -r;
-                return vmm__hv_fail("KVM_SET_MSRS");
+                return vmm__kvm_fail("KVM_SET_MSRS");
             }
             if ((uint32_t)r < n)
                 return vmm__err(VMM_EKVM, "KVM_SET_MSRS: KVM refused MSR 0x%x = 0x%llx",
@@ -424,38 +436,42 @@ int vmm__hv_vcpu_state_set(struct vmm__hv_vcpu *v, const void *blob, size_t len)
         }
     }
     if ((b->parts & PART_MP_STATE) && ioctl(v->fd, KVM_SET_MP_STATE, &b->mp) < 0)
-        return vmm__hv_fail("KVM_SET_MP_STATE");
+        return vmm__kvm_fail("KVM_SET_MP_STATE");
     if ((b->parts & PART_LAPIC) && ioctl(v->fd, KVM_SET_LAPIC, &b->lapic) < 0)
-        return vmm__hv_fail("KVM_SET_LAPIC");
+        return vmm__kvm_fail("KVM_SET_LAPIC");
     if (b->parts & PART_EVENTS) {
         struct kvm_vcpu_events ev = b->events;
         /* KVM_GET_VCPU_EVENTS reports these fields but KVM_SET_VCPU_EVENTS only
          * applies them when told to. */
         ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR;
         if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
-            return vmm__hv_fail("KVM_SET_VCPU_EVENTS");
+            return vmm__kvm_fail("KVM_SET_VCPU_EVENTS");
     }
     if ((b->parts & PART_DEBUGREGS) && ioctl(v->fd, KVM_SET_DEBUGREGS, &b->dregs) < 0)
-        return vmm__hv_fail("KVM_SET_DEBUGREGS");
+        return vmm__kvm_fail("KVM_SET_DEBUGREGS");
     return 0;
 }
 
-int vmm__hv_vm_state_get(int vm_fd, const struct vmm__hv_snapinfo *si, void **blob, size_t *len)
+int vmm__kvm_vm_state_get(struct vmm__hv_vm *vm, void **blob, size_t *len)
 {
     *blob = NULL;
     *len = 0;
+    struct vmm__kvm_snapinfo *si;
+    int rc = snapinfo(vm, &si);
+    if (rc < 0)
+        return rc;
+    int vm_fd = vm->vm_fd;
     struct vm_blob *b = calloc(1, sizeof *b);
     if (!b)
         return vmm__err(VMM_ENOMEM, "VM state: out of memory");
     b->magic = VM_BLOB_MAGIC;
-    int rc = 0;
     if (si->irqchip) {
         static const uint32_t ids[3] = {KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE,
                                         KVM_IRQCHIP_IOAPIC};
         for (int i = 0; i < 3; i++) {
             b->chip[i].chip_id = ids[i];
             if (ioctl(vm_fd, KVM_GET_IRQCHIP, &b->chip[i]) < 0) {
-                rc = vmm__hv_fail("KVM_GET_IRQCHIP");
+                rc = vmm__kvm_fail("KVM_GET_IRQCHIP");
                 goto fail;
             }
         }
@@ -463,14 +479,14 @@ int vmm__hv_vm_state_get(int vm_fd, const struct vmm__hv_snapinfo *si, void **bl
     }
     if (si->pit && si->pit_state2) {
         if (ioctl(vm_fd, KVM_GET_PIT2, &b->pit) < 0) {
-            rc = vmm__hv_fail("KVM_GET_PIT2");
+            rc = vmm__kvm_fail("KVM_GET_PIT2");
             goto fail;
         }
         b->parts |= PART_PIT;
     }
     if (si->clock) {
         if (ioctl(vm_fd, KVM_GET_CLOCK, &b->clock) < 0) {
-            rc = vmm__hv_fail("KVM_GET_CLOCK");
+            rc = vmm__kvm_fail("KVM_GET_CLOCK");
             goto fail;
         }
         b->parts |= PART_CLOCK;
@@ -483,7 +499,7 @@ fail:
     return rc;
 }
 
-int vmm__hv_vm_state_valid(const void *blob, size_t len)
+int vmm__kvm_vm_state_valid(const void *blob, size_t len)
 {
     uint32_t magic, parts;
     if (len != sizeof(struct vm_blob))
@@ -498,24 +514,25 @@ int vmm__hv_vm_state_valid(const void *blob, size_t len)
     return 0;
 }
 
-int vmm__hv_vm_state_set(int vm_fd, const void *blob, size_t len)
+int vmm__kvm_vm_state_set(struct vmm__hv_vm *vm, const void *blob, size_t len)
 {
+    int vm_fd = vm->vm_fd;
     const struct vm_blob *b = blob;
-    int rc = vmm__hv_vm_state_valid(blob, len);
+    int rc = vmm__kvm_vm_state_valid(blob, len);
     if (rc < 0)
         return rc;
     if (b->parts & PART_IRQCHIP)
         for (int i = 0; i < 3; i++)
             if (ioctl(vm_fd, KVM_SET_IRQCHIP, &b->chip[i]) < 0)
-                return vmm__hv_fail("KVM_SET_IRQCHIP");
+                return vmm__kvm_fail("KVM_SET_IRQCHIP");
     if ((b->parts & PART_PIT) && ioctl(vm_fd, KVM_SET_PIT2, &b->pit) < 0)
-        return vmm__hv_fail("KVM_SET_PIT2");
+        return vmm__kvm_fail("KVM_SET_PIT2");
     if (b->parts & PART_CLOCK) {
         /* Only the value: KVM_CLOCK_REALTIME would advance it by the time passed
          * since the snapshot, and a reset wants the snapshot's time. */
         struct kvm_clock_data c = {.clock = b->clock.clock};
         if (ioctl(vm_fd, KVM_SET_CLOCK, &c) < 0)
-            return vmm__hv_fail("KVM_SET_CLOCK");
+            return vmm__kvm_fail("KVM_SET_CLOCK");
     }
     return 0;
 }

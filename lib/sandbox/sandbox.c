@@ -228,7 +228,7 @@ static int start_runtime(vmm_sandbox *sb)
         return rc;
     vmm_regs r;
     if (x.reason == VMM_EXIT_IO && x.io.port == VMM__SBX_PORT &&
-        vmm__hv_get_regs(&sb->vcpu->hv, &r) == 0 && at_out(&r, VMM__SBX_OFF_READY))
+        sb->vcpu->vm->hv->get_regs(sb->vcpu->hv, &r) == 0 && at_out(&r, VMM__SBX_OFF_READY))
         return 0;
     return vmm__err(VMM_EKVM, "the sandbox runtime did not start: exit %s",
                     vmm_exit_reason_name(x.reason));
@@ -423,7 +423,7 @@ int vmm_sandbox_run(vmm_sandbox *sb, vmm_sandbox_result *res)
             break;
         vmm_regs r;
         if (x.reason == VMM_EXIT_IO && x.io.port == VMM__SBX_PORT && x.io.is_write &&
-            vmm__hv_get_regs(&sb->vcpu->hv, &r) == 0 && at_out(&r, VMM__SBX_OFF_SYSCALL)) {
+            sb->vcpu->vm->hv->get_regs(sb->vcpu->hv, &r) == 0 && at_out(&r, VMM__SBX_OFF_SYSCALL)) {
             vmm_sandbox_syscall call = {r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}, 0};
             res->syscalls++;
             if ((rc = vmm__sbx_syscall(sb, &call)) < 0)

@@ -221,11 +221,11 @@ static int64_t sys_arch_prctl(vmm_sandbox *sb, uint64_t code, uint64_t addr)
         if (addr >= (1ull << 47))
             return -EPERM;
         vmm_msr m = {MSR_FS_BASE, addr};
-        return vmm__hv_msrs(&sb->vcpu->hv, &m, 1, true) < 0 ? -EINVAL : 0;
+        return sb->vcpu->vm->hv->msrs(sb->vcpu->hv, &m, 1, true) < 0 ? -EINVAL : 0;
     }
     if (code == ARCH_GET_FS) {
         vmm_msr m = {MSR_FS_BASE, 0};
-        if (vmm__hv_msrs(&sb->vcpu->hv, &m, 1, false) < 0)
+        if (sb->vcpu->vm->hv->msrs(sb->vcpu->hv, &m, 1, false) < 0)
             return -EINVAL;
         return put(sb, addr, &m.value, sizeof m.value);
     }

@@ -233,14 +233,11 @@ int vmm_snapshot_take(vmm_vm *vm, vmm_snapshot **out)
                             "its state",
                             d->id, d->ops->name);
     int rc;
-    if (!vm->snapinfo &&
-        (rc = vmm__hv_snapinfo_new(vm->kvm_fd, vm->vm_fd, vm->flags & VMM_VM_IRQCHIP,
-                                   vm->flags & VMM_VM_PIT, &vm->snapinfo)) < 0)
-        return rc;
     vmm_snapshot *s = calloc(1, sizeof *s);
     if (!s)
         return vmm__err(VMM_ENOMEM, "vmm_snapshot_take: out of memory");
     s->id = vmm__snapshot_new_id();
+    s->hv = vm->hv;
     s->vm_flags = vm->flags;
     s->bytes = sizeof *s;
     if ((rc = acquire_vcpus(vm, "vmm_snapshot_take")) < 0) {
@@ -254,7 +251,7 @@ int vmm_snapshot_take(vmm_vm *vm, vmm_snapshot **out)
             continue;
         struct snap_vcpu *sv = &s->vcpus[s->nvcpus];
         sv->index = i;
-        rc = vmm__hv_vcpu_state_get(&vm->vcpus[i]->hv, vm->snapinfo, &sv->state, &sv->len);
+        rc = vm->hv->vcpu_state_get(vm->vcpus[i]->hv, &sv->state, &sv->len);
         if (rc < 0) {
             vmm__err_prefix("vmm_snapshot_take: vCPU %u", i);
             break;
@@ -262,8 +259,7 @@ int vmm_snapshot_take(vmm_vm *vm, vmm_snapshot **out)
         s->nvcpus++;
         s->bytes += sv->len;
     }
-    if (rc == 0 &&
-        (rc = vmm__hv_vm_state_get(vm->vm_fd, vm->snapinfo, &s->vm_state, &s->vm_state_len)) < 0)
+    if (rc == 0 && (rc = vm->hv->vm_state_get(vm->hvm, &s->vm_state, &s->vm_state_len)) < 0)
         vmm__err_prefix("vmm_snapshot_take");
     s->bytes += s->vm_state_len;
     /* Devices and memory as of one instant: no device's I/O thread may serve
@@ -343,7 +339,7 @@ void vmm__snapshot_index_tables(vmm_snapshot *s)
     vmm__err_save(&saved);
     for (unsigned int i = 0; ok && i < s->nvcpus; i++) {
         struct vmm__paging_state ps;
-        ok = vmm__hv_vcpu_state_paging(s->vcpus[i].state, s->vcpus[i].len, &ps) == 0 &&
+        ok = s->hv->vcpu_state_paging(s->vcpus[i].state, s->vcpus[i].len, &ps) == 0 &&
              vmm__x86_table_pages(&ps, snap_phys_read, s, table_add, &t, MAX_TABLES) == 0;
     }
     vmm__err_restore(&saved);
@@ -383,6 +379,9 @@ static bool is_table(const vmm_snapshot *s, uint64_t gpa)
 static int check_shape(vmm_vm *vm, const vmm_snapshot *s)
 {
 #define REFUSE(...) return vmm__err(VMM_EINVAL, "vmm_snapshot_restore: " __VA_ARGS__)
+    if (s->hv != vm->hv)
+        REFUSE("the snapshot holds the state of hypervisor backend \"%s\"; the VM runs on \"%s\"",
+               s->hv->name, vm->hv->name);
     if ((vm->flags ^ s->vm_flags) & (VMM_VM_IRQCHIP | VMM_VM_PIT))
         REFUSE("the VM was created with flags 0x%x (irqchip, PIT), the snapshot's VM with 0x%x",
                vm->flags, s->vm_flags);
@@ -409,7 +408,7 @@ static int check_shape(vmm_vm *vm, const vmm_snapshot *s)
             REFUSE("the VM has vCPU %u, the snapshot does not", i);
         /* A loaded snapshot's state comes from a file: refuse it here, before
          * anything changes, if this vCPU cannot take it. */
-        if (vmm__hv_vcpu_state_check(&vm->vcpus[i]->hv, s->vcpus[k].state, s->vcpus[k].len) < 0) {
+        if (vm->hv->vcpu_state_check(vm->vcpus[i]->hv, s->vcpus[k].state, s->vcpus[k].len) < 0) {
             vmm__err_prefix("vmm_snapshot_restore: vCPU %u", i);
             return VMM_EINVAL;
         }
@@ -490,9 +489,8 @@ static uint64_t restore_dirty(vmm_vm *vm, const struct vmm__region *r, const vmm
 static bool shadow_paging(vmm_vm *vm)
 {
     if (vm->snap_shadow < 0) {
-        vmm_host_info hi;
-        vm->snap_shadow = !(vmm__hv_host_info(vm->kvm_fd, &hi) == 0 &&
-                            (hi.paging == VMM_PAGING_EPT || hi.paging == VMM_PAGING_NPT));
+        const vmm_host_info *hi = vm->hv->vm_host_info(vm->hvm);
+        vm->snap_shadow = !(hi->paging == VMM_PAGING_EPT || hi->paging == VMM_PAGING_NPT);
     }
     return vm->snap_shadow;
 }
@@ -568,11 +566,11 @@ int vmm_snapshot_restore_flags(vmm_vm *vm, const vmm_snapshot *s, unsigned int f
      * pointers from guest memory. */
     for (unsigned int k = 0; rc == 0 && k < s->nvcpus; k++) {
         const struct snap_vcpu *sv = &s->vcpus[k];
-        rc = vmm__hv_vcpu_state_set(&vm->vcpus[sv->index]->hv, sv->state, sv->len);
+        rc = vm->hv->vcpu_state_set(vm->vcpus[sv->index]->hv, sv->state, sv->len);
         if (rc < 0)
             vmm__err_prefix("vmm_snapshot_restore: vCPU %u", sv->index);
     }
-    if (rc == 0 && (rc = vmm__hv_vm_state_set(vm->vm_fd, s->vm_state, s->vm_state_len)) < 0)
+    if (rc == 0 && (rc = vm->hv->vm_state_set(vm->hvm, s->vm_state, s->vm_state_len)) < 0)
         vmm__err_prefix("vmm_snapshot_restore");
     /* Devices last: a device's load may set its interrupt line, which must
      * land on the restored interrupt controllers. */

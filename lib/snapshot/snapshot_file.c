@@ -218,7 +218,7 @@ static void write_snapshot(struct writer *w, const vmm_snapshot *s, uint64_t tot
     uint8_t h[HEADER_SIZE] = {0};
     memcpy(h, file_magic, sizeof file_magic);
     put32(h + 8, FILE_VERSION);
-    put32(h + 12, ARCH_X86_KVM);
+    put32(h + 12, s->hv->snapshot_tag);
     put64(h + 16, total);
     put32(h + 24, (uint32_t)(2 + s->nregions + s->nvcpus + s->ndevices));
     put32(h + 28, (uint32_t)s->nregions);

@@ -20,6 +20,7 @@
 /* What the header says; checked by check_header(). */
 struct header {
     uint32_t nsections, nregions, nvcpus, ndevices;
+    const struct vmm__hv_ops *hv; /* the backend the tag names, whose blobs these are */
 };
 
 static int check_header(const uint8_t *b, size_t len, const char *where, struct header *h)
@@ -35,11 +36,13 @@ static int check_header(const uint8_t *b, size_t len, const char *where, struct 
         return vmm__snapfile_bad(VMM_EVERSION, where,
                                  "version %u not supported (this libvmm reads version %u)", version,
                                  FILE_VERSION);
-    if (arch != ARCH_X86_KVM)
+    /* The tag names the backend and architecture whose state blobs the file
+     * holds; only that backend can read them. */
+    if (!(h->hv = vmm__hv_by_tag(arch)))
         return bad(where,
-                   "architecture tag %u is not x86-64 KVM (%u): a snapshot of another kind "
-                   "of host",
-                   arch, ARCH_X86_KVM);
+                   "made by hypervisor backend %u, which this libvmm lacks (it reads %u, "
+                   "x86-64 on KVM)",
+                   arch, vmm__hv_default()->snapshot_tag);
     uint64_t total = get64(b + 16);
     if (total > len)
         return bad(where, "truncated: the header says %llu bytes, the file has %zu",
@@ -290,7 +293,7 @@ static int walk(const uint8_t *b, size_t len, const char *where, const struct he
             prev_vcpu = (int)index;
             if ((rc = blob_extent(body, blen, 8, MAX_VCPU_BLOB, where, sec, type, &n)) < 0)
                 return rc;
-            if (vmm__hv_vcpu_state_valid(body + VCPU_HDR, (size_t)n) < 0) {
+            if (h->hv->vcpu_state_valid(body + VCPU_HDR, (size_t)n) < 0) {
                 vmm__err_prefix("%s: section %u (vCPU %u)", where, sec, index);
                 return VMM_EINVAL;
             }
@@ -308,7 +311,7 @@ static int walk(const uint8_t *b, size_t len, const char *where, const struct he
         case SEC_VMSTATE:
             if ((rc = blob_extent(body, blen, 0, MAX_VM_BLOB, where, sec, type, &n)) < 0)
                 return rc;
-            if (vmm__hv_vm_state_valid(body + VMSTATE_HDR, (size_t)n) < 0) {
+            if (h->hv->vm_state_valid(body + VMSTATE_HDR, (size_t)n) < 0) {
                 vmm__err_prefix("%s: section %u (VM state)", where, sec);
                 return VMM_EINVAL;
             }
@@ -373,6 +376,7 @@ static int load(const uint8_t *b, size_t len, const char *where, vmm_snapshot **
     if (!s)
         return vmm__snapfile_bad(VMM_ENOMEM, where, "out of memory");
     s->bytes = sizeof *s;
+    s->hv = h.hv;
     if ((h.nregions && !(s->regions = calloc(h.nregions, sizeof *s->regions))) ||
         (h.nvcpus && !(s->vcpus = calloc(h.nvcpus, sizeof *s->vcpus))) ||
         (h.ndevices && !(s->devices = calloc(h.ndevices, sizeof *s->devices))))

@@ -8,7 +8,6 @@
 
 static const uint8_t file_magic[8] = {'L', 'V', 'M', 'M', 'S', 'N', 'A', 'P'};
 #define FILE_VERSION  1u
-#define ARCH_X86_KVM  1u /* x86-64, state blobs in KVM's structures */
 #define HEADER_SIZE   64u
 #define SECTION_HDR   16u
 #define TRAILER_SIZE  8u

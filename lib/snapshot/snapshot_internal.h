@@ -29,7 +29,8 @@ struct snap_device {
 };
 
 struct vmm_snapshot {
-    uint64_t id; /* unique in the process: what a VM's baseline names */
+    uint64_t id;                  /* unique in the process: what a VM's baseline names */
+    const struct vmm__hv_ops *hv; /* the backend whose state blobs it holds */
     unsigned int vm_flags;
     size_t nregions;
     struct snap_region *regions;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "hv/kvm.h" /* the KVM backend's exit decoding, over a faked kvm_run */
 
 #define RUN_SIZE 4096
 #define DATA_OFF 0xc00 /* where KVM would put the I/O data: after struct kvm_run */
@@ -56,7 +57,7 @@ static void test_decode_io_out(void **st)
     run_bytes(run)[DATA_OFF + 1] = 0x12;
     vmm_exit x;
     memset(&x, 0xaa, sizeof x);
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     assert_int_equal(x.reason, VMM_EXIT_IO);
     assert_int_equal(x.io.port, 0x3f8);
     assert_int_equal(x.io.size, 2);
@@ -77,7 +78,7 @@ static void test_decode_io_in_rep(void **st)
     set_io(run, 0, 0xcf8, 4, 16);
     run->io.data_offset = 0x400;
     vmm_exit x;
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     assert_int_equal(x.reason, VMM_EXIT_IO);
     assert_int_equal(x.io.port, 0xcf8);
     assert_int_equal(x.io.size, 4);
@@ -94,7 +95,7 @@ static void test_decode_mmio(void **st)
     set_mmio(run, 1, 0xfee000f0ull, 8);
     memcpy(run->mmio.data, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
     vmm_exit x;
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     assert_int_equal(x.reason, VMM_EXIT_MMIO);
     assert_int_equal(x.mmio.addr, 0xfee000f0ull);
     assert_int_equal(x.mmio.size, 8);
@@ -103,7 +104,7 @@ static void test_decode_mmio(void **st)
     assert_null(x.io.data);
 
     set_mmio(run, 0, 0x123456789abcull, 1);
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     assert_int_equal(x.mmio.addr, 0x123456789abcull);
     assert_int_equal(x.mmio.size, 1);
     assert_int_equal(x.mmio.is_write, 0);
@@ -126,7 +127,7 @@ static void test_decode_simple_reasons(void **st)
         run->exit_reason = cases[i].kvm;
         vmm_exit x;
         memset(&x, 0x55, sizeof x);
-        vmm__hv_exit_decode(run, &x);
+        vmm__kvm_exit_decode(run, &x);
         assert_int_equal(x.reason, cases[i].want);
         assert_null(x.io.data);
         assert_null(x.mmio.data);
@@ -146,7 +147,7 @@ static void test_decode_internal_error_insn_bytes(void **st)
     run->emulation_failure.insn_size = 3;
     memcpy(run->emulation_failure.insn_bytes, "\x0f\x0b\x90", 3);
     vmm_exit x;
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     assert_int_equal(x.reason, VMM_EXIT_INTERNAL_ERROR);
     assert_int_equal(x.internal.suberror, KVM_INTERNAL_ERROR_EMULATION);
     assert_int_equal(x.internal.insn_len, 3);
@@ -156,23 +157,23 @@ static void test_decode_internal_error_insn_bytes(void **st)
     run->emulation_failure.insn_size = 15;
     for (int i = 0; i < 15; i++)
         run->emulation_failure.insn_bytes[i] = (uint8_t)(0x40 + i);
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     assert_int_equal(x.internal.insn_len, 15);
     assert_memory_equal(x.internal.insn, run->emulation_failure.insn_bytes, 15);
 
     /* Without the flag, or without enough data words, the bytes are not valid. */
     run->emulation_failure.flags = 0;
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     assert_int_equal(x.internal.insn_len, 0);
     run->emulation_failure.flags = KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
     run->emulation_failure.ndata = 2;
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     assert_int_equal(x.internal.insn_len, 0);
 
     /* Another sub-error carries no instruction bytes even if the words look like it. */
     run->emulation_failure.ndata = 3;
     run->internal.suberror = KVM_INTERNAL_ERROR_SIMUL_EX;
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     assert_int_equal(x.internal.suberror, KVM_INTERNAL_ERROR_SIMUL_EX);
     assert_int_equal(x.internal.insn_len, 0);
     free(run);
@@ -191,7 +192,7 @@ static void test_decode_internal_error_insn_size_bounded(void **st)
     run->emulation_failure.insn_size = 200;
     const size_t cap = sizeof run->emulation_failure.insn_bytes;
     vmm_exit x;
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     free(run); /* before the assertion, which is expected to fail while the bug stands */
     assert_true(x.internal.insn_len <= cap);
 }
@@ -203,7 +204,7 @@ static void test_decode_fail_entry(void **st)
     run->exit_reason = KVM_EXIT_FAIL_ENTRY;
     run->fail_entry.hardware_entry_failure_reason = 0x80000021ull;
     vmm_exit x;
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     assert_int_equal(x.reason, VMM_EXIT_FAIL_ENTRY);
     assert_int_equal(x.internal.hw_reason, 0x80000021ull);
     free(run);
@@ -216,11 +217,11 @@ static void test_decode_system_event(void **st)
     run->exit_reason = KVM_EXIT_SYSTEM_EVENT;
     run->system_event.type = KVM_SYSTEM_EVENT_RESET;
     vmm_exit x;
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     assert_int_equal(x.reason, VMM_EXIT_SYSTEM_EVENT);
     assert_int_equal(x.system_event.type, 2);
     run->system_event.type = KVM_SYSTEM_EVENT_CRASH;
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     assert_int_equal(x.system_event.type, 3);
     free(run);
 }
@@ -235,7 +236,7 @@ static void test_decode_debug(void **st)
     run->debug.arch.dr6 = 0xffff4ff0ull;
     run->debug.arch.dr7 = 0x401ull;
     vmm_exit x;
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     assert_int_equal(x.reason, VMM_EXIT_DEBUG);
     assert_int_equal(x.debug.exception, 3);
     assert_int_equal(x.debug.pc, 0xffffffff81000000ull);
@@ -251,7 +252,7 @@ static void test_decode_unknown_reason(void **st)
     run->exit_reason = 0x7777;
     vmm_exit x;
     memset(&x, 0x55, sizeof x);
-    vmm__hv_exit_decode(run, &x);
+    vmm__kvm_exit_decode(run, &x);
     /* Surfaced as an internal error carrying KVM's reason, never as a resume. */
     assert_int_equal(x.reason, VMM_EXIT_INTERNAL_ERROR);
     assert_int_equal(x.internal.suberror, 0);
@@ -424,7 +425,7 @@ static int teardown(void **st)
 /* Decode the run area and dispatch it, as the vCPU loop does. */
 static bool dispatch(struct fixture *f, vmm_exit *x)
 {
-    vmm__hv_exit_decode(f->run, x);
+    vmm__kvm_exit_decode(f->run, x);
     return vmm__dispatch(&f->host.pio, &f->host.mmio, x);
 }
 

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hv/kvm.h"
 #include "hv/kvm_x86_64_blob.h"
 #include "snapshot/snapshot_internal.h"
 
@@ -536,7 +537,7 @@ static void test_headers(void **st)
     set32(v.p + 8, 1);
     set32(v.p + 12, 2);
     fix_crc(&v);
-    expect_refused(v.p, v.n, VMM_EINVAL, "architecture tag 2 is not x86-64 KVM");
+    expect_refused(v.p, v.n, VMM_EINVAL, "made by hypervisor backend 2, which this libvmm lacks");
     set32(v.p + 12, 1);
     fix_crc(&v);
     vmm_snapshot_free(expect_loads(&v));
@@ -622,7 +623,7 @@ static void test_every_byte(void **st)
                 /* The checksum catches everything the header checks before it do not. */
                 const char *want = i < 8         ? "bad magic"
                                    : i < 12      ? "version"
-                                   : i < 16      ? "architecture"
+                                   : i < 16      ? "hypervisor backend"
                                    : i < 24      ? "bytes"
                                    : i < b.n - 4 ? "bad checksum"
                                                  : "trailer";
@@ -809,13 +810,13 @@ static void test_xsave_size_check(void **st)
     size_t len;
     void *blob = vcpu_blob(0, true, &len);
     struct vmm__hv_vcpu v = {.fd = -1, .xsave_size = 4096};
-    assert_int_equal(vmm__hv_vcpu_state_check(&v, blob, len), 0);
+    assert_int_equal(vmm__kvm_vcpu_state_check(&v, blob, len), 0);
     v.xsave_size = 8192; /* KVM_CAP_XSAVE2 with AMX, say */
-    assert_int_equal(vmm__hv_vcpu_state_check(&v, blob, len), VMM_EINVAL);
+    assert_int_equal(vmm__kvm_vcpu_state_check(&v, blob, len), VMM_EINVAL);
     assert_non_null(strstr(vmm_error_last()->message, "XSAVE image has 4096 bytes"));
     free(blob);
     blob = vcpu_blob(0, false, &len); /* no XSAVE part: nothing to read */
-    assert_int_equal(vmm__hv_vcpu_state_check(&v, blob, len), 0);
+    assert_int_equal(vmm__kvm_vcpu_state_check(&v, blob, len), 0);
     free(blob);
 }
 
