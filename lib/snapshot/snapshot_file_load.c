@@ -206,160 +206,194 @@ static int blob_extent(const uint8_t *body, uint64_t blen, unsigned int at, uint
     return 0;
 }
 
+/* Where a walk of the sections is. */
+struct walk {
+    const char *where;
+    const struct header *h;
+    vmm_snapshot *s; /* NULL: only check */
+    uint32_t nregions, nvcpus, ndevices;
+    uint32_t stage; /* the last section type seen, in the order VM, RAM, vCPU, VM state, device */
+    uint64_t prev_end;
+    int prev_vcpu;
+};
+
+/* Section sec's header at off (the sections end at end): its type and body
+ * length, checked, and its place in the fixed order: one VM section, the
+ * regions, the vCPUs, one VM state, the devices. */
+static int section_header(struct walk *w, const uint8_t *b, size_t off, size_t end,
+                          unsigned int sec, uint32_t *type, uint64_t *blen)
+{
+    const char *where = w->where;
+    if (end - off < SECTION_HDR)
+        return bad(where,
+                   "truncated: section %u needs %u bytes at offset %zu, the sections "
+                   "end at %zu",
+                   sec, SECTION_HDR, off, end);
+    const uint8_t *sh = b + off;
+    *type = get32(sh);
+    *blen = get64(sh + 8);
+    const char *tn = section_name(*type);
+    if (*type < SEC_VM || *type > SEC_DEVICE)
+        return bad(where, "section %u at offset %zu: unknown type %u", sec, off, *type);
+    if (get32(sh + 4))
+        return bad(where, "section %u (%s): reserved field is not zero", sec, tn);
+    if (*blen > end - off - SECTION_HDR)
+        return bad(where,
+                   "truncated: section %u (%s) needs %llu bytes at offset %zu, the "
+                   "sections end at %zu",
+                   sec, tn, (unsigned long long)(SECTION_HDR + *blen), off, end);
+    if (*blen % 8)
+        return bad(where, "section %u (%s): length %llu is not a multiple of 8", sec, tn,
+                   (unsigned long long)*blen);
+    bool in_order = sec == 0 ? *type == SEC_VM
+                             : *type != SEC_VM && *type >= w->stage &&
+                                   (*type != w->stage || *type != SEC_VMSTATE) &&
+                                   (*type != SEC_DEVICE || w->stage >= SEC_VMSTATE);
+    if (!in_order)
+        return bad(where, "section %u (%s) out of order (after a %s section)", sec, tn,
+                   sec ? section_name(w->stage) : "no");
+    w->stage = *type;
+    return 0;
+}
+
+static int load_vm(struct walk *w, const uint8_t *body, uint64_t blen, unsigned int sec)
+{
+    if (blen != 8)
+        return bad(w->where, "section %u (VM): %llu bytes, not 8", sec, (unsigned long long)blen);
+    uint32_t flags = get32(body);
+    if (get32(body + 4))
+        return bad(w->where, "section %u (VM): reserved field is not zero", sec);
+    if (flags & ~(VMM_VM_IRQCHIP | VMM_VM_PIT))
+        return bad(w->where, "section %u (VM): unknown VM flags 0x%x", sec, flags);
+    if ((flags & VMM_VM_PIT) && !(flags & VMM_VM_IRQCHIP))
+        return bad(w->where, "section %u (VM): the PIT flag without the irqchip flag", sec);
+    if (w->s)
+        w->s->vm_flags = flags;
+    return 0;
+}
+
+static int load_vcpu(struct walk *w, const uint8_t *body, uint64_t blen, unsigned int sec)
+{
+    const char *where = w->where;
+    if (w->nvcpus++ == w->h->nvcpus)
+        return bad(where, "section %u: more vCPUs than the header's %u", sec, w->h->nvcpus);
+    if (blen < VCPU_HDR)
+        return bad(where, "section %u (vCPU state): %llu bytes, less than its header", sec,
+                   (unsigned long long)blen);
+    uint32_t index = get32(body);
+    if (get32(body + 4))
+        return bad(where, "section %u (vCPU state): reserved field is not zero", sec);
+    if (index >= VMM__MAX_VCPUS)
+        return bad(where, "section %u: vCPU index %u, the most is %u", sec, index,
+                   VMM__MAX_VCPUS - 1);
+    if ((int)index <= w->prev_vcpu)
+        return bad(where, "section %u: vCPU %u after vCPU %d (indices must increase)", sec, index,
+                   w->prev_vcpu);
+    w->prev_vcpu = (int)index;
+    uint64_t n;
+    int rc = blob_extent(body, blen, 8, MAX_VCPU_BLOB, where, sec, SEC_VCPU, &n);
+    if (rc < 0)
+        return rc;
+    if (w->h->hv->vcpu_state_valid(body + VCPU_HDR, (size_t)n) < 0) {
+        vmm__err_prefix("%s: section %u (vCPU %u)", where, sec, index);
+        return VMM_EINVAL;
+    }
+    if (w->s) {
+        struct snap_vcpu *sv = &w->s->vcpus[w->s->nvcpus];
+        if (!(sv->state = dup_bytes(body + VCPU_HDR, n)))
+            return vmm__snapfile_bad(VMM_ENOMEM, where, "out of memory");
+        sv->index = index;
+        sv->len = (size_t)n;
+        w->s->nvcpus++;
+        w->s->bytes += n;
+    }
+    return 0;
+}
+
+static int load_vmstate(struct walk *w, const uint8_t *body, uint64_t blen, unsigned int sec)
+{
+    uint64_t n;
+    int rc = blob_extent(body, blen, 0, MAX_VM_BLOB, w->where, sec, SEC_VMSTATE, &n);
+    if (rc < 0)
+        return rc;
+    if (w->h->hv->vm_state_valid(body + VMSTATE_HDR, (size_t)n) < 0) {
+        vmm__err_prefix("%s: section %u (VM state)", w->where, sec);
+        return VMM_EINVAL;
+    }
+    if (w->s) {
+        if (!(w->s->vm_state = dup_bytes(body + VMSTATE_HDR, n)))
+            return vmm__snapfile_bad(VMM_ENOMEM, w->where, "out of memory");
+        w->s->vm_state_len = (size_t)n;
+        w->s->bytes += n;
+    }
+    return 0;
+}
+
+static int load_device(struct walk *w, const uint8_t *body, uint64_t blen, unsigned int sec)
+{
+    const char *where = w->where;
+    if (w->ndevices++ == w->h->ndevices)
+        return bad(where, "section %u: more devices than the header's %u", sec, w->h->ndevices);
+    if (blen < DEVICE_HDR)
+        return bad(where, "section %u (device): %llu bytes, less than its header", sec,
+                   (unsigned long long)blen);
+    if (!name_ok(body) || !name_ok(body + NAME_FIELD))
+        return bad(where,
+                   "section %u (device): type or id is empty, not NUL-terminated within "
+                   "its %u bytes, or not zero-padded",
+                   sec, NAME_FIELD);
+    uint64_t n;
+    int rc = blob_extent(body, blen, 2 * NAME_FIELD, MAX_DEV_STATE, where, sec, SEC_DEVICE, &n);
+    if (rc < 0)
+        return rc;
+    if (w->s) {
+        struct snap_device *sd = &w->s->devices[w->s->ndevices];
+        if (!(sd->data = dup_bytes(body + DEVICE_HDR, n)))
+            return vmm__snapfile_bad(VMM_ENOMEM, where, "out of memory");
+        memcpy(sd->type, body, NAME_FIELD);
+        memcpy(sd->id, body + NAME_FIELD, NAME_FIELD);
+        sd->len = (size_t)n;
+        w->s->ndevices++;
+        w->s->bytes += n;
+    }
+    return 0;
+}
+
 /* Walk the sections after check_header(): every check, and with s (sized by
  * the header's counts) build the snapshot too. */
 static int walk(const uint8_t *b, size_t len, const char *where, const struct header *h,
                 vmm_snapshot *s)
 {
+    struct walk w = {.where = where, .h = h, .s = s, .prev_vcpu = -1};
     size_t off = HEADER_SIZE, end = len - TRAILER_SIZE;
-    uint32_t nregions = 0, nvcpus = 0, ndevices = 0;
-    uint32_t stage =
-        0; /* the last section type seen, in the order VM, RAM, vCPU, VM state, device */
-    uint64_t prev_end = 0;
-    int prev_vcpu = -1;
-    int rc;
     for (unsigned int sec = 0; sec < h->nsections; sec++) {
-        if (end - off < SECTION_HDR)
-            return bad(where,
-                       "truncated: section %u needs %u bytes at offset %zu, the sections "
-                       "end at %zu",
-                       sec, SECTION_HDR, off, end);
-        const uint8_t *sh = b + off;
-        uint32_t type = get32(sh);
-        uint64_t blen = get64(sh + 8);
-        const char *tn = section_name(type);
-        if (type < SEC_VM || type > SEC_DEVICE)
-            return bad(where, "section %u at offset %zu: unknown type %u", sec, off, type);
-        if (get32(sh + 4))
-            return bad(where, "section %u (%s): reserved field is not zero", sec, tn);
-        if (blen > end - off - SECTION_HDR)
-            return bad(where,
-                       "truncated: section %u (%s) needs %llu bytes at offset %zu, the "
-                       "sections end at %zu",
-                       sec, tn, (unsigned long long)(SECTION_HDR + blen), off, end);
-        if (blen % 8)
-            return bad(where, "section %u (%s): length %llu is not a multiple of 8", sec, tn,
-                       (unsigned long long)blen);
-        /* The order is fixed: one VM section, the regions, the vCPUs, one VM
-         * state, the devices. */
-        bool in_order = sec == 0 ? type == SEC_VM
-                                 : type != SEC_VM && type >= stage &&
-                                       (type != stage || type != SEC_VMSTATE) &&
-                                       (type != SEC_DEVICE || stage >= SEC_VMSTATE);
-        if (!in_order)
-            return bad(where, "section %u (%s) out of order (after a %s section)", sec, tn,
-                       sec ? section_name(stage) : "no");
-        stage = type;
-        const uint8_t *body = sh + SECTION_HDR;
-        uint64_t n;
-        switch (type) {
-        case SEC_VM: {
-            if (blen != 8)
-                return bad(where, "section %u (VM): %llu bytes, not 8", sec,
-                           (unsigned long long)blen);
-            uint32_t flags = get32(body);
-            if (get32(body + 4))
-                return bad(where, "section %u (VM): reserved field is not zero", sec);
-            if (flags & ~(VMM_VM_IRQCHIP | VMM_VM_PIT))
-                return bad(where, "section %u (VM): unknown VM flags 0x%x", sec, flags);
-            if ((flags & VMM_VM_PIT) && !(flags & VMM_VM_IRQCHIP))
-                return bad(where, "section %u (VM): the PIT flag without the irqchip flag", sec);
-            if (s)
-                s->vm_flags = flags;
-            break;
-        }
-        case SEC_REGION:
-            if (nregions++ == h->nregions)
-                return bad(where, "section %u: more RAM regions than the header's %u", sec,
-                           h->nregions);
-            if ((rc = load_region(body, blen, where, sec, &prev_end, s)) < 0)
-                return rc;
-            break;
-        case SEC_VCPU: {
-            if (nvcpus++ == h->nvcpus)
-                return bad(where, "section %u: more vCPUs than the header's %u", sec, h->nvcpus);
-            if (blen < VCPU_HDR)
-                return bad(where, "section %u (vCPU state): %llu bytes, less than its header", sec,
-                           (unsigned long long)blen);
-            uint32_t index = get32(body);
-            if (get32(body + 4))
-                return bad(where, "section %u (vCPU state): reserved field is not zero", sec);
-            if (index >= VMM__MAX_VCPUS)
-                return bad(where, "section %u: vCPU index %u, the most is %u", sec, index,
-                           VMM__MAX_VCPUS - 1);
-            if ((int)index <= prev_vcpu)
-                return bad(where, "section %u: vCPU %u after vCPU %d (indices must increase)", sec,
-                           index, prev_vcpu);
-            prev_vcpu = (int)index;
-            if ((rc = blob_extent(body, blen, 8, MAX_VCPU_BLOB, where, sec, type, &n)) < 0)
-                return rc;
-            if (h->hv->vcpu_state_valid(body + VCPU_HDR, (size_t)n) < 0) {
-                vmm__err_prefix("%s: section %u (vCPU %u)", where, sec, index);
-                return VMM_EINVAL;
-            }
-            if (s) {
-                struct snap_vcpu *sv = &s->vcpus[s->nvcpus];
-                if (!(sv->state = dup_bytes(body + VCPU_HDR, n)))
-                    return vmm__snapfile_bad(VMM_ENOMEM, where, "out of memory");
-                sv->index = index;
-                sv->len = (size_t)n;
-                s->nvcpus++;
-                s->bytes += n;
-            }
-            break;
-        }
-        case SEC_VMSTATE:
-            if ((rc = blob_extent(body, blen, 0, MAX_VM_BLOB, where, sec, type, &n)) < 0)
-                return rc;
-            if (h->hv->vm_state_valid(body + VMSTATE_HDR, (size_t)n) < 0) {
-                vmm__err_prefix("%s: section %u (VM state)", where, sec);
-                return VMM_EINVAL;
-            }
-            if (s) {
-                if (!(s->vm_state = dup_bytes(body + VMSTATE_HDR, n)))
-                    return vmm__snapfile_bad(VMM_ENOMEM, where, "out of memory");
-                s->vm_state_len = (size_t)n;
-                s->bytes += n;
-            }
-            break;
-        case SEC_DEVICE:
-            if (ndevices++ == h->ndevices)
-                return bad(where, "section %u: more devices than the header's %u", sec,
-                           h->ndevices);
-            if (blen < DEVICE_HDR)
-                return bad(where, "section %u (device): %llu bytes, less than its header", sec,
-                           (unsigned long long)blen);
-            if (!name_ok(body) || !name_ok(body + NAME_FIELD))
-                return bad(where,
-                           "section %u (device): type or id is empty, not NUL-terminated within "
-                           "its %u bytes, or not zero-padded",
-                           sec, NAME_FIELD);
-            if ((rc = blob_extent(body, blen, 2 * NAME_FIELD, MAX_DEV_STATE, where, sec, type,
-                                  &n)) < 0)
-                return rc;
-            if (s) {
-                struct snap_device *sd = &s->devices[s->ndevices];
-                if (!(sd->data = dup_bytes(body + DEVICE_HDR, n)))
-                    return vmm__snapfile_bad(VMM_ENOMEM, where, "out of memory");
-                memcpy(sd->type, body, NAME_FIELD);
-                memcpy(sd->id, body + NAME_FIELD, NAME_FIELD);
-                sd->len = (size_t)n;
-                s->ndevices++;
-                s->bytes += n;
-            }
-            break;
-        }
+        uint32_t type = 0;
+        uint64_t blen = 0;
+        int rc = section_header(&w, b, off, end, sec, &type, &blen);
+        const uint8_t *body = b + off + SECTION_HDR;
+        if (rc < 0)
+            return rc;
+        if (type == SEC_REGION && w.nregions++ == h->nregions)
+            return bad(where, "section %u: more RAM regions than the header's %u", sec,
+                       h->nregions);
+        rc = type == SEC_VM        ? load_vm(&w, body, blen, sec)
+             : type == SEC_REGION  ? load_region(body, blen, where, sec, &w.prev_end, s)
+             : type == SEC_VCPU    ? load_vcpu(&w, body, blen, sec)
+             : type == SEC_VMSTATE ? load_vmstate(&w, body, blen, sec)
+                                   : load_device(&w, body, blen, sec);
+        if (rc < 0)
+            return rc;
         off += SECTION_HDR + (size_t)blen;
     }
     if (off != end)
         return bad(where, "%zu bytes after the last section", end - off);
-    if (stage < SEC_VMSTATE)
+    if (w.stage < SEC_VMSTATE)
         return bad(where, "no VM state section");
-    if (nregions != h->nregions || nvcpus != h->nvcpus || ndevices != h->ndevices)
+    if (w.nregions != h->nregions || w.nvcpus != h->nvcpus || w.ndevices != h->ndevices)
         return bad(where,
                    "the header counts %u RAM regions, %u vCPUs and %u devices, the sections hold "
                    "%u, %u and %u",
-                   h->nregions, h->nvcpus, h->ndevices, nregions, nvcpus, ndevices);
+                   h->nregions, h->nvcpus, h->ndevices, w.nregions, w.nvcpus, w.ndevices);
     return 0;
 }
 
