@@ -298,39 +298,33 @@ static int enter(vmm_vcpu *v, uint64_t entry)
     return vmm_vcpu_set_regs(v, &r);
 }
 
-int vmm_boot_linux(vmm_vm *vm, const vmm_linux_boot *bp_in)
+/* The options' rules and the VM's readiness: an irqchip, vCPU 0, no run. */
+static int check_boot(vmm_vm *vm, const vmm_linux_boot *b)
 {
-    if (!vm || !bp_in)
-        return vmm__err(VMM_EINVAL, "vmm_boot_linux: NULL argument");
-    vmm_linux_boot b = VMM_LINUX_BOOT_INIT;
-    int rc = vmm__options_copy(&b, sizeof b, bp_in, boot_sizes, VMM_LINUX_BOOT_VERSION,
-                               "vmm_linux_boot");
-    if (rc < 0)
-        return rc;
-    if (!b.kernel)
+    if (!b->kernel)
         return vmm__err(VMM_EINVAL, "vmm_boot_linux: no kernel");
-    if (b.cpuid > VMM_LINUX_CPUID_SAFE)
-        return vmm__err(VMM_EINVAL, "vmm_boot_linux: unknown cpuid policy %d", (int)b.cpuid);
-    if (b.flags & ~(VMM_LINUX_NO_VIRTIO_CMDLINE | VMM_LINUX_NO_MPTABLE))
-        return vmm__err(VMM_EINVAL, "vmm_boot_linux: unknown flags 0x%x", b.flags);
+    if (b->cpuid > VMM_LINUX_CPUID_SAFE)
+        return vmm__err(VMM_EINVAL, "vmm_boot_linux: unknown cpuid policy %d", (int)b->cpuid);
+    if (b->flags & ~(VMM_LINUX_NO_VIRTIO_CMDLINE | VMM_LINUX_NO_MPTABLE))
+        return vmm__err(VMM_EINVAL, "vmm_boot_linux: unknown flags 0x%x", b->flags);
     if (!(vm->flags & VMM_VM_IRQCHIP))
         return vmm__err(VMM_ESTATE, "vmm_boot_linux: Linux needs the in-kernel irqchip "
                                     "(create the VM with VMM_VM_IRQCHIP)");
     if (vmm__vm_busy(vm))
         return vmm__err(VMM_ESTATE, "vmm_boot_linux: a vCPU of the VM is running");
-    vmm_vcpu *boot = vm->vcpus[0];
-    unsigned int ncpus = 0;
-    for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
-        ncpus += vm->vcpus[i] != NULL;
-    if (!boot)
+    if (!vm->vcpus[0])
         return vmm__err(VMM_ESTATE, "vmm_boot_linux: create the VM's vCPUs (vCPU 0 at least) "
                                     "before booting");
+    return 0;
+}
 
-    /* The RAM map, and the low memory the tables need. */
-    uint64_t(*ram)[2] = NULL;
+/* The e820 map of the VM's RAM into map: its entry count, or <0 (Linux
+ * needs the low memory the tables use). */
+static int ram_map(vmm_vm *vm, struct vmm__e820 *map)
+{
     pthread_rwlock_rdlock(&vm->mem_lock);
     size_t nram = vm->nregions;
-    ram = calloc(nram ? nram : 1, sizeof *ram);
+    uint64_t(*ram)[2] = calloc(nram ? nram : 1, sizeof *ram);
     for (size_t i = 0; ram && i < nram; i++) {
         ram[i][0] = vm->regions[i].gpa;
         ram[i][1] = vm->regions[i].size;
@@ -338,7 +332,6 @@ int vmm_boot_linux(vmm_vm *vm, const vmm_linux_boot *bp_in)
     pthread_rwlock_unlock(&vm->mem_lock);
     if (!ram)
         return vmm__err(VMM_ENOMEM, "vmm_boot_linux: out of memory");
-    struct vmm__e820 map[BP_E820_MAX];
     int nmap = vmm__linux_e820((const uint64_t(*)[2])ram, nram, map, BP_E820_MAX);
     free(ram);
     if (nmap == VMM_EFAULT)
@@ -348,80 +341,104 @@ int vmm_boot_linux(vmm_vm *vm, const vmm_linux_boot *bp_in)
                         VMM__LINUX_EBDA_END);
     if (nmap < 0)
         return vmm__err(VMM_E2BIG, "vmm_boot_linux: more than %d e820 entries", BP_E820_MAX);
+    return nmap;
+}
 
-    int fd;
+/* Load the kernel (vmlinux or bzImage, by its magic) and fill boot_params'
+ * setup header from it into bp. */
+static int load_kernel(vmm_vm *vm, const char *path, uint8_t *bp, struct kernel *k)
+{
+    int fd, rc;
     uint64_t size;
-    if ((rc = open_file(b.kernel, "kernel", &fd, &size)) < 0)
+    if ((rc = open_file(path, "kernel", &fd, &size)) < 0)
         return rc;
     uint8_t magic[4] = {0};
-    if (pread(fd, magic, 4, 0) != 4) {
-        close(fd);
-        return vmm__err(VMM_EINVAL, "kernel %s: too short to be a kernel", b.kernel);
-    }
-    uint8_t *bp = calloc(1, VMM_PAGE_SIZE);
-    if (!bp) {
-        close(fd);
-        return vmm__err(VMM_ENOMEM, "vmm_boot_linux: out of memory");
-    }
-    struct kernel k;
-    if (memcmp(magic, "\177ELF", 4) == 0)
-        rc = load_vmlinux(vm, b.kernel, fd, size, bp, &k);
+    if (pread(fd, magic, 4, 0) != 4)
+        rc = vmm__err(VMM_EINVAL, "kernel %s: too short to be a kernel", path);
+    else if (memcmp(magic, "\177ELF", 4) == 0)
+        rc = load_vmlinux(vm, path, fd, size, bp, k);
     else
-        rc = load_bzimage(vm, b.kernel, fd, size, bp, &k);
+        rc = load_bzimage(vm, path, fd, size, bp, k);
     close(fd);
-    if (rc < 0)
-        goto out;
+    return rc;
+}
 
-    bp[BP_TYPE_OF_LOADER] = 0xff;
-    bp[BP_LOADFLAGS] |= LOADED_HIGH;
-    if (b.initrd && (rc = load_initrd(vm, b.initrd, &k, bp)) < 0)
-        goto out;
-
-    char *cmd = calloc(1, k.cmdline_max + 1);
-    if (!cmd) {
-        rc = vmm__err(VMM_ENOMEM, "out of memory");
-        goto out;
-    }
-    bool safe = cpuid_safe(vm, &b);
-    rc = build_cmdline(vm, &b, safe, cmd, k.cmdline_max);
+/* The command line at VMM__LINUX_CMDLINE, pointed to by bp. */
+static int write_cmdline(vmm_vm *vm, const vmm_linux_boot *b, bool safe, const struct kernel *k,
+                         uint8_t *bp)
+{
+    char *cmd = calloc(1, k->cmdline_max + 1);
+    if (!cmd)
+        return vmm__err(VMM_ENOMEM, "out of memory");
+    int rc = build_cmdline(vm, b, safe, cmd, k->cmdline_max);
     if (rc >= 0)
         rc = vmm_mem_write(vm, VMM__LINUX_CMDLINE, cmd, strlen(cmd) + 1);
     free(cmd);
     if (rc < 0)
-        goto out;
+        return rc;
     vmm__lx_put32(bp, BP_CMD_LINE_PTR, VMM__LINUX_CMDLINE);
     vmm__lx_put32(bp, BP_EXT_CMD_LINE_PTR, 0);
+    return 0;
+}
 
+/* An MP table for ncpus processors at VMM__LINUX_MPTABLE. */
+static int write_mptable(vmm_vm *vm, unsigned int ncpus, uint32_t sig, uint32_t features)
+{
+    static const size_t cap = 16 + 44 + VMM__MAX_VCPUS * 20 + 64 * 8;
+    uint8_t *mp = malloc(cap);
+    int len =
+        mp ? vmm__linux_mptable(mp, cap, VMM__LINUX_MPTABLE, ncpus, sig, features) : VMM_ENOMEM;
+    if (len < 0) {
+        free(mp);
+        return len == VMM_ENOMEM ? vmm__err(len, "out of memory")
+                                 : vmm__err(VMM_E2BIG, "%u vCPUs do not fit in an MP table", ncpus);
+    }
+    int rc = vmm_mem_write(vm, VMM__LINUX_MPTABLE, mp, (size_t)len);
+    free(mp);
+    return rc;
+}
+
+int vmm_boot_linux(vmm_vm *vm, const vmm_linux_boot *bp_in)
+{
+    if (!vm || !bp_in)
+        return vmm__err(VMM_EINVAL, "vmm_boot_linux: NULL argument");
+    vmm_linux_boot b = VMM_LINUX_BOOT_INIT;
+    int rc = vmm__options_copy(&b, sizeof b, bp_in, boot_sizes, VMM_LINUX_BOOT_VERSION,
+                               "vmm_linux_boot");
+    if (rc < 0 || (rc = check_boot(vm, &b)) < 0)
+        return rc;
+    unsigned int ncpus = 0;
+    for (unsigned int i = 0; i < VMM__MAX_VCPUS; i++)
+        ncpus += vm->vcpus[i] != NULL;
+    struct vmm__e820 map[BP_E820_MAX];
+    int nmap = ram_map(vm, map);
+    if (nmap < 0)
+        return nmap;
+    uint8_t *bp = calloc(1, VMM_PAGE_SIZE);
+    if (!bp)
+        return vmm__err(VMM_ENOMEM, "vmm_boot_linux: out of memory");
+    struct kernel k;
+    bool safe = cpuid_safe(vm, &b);
+    uint32_t sig = 0, features = 0;
+    if ((rc = load_kernel(vm, b.kernel, bp, &k)) < 0)
+        goto out;
+    bp[BP_TYPE_OF_LOADER] = 0xff;
+    bp[BP_LOADFLAGS] |= LOADED_HIGH;
+    if ((b.initrd && (rc = load_initrd(vm, b.initrd, &k, bp)) < 0) ||
+        (rc = write_cmdline(vm, &b, safe, &k, bp)) < 0)
+        goto out;
     bp[BP_E820_ENTRIES] = (uint8_t)nmap;
     for (int i = 0; i < nmap; i++) {
         vmm__lx_put64(bp, BP_E820_TABLE + i * 20, map[i].addr);
         vmm__lx_put64(bp, BP_E820_TABLE + i * 20 + 8, map[i].size);
         vmm__lx_put32(bp, BP_E820_TABLE + i * 20 + 16, map[i].type);
     }
-    if ((rc = vmm_mem_write(vm, VMM__LINUX_BOOT_PARAMS, bp, VMM_PAGE_SIZE)) < 0)
+    if ((rc = vmm_mem_write(vm, VMM__LINUX_BOOT_PARAMS, bp, VMM_PAGE_SIZE)) < 0 ||
+        (rc = set_cpuids(vm, safe, &sig, &features)) < 0)
         goto out;
-
-    uint32_t sig = 0, features = 0;
-    if ((rc = set_cpuids(vm, safe, &sig, &features)) < 0)
+    if (!(b.flags & VMM_LINUX_NO_MPTABLE) && (rc = write_mptable(vm, ncpus, sig, features)) < 0)
         goto out;
-    if (!(b.flags & VMM_LINUX_NO_MPTABLE)) {
-        static const size_t cap = 16 + 44 + VMM__MAX_VCPUS * 20 + 64 * 8;
-        uint8_t *mp = malloc(cap);
-        int len =
-            mp ? vmm__linux_mptable(mp, cap, VMM__LINUX_MPTABLE, ncpus, sig, features) : VMM_ENOMEM;
-        if (len < 0) {
-            free(mp);
-            rc = len == VMM_ENOMEM
-                     ? vmm__err(len, "out of memory")
-                     : vmm__err(VMM_E2BIG, "%u vCPUs do not fit in an MP table", ncpus);
-            goto out;
-        }
-        rc = vmm_mem_write(vm, VMM__LINUX_MPTABLE, mp, (size_t)len);
-        free(mp);
-        if (rc < 0)
-            goto out;
-    }
-    rc = enter(boot, k.entry);
+    rc = enter(vm->vcpus[0], k.entry);
 out:
     free(bp);
     if (rc < 0)

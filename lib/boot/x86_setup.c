@@ -191,6 +191,123 @@ static int write_tables(vmm_vm *vm, const vmm_x86_setup_options *o, bool long_mo
     return 0;
 }
 
+/* The options' own rules, and (protected and long mode) that the tables fit
+ * where they go. */
+static int check_options(vmm_vcpu *v, const vmm_x86_setup_options *o)
+{
+    if (o->mode != VMM_X86_REAL && o->mode != VMM_X86_PROTECTED && o->mode != VMM_X86_LONG)
+        return vmm__err(VMM_EINVAL, "vmm_x86_setup: unknown mode %d", (int)o->mode);
+    if (o->cpl != 0 && o->cpl != 3)
+        return vmm__err(VMM_EINVAL, "vmm_x86_setup: cpl must be 0 or 3, not %u", o->cpl);
+    if (o->mode == VMM_X86_REAL && o->cpl != 0)
+        return vmm__err(VMM_EINVAL, "vmm_x86_setup: real mode has no CPL 3");
+    if (o->exceptions != VMM_X86_EXCEPTIONS_NONE && o->exceptions != VMM_X86_EXCEPTIONS_REPORT)
+        return vmm__err(VMM_EINVAL, "vmm_x86_setup: unknown exceptions mode %d",
+                        (int)o->exceptions);
+    if (o->mode == VMM_X86_REAL && o->exceptions != VMM_X86_EXCEPTIONS_NONE)
+        return vmm__err(VMM_EINVAL, "vmm_x86_setup: exception reporting needs protected or long "
+                                    "mode");
+    if (o->mode == VMM_X86_REAL && (o->entry >= 0x100000 || o->stack > 0xffff))
+        return vmm__err(VMM_EINVAL, "vmm_x86_setup: real-mode entry must be below 1 MiB and the "
+                                    "stack below 64 KiB");
+    if (o->mode == VMM_X86_PROTECTED && (o->entry > 0xffffffffull || o->stack > 0xffffffffull))
+        return vmm__err(VMM_EINVAL, "vmm_x86_setup: protected-mode entry and stack must be 32-bit");
+    if (o->mode == VMM_X86_REAL)
+        return 0;
+    if (o->tables & (VMM_PAGE_SIZE - 1))
+        return vmm__err(VMM_EINVAL, "vmm_x86_setup: tables address 0x%llx not page aligned",
+                        (unsigned long long)o->tables);
+    void *p;
+    uint64_t need = o->mode == VMM_X86_LONG ? OFF_PD + (o->identity_map_size / GIB) * VMM_PAGE_SIZE
+                                            : VMM_PAGE_SIZE;
+    if (o->mode == VMM_X86_LONG &&
+        (o->identity_map_size == 0 || o->identity_map_size % GIB || o->identity_map_size > 4 * GIB))
+        return vmm__err(VMM_EINVAL,
+                        "vmm_x86_setup: identity_map_size must be 1-4 GiB in whole GiB");
+    if (o->mode == VMM_X86_PROTECTED && o->tables > 0xffffffffull - need)
+        return vmm__err(VMM_EINVAL, "vmm_x86_setup: tables at 0x%llx are not below 4 GiB",
+                        (unsigned long long)o->tables);
+    /* The GDT and TSS are reached through the identity map once paging is on. */
+    if (o->mode == VMM_X86_LONG && o->tables + VMM_PAGE_SIZE > o->identity_map_size)
+        return vmm__err(VMM_EINVAL,
+                        "vmm_x86_setup: tables at 0x%llx lie outside the identity map "
+                        "(0x%llx bytes)",
+                        (unsigned long long)o->tables, (unsigned long long)o->identity_map_size);
+    if (vmm_mem_host_ptr(v->vm, o->tables, need, &p) < 0)
+        return vmm__err(VMM_EFAULT, "vmm_x86_setup: tables at 0x%llx (+0x%llx) not in RAM",
+                        (unsigned long long)o->tables, (unsigned long long)need);
+    return 0;
+}
+
+/* Real mode, built from scratch (not from the current state, which may be a
+ * CPL3 set-up): 64 KiB read/write data segments and a code segment at
+ * entry's 64 KiB block, as after a far jump in real mode. */
+static void real_mode(const vmm_x86_setup_options *o, vmm_sregs *s, vmm_regs *r)
+{
+    vmm_segment d = {0};
+    d.limit = 0xffff;
+    d.type = 0x3;
+    d.present = 1;
+    d.s = 1;
+    vmm_segment cs = d;
+    cs.type = 0xb;
+    cs.base = o->entry & 0xf0000;
+    cs.selector = (uint16_t)(cs.base >> 4);
+    s->cs = cs;
+    s->ds = s->es = s->fs = s->gs = s->ss = d;
+    vmm_segment tr = {0};
+    tr.limit = 0xffff;
+    tr.type = 0xb;
+    tr.present = 1;
+    s->tr = tr;
+    vmm_segment ldt = {0};
+    ldt.limit = 0xffff;
+    ldt.type = 2;
+    ldt.present = 1;
+    s->ldt = ldt;
+    s->gdt = (vmm_dtable){0, 0xffff};
+    s->idt = (vmm_dtable){0, 0x3ff};
+    s->cr0 = CR0_ET;
+    s->cr3 = 0;
+    s->cr4 = 0;
+    s->efer = 0;
+    r->rip = o->entry & 0xffff;
+}
+
+/* Protected or long mode at o->cpl over the tables write_tables() made:
+ * flat segments, the GDT, the IDT when exceptions are reported, TR, the
+ * control registers (and in long mode paging over the identity map). */
+static void paged_mode(const vmm_x86_setup_options *o, vmm_sregs *s, vmm_regs *r)
+{
+    bool lm = o->mode == VMM_X86_LONG;
+    unsigned int cpl = o->cpl;
+    uint16_t rpl = (uint16_t)cpl;
+    uint16_t csel = lm ? (cpl ? VMM_X86_SEL_UCODE64 : VMM_X86_SEL_CODE64)
+                       : (cpl ? VMM_X86_SEL_UCODE32 : VMM_X86_SEL_CODE32);
+    uint16_t dsel = cpl ? VMM_X86_SEL_UDATA : VMM_X86_SEL_DATA;
+    s->cs = vmm__x86_flat_seg(csel | rpl, 0xb, cpl, lm, !lm);
+    s->ds = s->es = s->fs = s->gs = s->ss = vmm__x86_flat_seg(dsel | rpl, 0x3, cpl, false, true);
+    s->gdt.base = o->tables + OFF_GDT;
+    s->gdt.limit = (lm ? 9 : 8) * 8 - 1;
+    s->idt.base = 0;
+    s->idt.limit = 0;
+    if (o->exceptions == VMM_X86_EXCEPTIONS_REPORT) {
+        s->idt.base = o->tables + OFF_IDT;
+        s->idt.limit = (uint16_t)(VMM__EXC_VECTORS * (lm ? 16 : 8) - 1);
+    }
+    vmm__x86_system_segs(s, o->tables + OFF_TSS, TSS_SIZE - 1, VMM_X86_SEL_TSS);
+    s->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE;
+    s->cr4 = CR4_OSFXSR | CR4_OSXMMEXCPT;
+    s->efer = 0;
+    if (lm) {
+        s->cr0 |= CR0_WP | CR0_PG;
+        s->cr4 |= CR4_PAE;
+        s->cr3 = o->tables + OFF_PML4;
+        s->efer = EFER_SCE | EFER_LME | EFER_LMA;
+    }
+    r->rip = o->entry;
+}
+
 int vmm_x86_setup(vmm_vcpu *v, const vmm_x86_setup_options *opts)
 {
     if (!v || !opts)
@@ -198,50 +315,8 @@ int vmm_x86_setup(vmm_vcpu *v, const vmm_x86_setup_options *opts)
     vmm_x86_setup_options o = VMM_X86_SETUP_OPTIONS_INIT;
     int rc = vmm__options_copy(&o, sizeof o, opts, setup_sizes, VMM_X86_SETUP_OPTIONS_VERSION,
                                "vmm_x86_setup_options");
-    if (rc < 0)
+    if (rc < 0 || (rc = check_options(v, &o)) < 0)
         return rc;
-    if (o.mode != VMM_X86_REAL && o.mode != VMM_X86_PROTECTED && o.mode != VMM_X86_LONG)
-        return vmm__err(VMM_EINVAL, "vmm_x86_setup: unknown mode %d", (int)o.mode);
-    if (o.cpl != 0 && o.cpl != 3)
-        return vmm__err(VMM_EINVAL, "vmm_x86_setup: cpl must be 0 or 3, not %u", o.cpl);
-    if (o.mode == VMM_X86_REAL && o.cpl != 0)
-        return vmm__err(VMM_EINVAL, "vmm_x86_setup: real mode has no CPL 3");
-    if (o.exceptions != VMM_X86_EXCEPTIONS_NONE && o.exceptions != VMM_X86_EXCEPTIONS_REPORT)
-        return vmm__err(VMM_EINVAL, "vmm_x86_setup: unknown exceptions mode %d", (int)o.exceptions);
-    if (o.mode == VMM_X86_REAL && o.exceptions != VMM_X86_EXCEPTIONS_NONE)
-        return vmm__err(VMM_EINVAL, "vmm_x86_setup: exception reporting needs protected or long "
-                                    "mode");
-    if (o.mode == VMM_X86_REAL && (o.entry >= 0x100000 || o.stack > 0xffff))
-        return vmm__err(VMM_EINVAL, "vmm_x86_setup: real-mode entry must be below 1 MiB and the "
-                                    "stack below 64 KiB");
-    if (o.mode == VMM_X86_PROTECTED && (o.entry > 0xffffffffull || o.stack > 0xffffffffull))
-        return vmm__err(VMM_EINVAL, "vmm_x86_setup: protected-mode entry and stack must be 32-bit");
-    if (o.mode != VMM_X86_REAL) {
-        if (o.tables & (VMM_PAGE_SIZE - 1))
-            return vmm__err(VMM_EINVAL, "vmm_x86_setup: tables address 0x%llx not page aligned",
-                            (unsigned long long)o.tables);
-        void *p;
-        uint64_t need = o.mode == VMM_X86_LONG
-                            ? OFF_PD + (o.identity_map_size / GIB) * VMM_PAGE_SIZE
-                            : VMM_PAGE_SIZE;
-        if (o.mode == VMM_X86_LONG && (o.identity_map_size == 0 || o.identity_map_size % GIB ||
-                                       o.identity_map_size > 4 * GIB))
-            return vmm__err(VMM_EINVAL,
-                            "vmm_x86_setup: identity_map_size must be 1-4 GiB in whole GiB");
-        if (o.mode == VMM_X86_PROTECTED && o.tables > 0xffffffffull - need)
-            return vmm__err(VMM_EINVAL, "vmm_x86_setup: tables at 0x%llx are not below 4 GiB",
-                            (unsigned long long)o.tables);
-        /* The GDT and TSS are reached through the identity map once paging is on. */
-        if (o.mode == VMM_X86_LONG && o.tables + VMM_PAGE_SIZE > o.identity_map_size)
-            return vmm__err(VMM_EINVAL,
-                            "vmm_x86_setup: tables at 0x%llx lie outside the identity map "
-                            "(0x%llx bytes)",
-                            (unsigned long long)o.tables, (unsigned long long)o.identity_map_size);
-        if (vmm_mem_host_ptr(v->vm, o.tables, need, &p) < 0)
-            return vmm__err(VMM_EFAULT, "vmm_x86_setup: tables at 0x%llx (+0x%llx) not in RAM",
-                            (unsigned long long)o.tables, (unsigned long long)need);
-    }
-
     vmm_sregs s;
     if ((rc = vmm_vcpu_get_sregs(v, &s)) < 0)
         return rc;
@@ -249,69 +324,12 @@ int vmm_x86_setup(vmm_vcpu *v, const vmm_x86_setup_options *opts)
     memset(&r, 0, sizeof r);
     r.rflags = 0x2;
     r.rsp = o.stack;
-
     if (o.mode == VMM_X86_REAL) {
-        /* Built from scratch (not from the current state, which may be a CPL3
-         * set-up): 64 KiB read/write data segments and a code segment at
-         * entry's 64 KiB block, as after a far jump in real mode. */
-        vmm_segment d = {0};
-        d.limit = 0xffff;
-        d.type = 0x3;
-        d.present = 1;
-        d.s = 1;
-        vmm_segment cs = d;
-        cs.type = 0xb;
-        cs.base = o.entry & 0xf0000;
-        cs.selector = (uint16_t)(cs.base >> 4);
-        s.cs = cs;
-        s.ds = s.es = s.fs = s.gs = s.ss = d;
-        vmm_segment tr = {0};
-        tr.limit = 0xffff;
-        tr.type = 0xb;
-        tr.present = 1;
-        s.tr = tr;
-        vmm_segment ldt = {0};
-        ldt.limit = 0xffff;
-        ldt.type = 2;
-        ldt.present = 1;
-        s.ldt = ldt;
-        s.gdt = (vmm_dtable){0, 0xffff};
-        s.idt = (vmm_dtable){0, 0x3ff};
-        s.cr0 = CR0_ET;
-        s.cr3 = 0;
-        s.cr4 = 0;
-        s.efer = 0;
-        r.rip = o.entry & 0xffff;
+        real_mode(&o, &s, &r);
     } else {
         if ((rc = write_tables(v->vm, &o, o.mode == VMM_X86_LONG)) < 0)
             return rc;
-        bool lm = o.mode == VMM_X86_LONG;
-        unsigned int cpl = o.cpl;
-        uint16_t rpl = (uint16_t)cpl;
-        uint16_t csel = lm ? (cpl ? VMM_X86_SEL_UCODE64 : VMM_X86_SEL_CODE64)
-                           : (cpl ? VMM_X86_SEL_UCODE32 : VMM_X86_SEL_CODE32);
-        uint16_t dsel = cpl ? VMM_X86_SEL_UDATA : VMM_X86_SEL_DATA;
-        s.cs = vmm__x86_flat_seg(csel | rpl, 0xb, cpl, lm, !lm);
-        s.ds = s.es = s.fs = s.gs = s.ss = vmm__x86_flat_seg(dsel | rpl, 0x3, cpl, false, true);
-        s.gdt.base = o.tables + OFF_GDT;
-        s.gdt.limit = (lm ? 9 : 8) * 8 - 1;
-        s.idt.base = 0;
-        s.idt.limit = 0;
-        if (o.exceptions == VMM_X86_EXCEPTIONS_REPORT) {
-            s.idt.base = o.tables + OFF_IDT;
-            s.idt.limit = (uint16_t)(VMM__EXC_VECTORS * (lm ? 16 : 8) - 1);
-        }
-        vmm__x86_system_segs(&s, o.tables + OFF_TSS, TSS_SIZE - 1, VMM_X86_SEL_TSS);
-        s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE;
-        s.cr4 = CR4_OSFXSR | CR4_OSXMMEXCPT;
-        s.efer = 0;
-        if (lm) {
-            s.cr0 |= CR0_WP | CR0_PG;
-            s.cr4 |= CR4_PAE;
-            s.cr3 = o.tables + OFF_PML4;
-            s.efer = EFER_SCE | EFER_LME | EFER_LMA;
-        }
-        r.rip = o.entry;
+        paged_mode(&o, &s, &r);
     }
     if ((rc = vmm_vcpu_set_sregs(v, &s)) < 0 || (rc = vmm_vcpu_set_regs(v, &r)) < 0)
         return rc;

@@ -306,6 +306,107 @@ static void finish(struct run_shared *sh, vmm_vcpu *v, const vmm_exit *x, vmm_ex
                 vmm_vcpu_kick(sh->vm->vcpus[i]);
 }
 
+/* While the VM is paused: park (counted, so vmm_vm_pause() can wait for all). */
+static void park(vmm_vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    vm->parked++;
+    pthread_cond_broadcast(&vm->parked_cond);
+    while (atomic_load(&vm->paused) && !atomic_load(&vm->stop))
+        pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+    vm->parked--;
+    pthread_mutex_unlock(&vm->pause_lock);
+}
+
+/* With a CPU cap the vCPU runs for cap% of each 10 ms period (a duty cycle):
+ * the deadline of this run (the earlier of the run's and the slice's end;
+ * *sliced when the slice's), or 0 after sleeping out a used-up period. */
+#define CAP_PERIOD 10000000ull
+static bool cap_slice(vmm_vm *vm, uint64_t *period_start, uint64_t *deadline, bool *sliced)
+{
+    *sliced = false;
+    if (!vm->sched.cap)
+        return true;
+    uint64_t now = vmm__now_ns();
+    while (now >= *period_start + CAP_PERIOD)
+        *period_start += CAP_PERIOD;
+    uint64_t slice_end = *period_start + CAP_PERIOD * vm->sched.cap / 100;
+    if (now >= slice_end) { /* this period's share is used up */
+        struct timespec ts = {0, (long)(*period_start + CAP_PERIOD - now)};
+        nanosleep(&ts, NULL);
+        return false;
+    }
+    if (!*deadline || slice_end < *deadline) {
+        *deadline = slice_end;
+        *sliced = true;
+    }
+    return true;
+}
+
+/* An unclaimed access with no on_exit callback: reads see all ones, and a
+ * warning is logged (rate-limited across the VM's threads). */
+static void unclaimed(struct run_shared *sh, vmm_vcpu *v, vmm_exit *x)
+{
+    bool io = x->reason == VMM_EXIT_IO;
+    bool wr = io ? x->io.is_write : x->mmio.is_write;
+    if (!wr) {
+        size_t n = io ? (size_t)x->io.size * x->io.count : x->mmio.size;
+        memset(io ? x->io.data : x->mmio.data, 0xff, n);
+    }
+    uint64_t supp;
+    pthread_mutex_lock(&sh->lock);
+    bool ok = vmm__ratelimit_ok(&sh->unclaimed_rl, &supp);
+    pthread_mutex_unlock(&sh->lock);
+    if (ok)
+        vmm__log(VMM_LOG_WARN, "vm", "vCPU %u: unclaimed %s %s at 0x%llx", v->index,
+                 io ? "port" : "MMIO", wr ? "write" : "read",
+                 (unsigned long long)(io ? x->io.port : x->mmio.addr));
+}
+
+/* A failed vCPU run ends the VM's run with its error. */
+static void run_failed(struct run_shared *sh, vmm_vcpu *v, int rc, const vmm_exit *x)
+{
+    pthread_mutex_lock(&sh->lock);
+    if (!sh->error) {
+        sh->error = rc;
+        snprintf(sh->error_msg, sizeof sh->error_msg, "vCPU %u: %s", v->index,
+                 vmm_error_last()->message);
+    }
+    pthread_mutex_unlock(&sh->lock);
+    finish(sh, v, x, VMM_EXIT_INTERNAL_ERROR, 0);
+}
+
+/* What an exit means for the VM's run: true to run the vCPU again. */
+static bool handle_exit(struct run_shared *sh, vmm_vcpu *v, vmm_exit *x)
+{
+    if (x->reason == VMM_EXIT_IO || x->reason == VMM_EXIT_MMIO) {
+        int st = 0;
+        if (sh->opts->on_exit)
+            st = sh->opts->on_exit(sh->opts->opaque, v, x);
+        else
+            unclaimed(sh, v, x);
+        if (st)
+            finish(sh, v, x, VMM_EXIT_STATUS, st);
+        return st == 0;
+    }
+    if (x->reason == VMM_EXIT_HLT) {
+        pthread_mutex_lock(&sh->lock);
+        bool all = ++sh->halted == sh->nthreads;
+        pthread_mutex_unlock(&sh->lock);
+        if (all)
+            finish(sh, v, x, VMM_EXIT_HLT, 0);
+        return false;
+    }
+    if (x->reason == VMM_EXIT_KICKED && !atomic_load(&sh->vm->stop)) {
+        pthread_mutex_lock(&sh->lock);
+        bool done = sh->done;
+        pthread_mutex_unlock(&sh->lock);
+        return !done; /* a pause, or a stray kick from the embedder: keep going */
+    }
+    finish(sh, v, x, x->reason, x->reason == VMM_EXIT_STATUS ? x->status.code : 0);
+    return false;
+}
+
 static void *run_thread(void *arg)
 {
     struct run_thread *t = arg;
@@ -316,18 +417,10 @@ static void *run_thread(void *arg)
     memset(&x, 0, sizeof x);
     in_run_thread = true;
     int rc = apply_sched(vm);
-    /* A cap runs the vCPU for cap% of each period (a duty cycle). */
-    const uint64_t period = 10000000ull;
     uint64_t period_start = vmm__now_ns();
     for (;;) {
         if (rc == 0 && atomic_load(&vm->paused) && !atomic_load(&vm->stop)) {
-            pthread_mutex_lock(&vm->pause_lock);
-            vm->parked++;
-            pthread_cond_broadcast(&vm->parked_cond);
-            while (atomic_load(&vm->paused) && !atomic_load(&vm->stop))
-                pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
-            vm->parked--;
-            pthread_mutex_unlock(&vm->pause_lock);
+            park(vm);
             period_start = vmm__now_ns();
         }
         if (rc == 0 && atomic_load(&vm->stop)) {
@@ -338,80 +431,18 @@ static void *run_thread(void *arg)
         }
         uint64_t deadline = sh->deadline;
         bool sliced = false;
-        if (rc == 0 && vm->sched.cap) {
-            uint64_t now = vmm__now_ns();
-            while (now >= period_start + period)
-                period_start += period;
-            uint64_t slice_end = period_start + period * vm->sched.cap / 100;
-            if (now >= slice_end) { /* this period's share is used up */
-                struct timespec ts = {0, (long)(period_start + period - now)};
-                nanosleep(&ts, NULL);
-                continue;
-            }
-            if (!deadline || slice_end < deadline) {
-                deadline = slice_end;
-                sliced = true;
-            }
-        }
+        if (rc == 0 && !cap_slice(vm, &period_start, &deadline, &sliced))
+            continue;
         if (rc == 0)
             rc = vmm__vcpu_run_until(v, &x, deadline);
         if (rc == 0 && sliced && x.reason == VMM_EXIT_TIMEOUT)
             continue; /* the slice ended, not the run */
         if (rc < 0) {
-            pthread_mutex_lock(&sh->lock);
-            if (!sh->error) {
-                sh->error = rc;
-                snprintf(sh->error_msg, sizeof sh->error_msg, "vCPU %u: %s", v->index,
-                         vmm_error_last()->message);
-            }
-            pthread_mutex_unlock(&sh->lock);
-            finish(sh, v, &x, VMM_EXIT_INTERNAL_ERROR, 0);
+            run_failed(sh, v, rc, &x);
             break;
         }
-        if (x.reason == VMM_EXIT_IO || x.reason == VMM_EXIT_MMIO) {
-            int st = 0;
-            if (sh->opts->on_exit) {
-                st = sh->opts->on_exit(sh->opts->opaque, v, &x);
-            } else {
-                bool io = x.reason == VMM_EXIT_IO;
-                bool wr = io ? x.io.is_write : x.mmio.is_write;
-                if (!wr) {
-                    size_t n = io ? (size_t)x.io.size * x.io.count : x.mmio.size;
-                    memset(io ? x.io.data : x.mmio.data, 0xff, n);
-                }
-                uint64_t supp;
-                pthread_mutex_lock(&sh->lock);
-                bool ok = vmm__ratelimit_ok(&sh->unclaimed_rl, &supp);
-                pthread_mutex_unlock(&sh->lock);
-                if (ok)
-                    vmm__log(VMM_LOG_WARN, "vm", "vCPU %u: unclaimed %s %s at 0x%llx", v->index,
-                             io ? "port" : "MMIO", wr ? "write" : "read",
-                             (unsigned long long)(io ? x.io.port : x.mmio.addr));
-            }
-            if (st) {
-                finish(sh, v, &x, VMM_EXIT_STATUS, st);
-                break;
-            }
-            continue;
-        }
-        if (x.reason == VMM_EXIT_HLT) {
-            pthread_mutex_lock(&sh->lock);
-            bool all = ++sh->halted == sh->nthreads;
-            pthread_mutex_unlock(&sh->lock);
-            if (all)
-                finish(sh, v, &x, VMM_EXIT_HLT, 0);
+        if (!handle_exit(sh, v, &x))
             break;
-        }
-        if (x.reason == VMM_EXIT_KICKED && !atomic_load(&vm->stop)) {
-            pthread_mutex_lock(&sh->lock);
-            bool done = sh->done;
-            pthread_mutex_unlock(&sh->lock);
-            if (done)
-                break;
-            continue; /* a pause, or a stray kick from the embedder: keep going */
-        }
-        finish(sh, v, &x, x.reason, x.reason == VMM_EXIT_STATUS ? x.status.code : 0);
-        break;
     }
     /* A thread that ended no longer holds a pause back. */
     pthread_mutex_lock(&vm->pause_lock);
