@@ -172,6 +172,60 @@ static size_t msr_chunks_size(uint32_t nmsrs)
     return chunks * sizeof(struct kvm_msrs) + (size_t)nmsrs * sizeof(struct kvm_msr_entry);
 }
 
+/* One part of a vCPU's state read by one ioctl into dst; bit goes into *parts. */
+static int get_part(int fd, unsigned long req, const char *name, void *dst, uint32_t *parts,
+                    uint32_t bit)
+{
+    if (ioctl(fd, req, dst) < 0)
+        return vmm__kvm_fail(name);
+    *parts |= bit;
+    return 0;
+}
+
+/* The FPU: the XSAVE image at base + xoff where KVM has XSAVE, else the
+ * legacy FPU state. */
+static int get_fpu_state(struct vmm__hv_vcpu *v, const struct vmm__kvm_snapinfo *si,
+                         struct vcpu_blob *b, uint8_t *base, size_t xoff)
+{
+    if (!si->xsave)
+        return get_part(v->fd, KVM_GET_FPU, "KVM_GET_FPU", &b->fpu, &b->parts, PART_FPU);
+    bool x2 = si->xsave_size > sizeof(struct kvm_xsave);
+    int rc = get_part(v->fd, x2 ? KVM_GET_XSAVE2 : KVM_GET_XSAVE,
+                      x2 ? "KVM_GET_XSAVE2" : "KVM_GET_XSAVE", base + xoff, &b->parts, PART_XSAVE);
+    if (rc < 0)
+        return rc;
+    /* For x87 and SSE in their initial state KVM reports the initial values
+     * but leaves XSTATE_BV (byte 512) clear, and KVM_SET_XSAVE then keeps
+     * whatever its buffer held, which KVM_GET_FPU shows. Marking them present
+     * restores those values explicitly: the same state for the guest, and the
+     * same for every reader. */
+    base[xoff + 512] |= 3;
+    b->xsave_size = si->xsave_size;
+    return 0;
+}
+
+/* The listed MSRs at p, in chunks of struct kvm_msrs; VMM_ENOENT if KVM
+ * refused one. */
+static int get_msrs(struct vmm__hv_vcpu *v, const struct vmm__kvm_snapinfo *si, uint8_t *p)
+{
+    for (uint32_t i = 0; i < si->nmsrs; i += MSR_CHUNK) {
+        uint32_t n = si->nmsrs - i < MSR_CHUNK ? si->nmsrs - i : MSR_CHUNK;
+        struct kvm_msrs *m = (struct kvm_msrs *)p;
+        m->nmsrs = n;
+        for (uint32_t k = 0; k < n; k++)
+            m->entries[k].index = si->msrs[i + k];
+        int r = msrs_ioctl(v->fd, m, false);
+        if (r < 0) {
+            errno = -r;
+            return vmm__kvm_fail("KVM_GET_MSRS");
+        }
+        if ((uint32_t)r < n)
+            return vmm__err(VMM_ENOENT, "KVM_GET_MSRS: KVM refused MSR 0x%x", m->entries[r].index);
+        p += sizeof *m + n * sizeof m->entries[0];
+    }
+    return 0;
+}
+
 /* Read one vCPU's state; VMM_ENOENT if KVM refused one of the listed MSRs. */
 static int vcpu_get(struct vmm__hv_vcpu *v, const struct vmm__kvm_snapinfo *si, void **out,
                     size_t *out_len)
@@ -187,93 +241,29 @@ static int vcpu_get(struct vmm__hv_vcpu *v, const struct vmm__kvm_snapinfo *si, 
     b->total = total;
     b->xsave_off = (uint32_t)xoff;
     b->msrs_off = (uint32_t)moff;
-    int rc = 0;
-    if (ioctl(v->fd, KVM_GET_REGS, &b->regs) < 0) {
-        rc = vmm__kvm_fail("KVM_GET_REGS");
+    int fd = v->fd, rc;
+    uint32_t *parts = &b->parts;
+    if ((rc = get_part(fd, KVM_GET_REGS, "KVM_GET_REGS", &b->regs, parts, PART_REGS)) < 0 ||
+        (rc = get_part(fd, KVM_GET_SREGS, "KVM_GET_SREGS", &b->sregs, parts, PART_SREGS)) < 0 ||
+        (rc = get_fpu_state(v, si, b, base, xoff)) < 0 ||
+        (si->xcrs &&
+         (rc = get_part(fd, KVM_GET_XCRS, "KVM_GET_XCRS", &b->xcrs, parts, PART_XCRS)) < 0) ||
+        (rc = get_msrs(v, si, base + moff)) < 0)
         goto fail;
-    }
-    if (ioctl(v->fd, KVM_GET_SREGS, &b->sregs) < 0) {
-        rc = vmm__kvm_fail("KVM_GET_SREGS");
-        goto fail;
-    }
-    b->parts = PART_REGS | PART_SREGS;
-    if (si->xsave) {
-        unsigned long req =
-            si->xsave_size > sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE;
-        if (ioctl(v->fd, req, base + xoff) < 0) {
-            rc = vmm__kvm_fail(req == KVM_GET_XSAVE ? "KVM_GET_XSAVE" : "KVM_GET_XSAVE2");
-            goto fail;
-        }
-        /* For x87 and SSE in their initial state KVM reports the initial
-         * values but leaves XSTATE_BV (byte 512) clear, and KVM_SET_XSAVE then
-         * keeps whatever its buffer held, which KVM_GET_FPU shows. Marking
-         * them present restores those values explicitly: the same state for
-         * the guest, and the same for every reader. */
-        base[xoff + 512] |= 3;
-        b->xsave_size = si->xsave_size;
-        b->parts |= PART_XSAVE;
-    } else {
-        if (ioctl(v->fd, KVM_GET_FPU, &b->fpu) < 0) {
-            rc = vmm__kvm_fail("KVM_GET_FPU");
-            goto fail;
-        }
-        b->parts |= PART_FPU;
-    }
-    if (si->xcrs) {
-        if (ioctl(v->fd, KVM_GET_XCRS, &b->xcrs) < 0) {
-            rc = vmm__kvm_fail("KVM_GET_XCRS");
-            goto fail;
-        }
-        b->parts |= PART_XCRS;
-    }
-    uint8_t *p = base + moff;
-    for (uint32_t i = 0; i < si->nmsrs; i += MSR_CHUNK) {
-        uint32_t n = si->nmsrs - i < MSR_CHUNK ? si->nmsrs - i : MSR_CHUNK;
-        struct kvm_msrs *m = (struct kvm_msrs *)p;
-        m->nmsrs = n;
-        for (uint32_t k = 0; k < n; k++)
-            m->entries[k].index = si->msrs[i + k];
-        int r = msrs_ioctl(v->fd, m, false);
-        if (r < 0) {
-            errno = -r;
-            rc = vmm__kvm_fail("KVM_GET_MSRS");
-            goto fail;
-        }
-        if ((uint32_t)r < n) {
-            rc = vmm__err(VMM_ENOENT, "KVM_GET_MSRS: KVM refused MSR 0x%x", m->entries[r].index);
-            goto fail;
-        }
-        p += sizeof *m + n * sizeof m->entries[0];
-    }
     b->nmsrs = si->nmsrs;
     b->parts |= PART_MSRS;
-    if (si->debugregs) {
-        if (ioctl(v->fd, KVM_GET_DEBUGREGS, &b->dregs) < 0) {
-            rc = vmm__kvm_fail("KVM_GET_DEBUGREGS");
-            goto fail;
-        }
-        b->parts |= PART_DEBUGREGS;
-    }
-    if (si->events) {
-        if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &b->events) < 0) {
-            rc = vmm__kvm_fail("KVM_GET_VCPU_EVENTS");
-            goto fail;
-        }
-        b->parts |= PART_EVENTS;
-    }
+    if ((si->debugregs && (rc = get_part(fd, KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS", &b->dregs,
+                                         parts, PART_DEBUGREGS)) < 0) ||
+        (si->events && (rc = get_part(fd, KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS", &b->events,
+                                      parts, PART_EVENTS)) < 0))
+        goto fail;
     /* Without an in-kernel irqchip KVM has no LAPIC, and a vCPU's MP state is
      * always RUNNABLE (HLT exits to the host instead). */
-    if (si->irqchip) {
-        if (ioctl(v->fd, KVM_GET_MP_STATE, &b->mp) < 0) {
-            rc = vmm__kvm_fail("KVM_GET_MP_STATE");
-            goto fail;
-        }
-        if (ioctl(v->fd, KVM_GET_LAPIC, &b->lapic) < 0) {
-            rc = vmm__kvm_fail("KVM_GET_LAPIC");
-            goto fail;
-        }
-        b->parts |= PART_MP_STATE | PART_LAPIC;
-    }
+    if (si->irqchip &&
+        ((rc = get_part(fd, KVM_GET_MP_STATE, "KVM_GET_MP_STATE", &b->mp, parts, PART_MP_STATE)) <
+             0 ||
+         (rc = get_part(fd, KVM_GET_LAPIC, "KVM_GET_LAPIC", &b->lapic, parts, PART_LAPIC)) < 0))
+        goto fail;
     *out = b;
     *out_len = total;
     return 0;

@@ -80,6 +80,40 @@ static int check_load(const Elf64_Phdr *ph, unsigned int i, size_t len, uint64_t
     return 0;
 }
 
+/* The image's page-rounded extent and its entry point, which must lie in an
+ * executable segment (exec[j]: segment j is). */
+static int image_extent(struct vmm__sbx_image *img, const bool *exec, uint64_t entry)
+{
+    img->lo = UINT64_MAX;
+    img->entry = entry;
+    bool entry_ok = false;
+    for (size_t j = 0; j < img->nsegs; j++) {
+        const struct vmm__sbx_seg *s = &img->segs[j];
+        if (round_down(s->vaddr) < img->lo)
+            img->lo = round_down(s->vaddr);
+        /* s->vaddr + memsz <= user_hi, so rounding up cannot wrap. */
+        uint64_t end = round_down(s->vaddr + s->memsz + PAGE - 1);
+        if (end > img->hi)
+            img->hi = end;
+        if (exec[j] && entry >= s->vaddr && entry - s->vaddr < s->memsz)
+            entry_ok = true;
+    }
+    if (!entry_ok)
+        return vmm__err(VMM_EINVAL, "entry point 0x%llx is not in an executable segment",
+                        (unsigned long long)entry);
+    return 0;
+}
+
+/* Whether [va, va + len) lies in bytes a segment loads from the file. */
+static bool loaded(const struct vmm__sbx_image *img, uint64_t va, uint64_t len)
+{
+    for (size_t j = 0; j < img->nsegs; j++)
+        if (va >= img->segs[j].vaddr && va - img->segs[j].vaddr <= img->segs[j].filesz &&
+            len <= img->segs[j].filesz - (va - img->segs[j].vaddr))
+            return true;
+    return false;
+}
+
 int vmm__sbx_elf_check(const uint8_t *buf, size_t len, uint64_t user_lo, uint64_t user_hi,
                        struct vmm__sbx_image *img)
 {
@@ -133,33 +167,10 @@ int vmm__sbx_elf_check(const uint8_t *buf, size_t len, uint64_t user_lo, uint64_
     }
     if (img->nsegs == 0)
         return vmm__err(VMM_EINVAL, "no loadable segment");
-    img->lo = UINT64_MAX;
-    bool entry_ok = false;
-    img->entry = eh.e_entry + img->bias;
-    for (size_t j = 0; j < img->nsegs; j++) {
-        const struct vmm__sbx_seg *s = &img->segs[j];
-        if (round_down(s->vaddr) < img->lo)
-            img->lo = round_down(s->vaddr);
-        /* s->vaddr + memsz <= user_hi, so rounding up cannot wrap. */
-        uint64_t end = round_down(s->vaddr + s->memsz + PAGE - 1);
-        if (end > img->hi)
-            img->hi = end;
-        if (exec[j] && img->entry >= s->vaddr && img->entry - s->vaddr < s->memsz)
-            entry_ok = true;
-    }
-    if (!entry_ok)
-        return vmm__err(VMM_EINVAL, "entry point 0x%llx is not in an executable segment",
-                        (unsigned long long)img->entry);
-    if (pt_phdr) {
-        /* PT_PHDR must name bytes the file loads (not a zero-filled tail). */
-        bool inside = false;
-        uint64_t table = (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
-        for (size_t j = 0; j < img->nsegs && !inside; j++)
-            inside = phdr_va >= img->segs[j].vaddr &&
-                     phdr_va - img->segs[j].vaddr <= img->segs[j].filesz &&
-                     table <= img->segs[j].filesz - (phdr_va - img->segs[j].vaddr);
-        have_phdr = inside;
-    }
+    if ((rc = image_extent(img, exec, eh.e_entry + img->bias)) < 0)
+        return rc;
+    if (pt_phdr) /* PT_PHDR must name bytes the file loads (not a zero-filled tail) */
+        have_phdr = loaded(img, phdr_va, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr));
     if (!have_phdr)
         return vmm__err(VMM_EINVAL, "the program headers are not in a loaded segment");
     img->phdr = phdr_va;
@@ -173,6 +184,28 @@ static uint64_t hwcap(void)
     return __get_cpuid(1, &a, &b, &c, &d) ? d : 0;
 }
 
+/* How many argv and envp strings there are (count[0], count[1]) and their
+ * bytes with the NULs: argv and envp count together against both caps. */
+static int count_strings(const char *const *argv, const char *const *envp, size_t count[2],
+                         size_t *bytes)
+{
+    const char *const *lists[2] = {argv, envp};
+    count[0] = count[1] = 0;
+    *bytes = 0;
+    for (int l = 0; l < 2; l++) {
+        for (; lists[l] && lists[l][count[l]]; count[l]++) {
+            if (count[0] + count[1] >= VMM__SBX_MAX_ARGS)
+                return vmm__err(VMM_ERANGE, "more than %u arguments and environment strings",
+                                VMM__SBX_MAX_ARGS);
+            *bytes += strnlen(lists[l][count[l]], VMM__SBX_MAX_ARG_BYTES + 1) + 1;
+            if (*bytes > VMM__SBX_MAX_ARG_BYTES)
+                return vmm__err(VMM_ERANGE, "arguments and environment exceed %u bytes",
+                                VMM__SBX_MAX_ARG_BYTES);
+        }
+    }
+    return 0;
+}
+
 int vmm__sbx_build_stack(uint8_t *mem, uint64_t stack_lo, uint64_t stack_top,
                          const struct vmm__sbx_image *img, const char *const *argv,
                          const char *const *envp, const uint8_t random16[16], uint64_t *rsp)
@@ -182,20 +215,10 @@ int vmm__sbx_build_stack(uint8_t *mem, uint64_t stack_lo, uint64_t stack_top,
     if (!argv[0])
         return vmm__err(VMM_EINVAL, "argv is empty (argv[0] is the program's name)");
     static const char platform[] = "x86_64";
-    /* argv and envp count together against both caps. */
-    const char *const *lists[2] = {argv, envp};
-    size_t count[2] = {0, 0}, bytes = 0;
-    for (int l = 0; l < 2; l++) {
-        for (; lists[l] && lists[l][count[l]]; count[l]++) {
-            if (count[0] + count[1] >= VMM__SBX_MAX_ARGS)
-                return vmm__err(VMM_ERANGE, "more than %u arguments and environment strings",
-                                VMM__SBX_MAX_ARGS);
-            bytes += strnlen(lists[l][count[l]], VMM__SBX_MAX_ARG_BYTES + 1) + 1;
-            if (bytes > VMM__SBX_MAX_ARG_BYTES)
-                return vmm__err(VMM_ERANGE, "arguments and environment exceed %u bytes",
-                                VMM__SBX_MAX_ARG_BYTES);
-        }
-    }
+    size_t count[2], bytes;
+    int rc = count_strings(argv, envp, count, &bytes);
+    if (rc < 0)
+        return rc;
     size_t argc = count[0], envc = count[1];
     size_t execfn_len = strlen(argv[0]) + 1;
     enum { NAUX = 19 };

@@ -306,23 +306,63 @@ static int64_t deny(vmm_sandbox *sb, uint64_t nr)
     return -ENOSYS;
 }
 
-static int64_t policy(vmm_sandbox *sb, const vmm_sandbox_syscall *c)
+/* read, write, readv, writev: on the standard descriptors only. */
+static int64_t sys_rw(vmm_sandbox *sb, const vmm_sandbox_syscall *c)
 {
     const uint64_t *a = c->args;
     struct iov one, v[IOV_MAX_];
     int64_t r;
-    switch (c->nr) {
-    case NR_write:
-    case NR_read:
+    bool wr = c->nr == NR_write || c->nr == NR_writev;
+    if (c->nr == NR_write || c->nr == NR_read) {
         one = (struct iov){a[1], a[2]};
         if (one.len > INT64_MAX || (one.len && !vmm__sbx_user_range(sb, one.base, one.len)))
             return -EFAULT;
-        return c->nr == NR_write ? sys_write(sb, a[0], &one, 1) : sys_read(sb, a[0], &one, 1);
+        return wr ? sys_write(sb, a[0], &one, 1) : sys_read(sb, a[0], &one, 1);
+    }
+    if ((r = get_iov(sb, a[1], a[2], v)) < 0)
+        return r;
+    return wr ? sys_write(sb, a[0], v, a[2]) : sys_read(sb, a[0], v, a[2]);
+}
+
+/* No signals are delivered in a sandbox: the old mask is empty and every
+ * old action the default. */
+static int64_t sys_signals(vmm_sandbox *sb, const vmm_sandbox_syscall *c)
+{
+    const uint64_t *a = c->args;
+    static const uint8_t none[32];
+    if (!a[2])
+        return 0;
+    int64_t r = put(sb, a[2], none, c->nr == NR_rt_sigprocmask ? 8 : sizeof none);
+    return r < 0 ? r : 0;
+}
+
+/* The clocks: the host's. */
+static int64_t sys_time(vmm_sandbox *sb, const vmm_sandbox_syscall *c)
+{
+    const uint64_t *a = c->args;
+    if (c->nr == NR_clock_gettime || c->nr == NR_clock_getres)
+        return sys_clock_gettime(sb, a[0], a[1], c->nr == NR_clock_getres);
+    if (c->nr == NR_gettimeofday) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        const int64_t tv[2] = {t.tv_sec, t.tv_nsec / 1000};
+        return a[0] ? put(sb, a[0], tv, sizeof tv) : 0;
+    }
+    int64_t t = (int64_t)time(NULL), r; /* NR_time */
+    if (a[0] && (r = put(sb, a[0], &t, sizeof t)) < 0)
+        return r;
+    return t;
+}
+
+static int64_t policy(vmm_sandbox *sb, const vmm_sandbox_syscall *c)
+{
+    const uint64_t *a = c->args;
+    switch (c->nr) {
+    case NR_write:
+    case NR_read:
     case NR_writev:
     case NR_readv:
-        if ((r = get_iov(sb, a[1], a[2], v)) < 0)
-            return r;
-        return c->nr == NR_writev ? sys_write(sb, a[0], v, a[2]) : sys_read(sb, a[0], v, a[2]);
+        return sys_rw(sb, c);
     case NR_exit:
     case NR_exit_group:
         sb->res->outcome = VMM_SANDBOX_EXITED;
@@ -351,6 +391,8 @@ static int64_t policy(vmm_sandbox *sb, const vmm_sandbox_syscall *c)
     case NR_geteuid:
     case NR_getgid:
     case NR_getegid:
+    case NR_sigaltstack:
+    case NR_sched_yield:
         return 0;
     case NR_ioctl:
         return a[0] <= 2 ? -ENOTTY : -EBADF;
@@ -359,36 +401,13 @@ static int64_t policy(vmm_sandbox *sb, const vmm_sandbox_syscall *c)
     case NR_close:
         return a[0] <= 2 ? 0 : -EBADF;
     case NR_rt_sigprocmask:
-        /* No signals are delivered in a sandbox; the old mask is empty. */
-        if (a[2] && (r = put(sb, a[2], (const uint64_t[]){0}, 8)) < 0)
-            return r;
-        return 0;
     case NR_rt_sigaction:
-        if (a[2]) {
-            static const uint8_t none[32];
-            if ((r = put(sb, a[2], none, sizeof none)) < 0)
-                return r;
-        }
-        return 0;
-    case NR_sigaltstack:
-    case NR_sched_yield:
-        return 0;
+        return sys_signals(sb, c);
     case NR_clock_gettime:
-        return sys_clock_gettime(sb, a[0], a[1], false);
     case NR_clock_getres:
-        return sys_clock_gettime(sb, a[0], a[1], true);
-    case NR_gettimeofday: {
-        struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        const int64_t tv[2] = {t.tv_sec, t.tv_nsec / 1000};
-        return a[0] ? put(sb, a[0], tv, sizeof tv) : 0;
-    }
-    case NR_time: {
-        int64_t t = (int64_t)time(NULL);
-        if (a[0] && (r = put(sb, a[0], &t, sizeof t)) < 0)
-            return r;
-        return t;
-    }
+    case NR_gettimeofday:
+    case NR_time:
+        return sys_time(sb, c);
     case NR_uname:
         return sys_uname(sb, a[0]);
     case NR_getrandom:

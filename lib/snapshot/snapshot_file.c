@@ -289,19 +289,17 @@ static void write_snapshot(struct writer *w, const vmm_snapshot *s, uint64_t tot
 
 static atomic_uint tmp_counter;
 
-int vmm_snapshot_save(const vmm_snapshot *s, const char *path)
+/* The directory of path into dir (for its fsync), and a new temporary file
+ * next to path (so that rename() replaces path atomically, on the same file
+ * system) into tmp: its descriptor, or <0. */
+static int create_temp(const char *path, char dir[PATH_MAX], char tmp[PATH_MAX])
 {
-    if (!s || !path)
-        return vmm__err(VMM_EINVAL, "vmm_snapshot_save: NULL argument");
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
         return vmm__err(VMM_EINVAL, "vmm_snapshot_save: %s: names a directory, not a file", path);
-    /* The temporary file lives next to the target so that rename() replaces it
-     * atomically (same file system). */
     size_t dirlen = slash ? (size_t)(slash - path) : 0;
-    char dir[PATH_MAX];
-    if (dirlen >= sizeof dir)
+    if (dirlen >= PATH_MAX)
         return vmm__err(VMM_EINVAL, "vmm_snapshot_save: %s: path too long", path);
     if (!slash) {
         strcpy(dir, ".");
@@ -311,12 +309,12 @@ int vmm_snapshot_save(const vmm_snapshot *s, const char *path)
         memcpy(dir, path, dirlen);
         dir[dirlen] = 0;
     }
-    char tmp[PATH_MAX];
     int fd = -1;
+    tmp[0] = 0;
     for (int attempt = 0; fd < 0 && attempt < 16; attempt++) {
-        int n = snprintf(tmp, sizeof tmp, "%.*s.%s.tmp-%ld-%u", (int)(slash ? dirlen + 1 : 0), path,
+        int n = snprintf(tmp, PATH_MAX, "%.*s.%s.tmp-%ld-%u", (int)(slash ? dirlen + 1 : 0), path,
                          base, (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
-        if (n < 0 || (size_t)n >= sizeof tmp)
+        if (n < 0 || n >= PATH_MAX)
             return vmm__err(VMM_EINVAL, "vmm_snapshot_save: %s: path too long", path);
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST)
@@ -327,14 +325,17 @@ int vmm_snapshot_save(const vmm_snapshot *s, const char *path)
         return vmm__err(vmm__snapfile_errno(e), "vmm_snapshot_save: %s: cannot create %s: %s", path,
                         tmp, strerror(e));
     }
+    return fd;
+}
+
+/* Write the whole file to fd and fsync it. */
+static int write_file(const vmm_snapshot *s, int fd, const char *path, const char *tmp)
+{
     struct writer w = {.fd = fd, .cap = 1u << 20};
-    int rc = 0;
     const char *step = "write";
     uint64_t total = file_size(s);
-    if (!(w.buf = malloc(w.cap))) {
-        rc = vmm__err(VMM_ENOMEM, "vmm_snapshot_save: %s: out of memory", path);
-        goto fail;
-    }
+    if (!(w.buf = malloc(w.cap)))
+        return vmm__err(VMM_ENOMEM, "vmm_snapshot_save: %s: out of memory", path);
     write_snapshot(&w, s, total);
     free(w.buf);
     if (!w.err && w.written != total)
@@ -343,23 +344,37 @@ int vmm_snapshot_save(const vmm_snapshot *s, const char *path)
         w.err = errno;
         step = "fsync";
     }
-    if (w.err) {
-        rc = vmm__err(w.err == ENOMEM ? VMM_ENOMEM : VMM_EIO, "vmm_snapshot_save: %s: %s %s: %s",
-                      path, step, tmp, strerror(w.err));
-        goto fail;
+    if (w.err)
+        return vmm__err(w.err == ENOMEM ? VMM_ENOMEM : VMM_EIO, "vmm_snapshot_save: %s: %s %s: %s",
+                        path, step, tmp, strerror(w.err));
+    return 0;
+}
+
+int vmm_snapshot_save(const vmm_snapshot *s, const char *path)
+{
+    if (!s || !path)
+        return vmm__err(VMM_EINVAL, "vmm_snapshot_save: NULL argument");
+    char dir[PATH_MAX], tmp[PATH_MAX];
+    int fd = create_temp(path, dir, tmp);
+    if (fd < 0)
+        return fd;
+    int rc = write_file(s, fd, path, tmp);
+    if (rc < 0) {
+        close(fd);
+        unlink(tmp);
+        return rc;
     }
-    int cfd = fd;
-    fd = -1;
-    if (close(cfd) < 0) {
+    if (close(fd) < 0) {
         int e = errno;
         rc = vmm__err(VMM_EIO, "vmm_snapshot_save: %s: close %s: %s", path, tmp, strerror(e));
-        goto fail;
-    }
-    if (rename(tmp, path) < 0) {
+    } else if (rename(tmp, path) < 0) {
         int e = errno;
         rc = vmm__err(vmm__snapfile_errno(e), "vmm_snapshot_save: %s: rename from %s: %s", path,
                       tmp, strerror(e));
-        goto fail;
+    }
+    if (rc < 0) {
+        unlink(tmp);
+        return rc;
     }
     /* Make the rename itself durable; some file systems refuse to sync a
      * directory, which changes nothing for the caller. */
@@ -369,9 +384,4 @@ int vmm_snapshot_save(const vmm_snapshot *s, const char *path)
         close(dfd);
     }
     return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return rc;
 }
