@@ -92,30 +92,7 @@ static void raw_init(void)
         exit(no_kvm_code());
     }
     raw_has_tss_addr = ioctl(raw_kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0;
-    for (unsigned int cap = 64; cap <= 4096; cap *= 2) {
-        struct kvm_cpuid2 *c = calloc(1, sizeof *c + cap * sizeof(struct kvm_cpuid_entry2));
-        if (!c)
-            die("out of memory");
-        c->nent = cap;
-        if (ioctl(raw_kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-            raw_cpuid = c; /* vCPU 0: APIC ID 0, as the supported table already says */
-            for (unsigned int i = 0; i < c->nent; i++) {
-                struct kvm_cpuid_entry2 *e = &c->entries[i];
-                if (e->function == 1)
-                    e->ebx &= 0x00ffffffu;
-                if (e->function == 0xb || e->function == 0x1f)
-                    e->edx = 0;
-            }
-            return;
-        }
-        int e = errno;
-        free(c);
-        if (e != E2BIG) {
-            errno = e;
-            raw_fail("KVM_GET_SUPPORTED_CPUID");
-        }
-    }
-    die("raw KVM: KVM_GET_SUPPORTED_CPUID: table too large");
+    raw_cpuid = raw_supported_cpuid(raw_kvm_fd);
 }
 
 /* Everything a minimal VMM does to get a vCPU: open /dev/kvm, create the VM (with the
@@ -128,37 +105,13 @@ static void raw_create(struct raw_vm *r)
         raw_fail("open /dev/kvm");
     if (ioctl(r->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
         raw_fail("KVM_GET_API_VERSION");
-    r->vm_fd = ioctl(r->kvm_fd, KVM_CREATE_VM, 0);
-    if (r->vm_fd < 0)
-        raw_fail("KVM_CREATE_VM");
-    int sz = ioctl(r->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-    if (sz < (int)sizeof(struct kvm_run))
-        raw_fail("KVM_GET_VCPU_MMAP_SIZE");
-    r->run_size = (size_t)sz;
-    if (raw_has_tss_addr && ioctl(r->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0)
-        raw_fail("KVM_SET_TSS_ADDR");
+    r->vm_fd = raw_vm_create(r->kvm_fd, raw_has_tss_addr, &r->run_size);
 
     r->mem = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r->mem == MAP_FAILED)
         raw_fail("mmap guest RAM");
-    struct kvm_userspace_memory_region region = {
-        .slot = 0,
-        .guest_phys_addr = 0,
-        .memory_size = RAM_SIZE,
-        .userspace_addr = (uintptr_t)r->mem,
-    };
-    if (ioctl(r->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-        raw_fail("KVM_SET_USER_MEMORY_REGION");
-
-    r->vcpu_fd = ioctl(r->vm_fd, KVM_CREATE_VCPU, 0ul);
-    if (r->vcpu_fd < 0)
-        raw_fail("KVM_CREATE_VCPU");
-    r->run = mmap(NULL, r->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, r->vcpu_fd, 0);
-    if (r->run == MAP_FAILED)
-        raw_fail("mmap kvm_run");
-    if (ioctl(r->vcpu_fd, KVM_SET_CPUID2, raw_cpuid) < 0)
-        raw_fail("KVM_SET_CPUID2");
+    r->vcpu_fd = raw_vcpu_create(r->vm_fd, r->mem, RAM_SIZE, 0, raw_cpuid, r->run_size, &r->run);
     memcpy(r->mem + GUEST_LOAD, loop_code, sizeof loop_code);
 }
 

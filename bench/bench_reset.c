@@ -314,26 +314,7 @@ static void raw_init(void)
     caps.immediate_exit = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
     if (!caps.immediate_exit)
         die("raw KVM: no KVM_CAP_IMMEDIATE_EXIT");
-    for (unsigned int cap = 64; !raw_cpuid && cap <= 4096; cap *= 2) {
-        struct kvm_cpuid2 *c = xmalloc(sizeof *c + cap * sizeof(struct kvm_cpuid_entry2));
-        c->nent = cap;
-        if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-            for (unsigned int i = 0; i < c->nent; i++) { /* APIC ID 0, as libvmm sets */
-                struct kvm_cpuid_entry2 *e = &c->entries[i];
-                if (e->function == 1)
-                    e->ebx &= 0x00ffffffu;
-                if (e->function == 0xb || e->function == 0x1f)
-                    e->edx = 0;
-            }
-            raw_cpuid = c;
-            break;
-        }
-        free(c);
-        if (errno != E2BIG)
-            raw_fail("KVM_GET_SUPPORTED_CPUID");
-    }
-    if (!raw_cpuid)
-        die("raw KVM: KVM_GET_SUPPORTED_CPUID: table too large");
+    raw_cpuid = raw_supported_cpuid(kvm_fd);
     for (uint32_t cap = 256; !caps.msr_index && cap <= 65536; cap *= 4) {
         struct kvm_msr_list *l = xmalloc(sizeof *l + cap * sizeof(uint32_t));
         l->nmsrs = cap;
@@ -497,15 +478,7 @@ static inline uint32_t raw_run(struct raw_side *r, uint64_t *ph);
 static void raw_build(struct raw_side *r, const struct input *in, bool flush)
 {
     memset(r, 0, sizeof *r);
-    r->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
-    if (r->vm_fd < 0)
-        raw_fail("KVM_CREATE_VM");
-    int sz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-    if (sz < (int)sizeof(struct kvm_run))
-        raw_fail("KVM_GET_VCPU_MMAP_SIZE");
-    r->run_size = (size_t)sz;
-    if (caps.tss_addr && ioctl(r->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0)
-        raw_fail("KVM_SET_TSS_ADDR");
+    r->vm_fd = raw_vm_create(kvm_fd, caps.tss_addr, &r->run_size);
     caps.xsave2 = ioctl(r->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
     r->clock_cap = ioctl(r->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ADJUST_CLOCK) > 0;
     r->mem = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE,
@@ -514,23 +487,8 @@ static void raw_build(struct raw_side *r, const struct input *in, bool flush)
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r->mem == MAP_FAILED || r->saved == MAP_FAILED)
         raw_fail("mmap guest RAM");
-    struct kvm_userspace_memory_region region = {
-        .slot = 0,
-        .flags = KVM_MEM_LOG_DIRTY_PAGES,
-        .guest_phys_addr = 0,
-        .memory_size = RAM_SIZE,
-        .userspace_addr = (uintptr_t)r->mem,
-    };
-    if (ioctl(r->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-        raw_fail("KVM_SET_USER_MEMORY_REGION");
-    r->vcpu_fd = ioctl(r->vm_fd, KVM_CREATE_VCPU, 0ul);
-    if (r->vcpu_fd < 0)
-        raw_fail("KVM_CREATE_VCPU");
-    r->run = mmap(NULL, r->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, r->vcpu_fd, 0);
-    if (r->run == MAP_FAILED)
-        raw_fail("mmap kvm_run");
-    if (ioctl(r->vcpu_fd, KVM_SET_CPUID2, raw_cpuid) < 0)
-        raw_fail("KVM_SET_CPUID2");
+    r->vcpu_fd = raw_vcpu_create(r->vm_fd, r->mem, RAM_SIZE, KVM_MEM_LOG_DIRTY_PAGES, raw_cpuid,
+                                 r->run_size, &r->run);
     memcpy(r->mem + GUEST_LOAD, image.bytes, image.len);
     raw_setup_cpl3(r);
     memcpy(r->mem + INPUT, in, sizeof *in);

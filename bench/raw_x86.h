@@ -3,13 +3,17 @@
  * layout vmm_x86_setup() writes at its tables address (GDT with kernel and
  * user segments and a 64-bit TSS in the first page, then PML4, PDPT and four
  * page directories identity-mapping 4 GiB with 2 MiB pages, accessed and dirty
- * bits preset), loaded into a vCPU at CPL 0 or 3 with raw ioctls. Include
+ * bits preset), loaded into a vCPU at CPL 0 or 3 with raw ioctls; and the
+ * raw set-up they share (CPUID table, VM, RAM slot and vCPU). Include
  * bench_util.h first. */
 #ifndef LIBVMM_BENCH_RAW_X86_H
 #define LIBVMM_BENCH_RAW_X86_H
 
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -18,6 +22,79 @@
 static inline void raw_fail(const char *what)
 {
     die("raw KVM: %s: %s", what, strerror(errno));
+}
+
+/* KVM_GET_SUPPORTED_CPUID into a new table (asked with room for 64 entries,
+ * then twice as many while KVM answers E2BIG), made fit for vCPU 0: APIC ID
+ * 0, as libvmm sets it. */
+static inline struct kvm_cpuid2 *raw_supported_cpuid(int kvm_fd)
+{
+    for (unsigned int cap = 64; cap <= 4096; cap *= 2) {
+        struct kvm_cpuid2 *c = calloc(1, sizeof *c + cap * sizeof(struct kvm_cpuid_entry2));
+        if (!c)
+            die("out of memory");
+        c->nent = cap;
+        if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+            for (unsigned int i = 0; i < c->nent; i++) {
+                struct kvm_cpuid_entry2 *e = &c->entries[i];
+                if (e->function == 1)
+                    e->ebx &= 0x00ffffffu;
+                if (e->function == 0xb || e->function == 0x1f)
+                    e->edx = 0;
+            }
+            return c;
+        }
+        int e = errno;
+        free(c);
+        if (e != E2BIG) {
+            errno = e;
+            raw_fail("KVM_GET_SUPPORTED_CPUID");
+        }
+    }
+    die("raw KVM: KVM_GET_SUPPORTED_CPUID: table too large");
+    return NULL;
+}
+
+/* A VM (with the real-mode TSS area VMX needs where KVM has
+ * KVM_CAP_SET_TSS_ADDR, as libvmm sets it); *run_size: a vCPU's run area. */
+static inline int raw_vm_create(int kvm_fd, bool tss_addr, size_t *run_size)
+{
+    int vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+    if (vm_fd < 0)
+        raw_fail("KVM_CREATE_VM");
+    int sz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (sz < (int)sizeof(struct kvm_run))
+        raw_fail("KVM_GET_VCPU_MMAP_SIZE");
+    *run_size = (size_t)sz;
+    if (tss_addr && ioctl(vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0)
+        raw_fail("KVM_SET_TSS_ADDR");
+    return vm_fd;
+}
+
+/* size bytes of mem at guest address 0 (slot 0, with flags KVM_MEM_*), and
+ * vCPU 0 with its run area (*run) and the CPUID table: its descriptor. */
+static inline int raw_vcpu_create(int vm_fd, void *mem, uint64_t size, uint32_t flags,
+                                  const struct kvm_cpuid2 *cpuid, size_t run_size,
+                                  struct kvm_run **run)
+{
+    struct kvm_userspace_memory_region region = {
+        .slot = 0,
+        .flags = flags,
+        .guest_phys_addr = 0,
+        .memory_size = size,
+        .userspace_addr = (uintptr_t)mem,
+    };
+    if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        raw_fail("KVM_SET_USER_MEMORY_REGION");
+    int fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0ul);
+    if (fd < 0)
+        raw_fail("KVM_CREATE_VCPU");
+    *run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (*run == MAP_FAILED)
+        raw_fail("mmap kvm_run");
+    if (ioctl(fd, KVM_SET_CPUID2, cpuid) < 0)
+        raw_fail("KVM_SET_CPUID2");
+    return fd;
 }
 
 static inline struct kvm_segment raw_seg(uint16_t sel, uint8_t type, uint8_t dpl, int l, int db)
