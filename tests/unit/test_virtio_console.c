@@ -432,12 +432,10 @@ static void test_output_pipe_blocking(void **st)
     output_pipe(*st, false);
 }
 
-/* A device reset while a chain is held: the I/O thread must not finish it
- * into the old rings after the reset. */
-static void test_reset_while_held(void **st)
+/* A live console whose out_fd is the write end of a new non-blocking pipe
+ * p (p[0] its read end): the pipe's capacity. */
+static int pipe_console(struct fx *f, int p[2])
 {
-    struct fx *f = *st;
-    int p[2];
     assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
     int cap = fcntl(p[1], F_SETPIPE_SZ, 65536);
     assert_true(cap >= 4096);
@@ -445,6 +443,16 @@ static void test_reset_while_held(void **st)
     snprintf(extra, sizeof extra, ", \"backend\": \"fd\", \"out_fd\": %d", p[1]);
     assert_int_equal(attach_con(f, extra), 0);
     con_start(f, true);
+    return cap;
+}
+
+/* A device reset while a chain is held: the I/O thread must not finish it
+ * into the old rings after the reset. */
+static void test_reset_while_held(void **st)
+{
+    struct fx *f = *st;
+    int p[2];
+    int cap = pipe_console(f, p);
     fill(f, TXBUF, 2 * (size_t)cap, 9);
     const struct seg big = {TXBUF, 2u * (uint32_t)cap, 0};
     q_chain(f, &txq, 0, &big, 1);
@@ -483,13 +491,7 @@ static void test_snapshot_while_held(void **st)
 {
     struct fx *f = *st;
     int p[2];
-    assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
-    int cap = fcntl(p[1], F_SETPIPE_SZ, 65536);
-    assert_true(cap >= 4096);
-    char extra[64];
-    snprintf(extra, sizeof extra, ", \"backend\": \"fd\", \"out_fd\": %d", p[1]);
-    assert_int_equal(attach_con(f, extra), 0);
-    con_start(f, true);
+    int cap = pipe_console(f, p);
     size_t total = 2 * (size_t)cap;
     fill(f, TXBUF, total, 5);
     const struct seg big = {TXBUF, (uint32_t)total, 0};
