@@ -1,0 +1,3 @@
+module libvmm
+
+go 1.19
