@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: MIT
 # Install the Debian packages libvmm needs to build and test, if any is missing
 # (qemu-system-x86 and busybox-static: the nested test VM of scripts/with-kvm.sh;
-# python3-venv, -setuptools, -wheel and -pytest: the Python bindings, offline).
+# python3-venv, -setuptools, -wheel and -pytest: the Python bindings, offline;
+# golang-go: the Go bindings, standard library only).
 set -eu
 pkgs="cmake make gcc g++ binutils pkg-config libjson-c-dev uuid-dev libcmocka-dev python3 python3-jsonschema socat
       clang libclang-rt-14-dev libunicorn-dev musl-tools busybox-static qemu-system-x86
-      python3-venv python3-setuptools python3-wheel python3-pytest"
+      python3-venv python3-setuptools python3-wheel python3-pytest golang-go"
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
