@@ -126,7 +126,7 @@ export PKG_CONFIG_PATH="$top/build/pkgconfig"
     echo "libvmm: the Go bindings do not build" >&2
     exit 1
 }
-race='Kick|Panic|Policy|Sandbox(Hello|Limits)'
+race='Kick|Panic|Policy|Pause|Sandbox(Hello|Limits)'
 (cd bindings/go && sh "$top/scripts/with-kvm.sh" --timeout 1800 sh -c \
     "LIBVMM_BUILD_DIR='$top/build' go test -count=1 ./... &&
      LIBVMM_BUILD_DIR='$top/build' go test -race -count=1 -run '$race' ./... &&

@@ -13,6 +13,7 @@ package libvmm
 #include <stdint.h>
 #include <libvmm/sandbox.h>
 #include <libvmm/sys/device.h>
+#include <libvmm/log.h>
 */
 import "C"
 
@@ -72,4 +73,16 @@ func goDevDestroy(h C.uintptr_t) {
 	hd := cgo.Handle(h)
 	hd.Value().(*goDevice).destroy()
 	hd.Delete()
+}
+
+//export goLog
+func goLog(level C.int, component *C.char, msg *C.char) {
+	logMu.Lock()
+	fn := logFn
+	logMu.Unlock()
+	if fn == nil {
+		return
+	}
+	defer func() { _ = recover() }()
+	fn(LogLevel(level), C.GoString(component), C.GoString(msg))
 }

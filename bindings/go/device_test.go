@@ -142,7 +142,7 @@ func TestGoDevicePanics(t *testing.T) {
 	}
 	vm2, _, _ := newGuest(t, "counter", 0, [2]any{"go-counter", map[string]any{"panic": true}},
 		debugExit)
-	_, err = vm2.Run(context.Background(), 10*time.Second)
+	_, err = vm2.RunBudget(context.Background(), 10*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "the counter broke") {
 		t.Fatalf("VM.Run: %v", err)
 	}
@@ -167,7 +167,7 @@ func TestGoDeviceInSpec(t *testing.T) {
 	vm, err := NewVMFromSpec(text)
 	must(t, err)
 	defer vm.Close()
-	res, err := vm.Run(context.Background(), 30*time.Second)
+	res, err := vm.RunBudget(context.Background(), 30*time.Second)
 	must(t, err)
 	if res.Reason != ExitStatus || res.Status != 84 {
 		t.Fatalf("run: %+v", res)

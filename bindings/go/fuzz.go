@@ -143,3 +143,34 @@ func (f *Fuzz) Coverage() []byte {
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
 }
+
+// FuzzStats count a harness's runs.
+type FuzzStats struct {
+	Runs, Crashes, Timeouts uint64
+	ResetNS, RunNS          uint64 // total time resetting, and writing inputs and running
+}
+
+// Stats are the harness's counters.
+func (f *Fuzz) Stats() (*FuzzStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.f == nil {
+		return nil, errClosed("Fuzz.Stats")
+	}
+	var s C.vmm_fuzz_stats
+	if err := call(func() C.int { return C.vmm_fuzz_get_stats(f.f, &s) }); err != nil {
+		return nil, err
+	}
+	return &FuzzStats{uint64(s.runs), uint64(s.crashes), uint64(s.timeouts),
+		uint64(s.reset_ns), uint64(s.run_ns)}, nil
+}
+
+// Reset puts the VM back to the harness's snapshot now (Run does it anyway).
+func (f *Fuzz) Reset() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.f == nil {
+		return errClosed("Fuzz.Reset")
+	}
+	return call(func() C.int { return C.vmm_fuzz_reset(f.f) })
+}

@@ -47,6 +47,7 @@ type Error struct {
 	Message string
 }
 
+// Error is the library's message.
 func (e *Error) Error() string { return e.Message }
 
 // Errno is the C errno that corresponds to the code, or 0 where none does.

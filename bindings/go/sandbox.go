@@ -365,3 +365,44 @@ func (s *Sandbox) Stop() error {
 	}
 	return call(func() C.int { return C.vmm_sandbox_stop(sb) })
 }
+
+// LoadBuffer is Load from an ELF image in memory; argv may not be empty.
+func (s *Sandbox) LoadBuffer(elf []byte, argv, env []string) error {
+	sb, err := s.handle("LoadBuffer")
+	if err != nil {
+		return err
+	}
+	if len(elf) == 0 {
+		return &Error{Code: int(C.VMM_EINVAL), Message: "LoadBuffer: empty image"}
+	}
+	ca, fa := cStrings(argv)
+	defer fa()
+	ce, fe := cStrings(env)
+	defer fe()
+	return call(func() C.int {
+		return C.vmm_sandbox_load_buffer(sb, unsafe.Pointer(&elf[0]), C.size_t(len(elf)), ca, ce)
+	})
+}
+
+// ReadMemory copies the program's memory at a guest-virtual address.
+func (s *Sandbox) ReadMemory(gva uint64, buf []byte) error {
+	sb, err := s.handle("ReadMemory")
+	if err != nil || len(buf) == 0 {
+		return err
+	}
+	return call(func() C.int {
+		return C.vmm_sandbox_read(sb, C.uint64_t(gva), unsafe.Pointer(&buf[0]), C.size_t(len(buf)))
+	})
+}
+
+// WriteMemory copies data into the program's memory.
+func (s *Sandbox) WriteMemory(gva uint64, data []byte) error {
+	sb, err := s.handle("WriteMemory")
+	if err != nil || len(data) == 0 {
+		return err
+	}
+	return call(func() C.int {
+		return C.vmm_sandbox_write(sb, C.uint64_t(gva), unsafe.Pointer(&data[0]),
+			C.size_t(len(data)))
+	})
+}

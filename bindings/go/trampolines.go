@@ -18,6 +18,28 @@ extern void goDevReset(uintptr_t h);
 extern int goDevSave(uintptr_t h, void *buf, size_t cap, size_t *n);
 extern int goDevLoad(uintptr_t h, void *buf, size_t n);
 extern void goDevDestroy(uintptr_t h);
+extern void goLog(int level, char *component, char *msg);
+
+static void gv_log(void *opaque, vmm_log_level level, const char *component, const char *message)
+{
+    (void)opaque;
+    goLog((int)level, (char *)component, (char *)message);
+}
+
+void gv_log_set(int on, int min_level)
+{
+    vmm_log_set(on ? gv_log : NULL, NULL, (vmm_log_level)min_level);
+}
+
+static void gv_net_tx(void *opaque, const void *frame, size_t len)
+{
+    goByteSink((uintptr_t)opaque, (uint8_t *)frame, len);
+}
+
+int gv_net_set_tx(vmm_device *d, uintptr_t h)
+{
+    return vmm_virtio_net_set_tx(d, h ? gv_net_tx : NULL, (void *)h);
+}
 
 static int gv_dev_create(vmm_device *dev, const char *config, void **state)
 {

@@ -264,8 +264,14 @@ type RunResult struct {
 // Run runs all vCPUs, each on a thread of the library's, until one ends
 // the run (a device's status, a shutdown, all halted, an error) or ctx is
 // done (the run is stopped: RunResult.Reason KICKED, and ctx.Err() is
-// returned with it) or the budget passes (0: none; Reason TIMEOUT).
-func (v *VM) Run(ctx context.Context, budget time.Duration) (*RunResult, error) {
+// returned with it). Unclaimed reads see all ones.
+func (v *VM) Run(ctx context.Context) (*RunResult, error) {
+	return v.RunBudget(ctx, 0)
+}
+
+// RunBudget is Run with a wall-clock budget for the whole run (0: none),
+// after which the result is TIMEOUT.
+func (v *VM) RunBudget(ctx context.Context, budget time.Duration) (*RunResult, error) {
 	vm, err := v.handle("Run")
 	if err != nil {
 		return nil, err

@@ -243,11 +243,11 @@ func TestKickBudgetContext(t *testing.T) {
 	}
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel2)
-	res, err := vm.Run(ctx2, 0)
+	res, err := vm.Run(ctx2)
 	if !errors.Is(err, context.Canceled) || res.Reason != ExitKicked {
 		t.Fatalf("VM.Run cancelled: %+v %v", res, err)
 	}
-	res, err = vm.Run(context.Background(), 100*time.Millisecond)
+	res, err = vm.RunBudget(context.Background(), 100*time.Millisecond)
 	must(t, err)
 	if res.Reason != ExitTimeout {
 		t.Fatalf("VM.Run budget: %+v", res)
@@ -346,7 +346,7 @@ func TestSpecEveryDevice(t *testing.T) {
 		mu.Lock()
 		out.Reset()
 		mu.Unlock()
-		res, err := vm.Run(context.Background(), 30*time.Second)
+		res, err := vm.RunBudget(context.Background(), 30*time.Second)
 		must(t, err)
 		if res.Reason != ExitStatus || res.Status != 0x40 {
 			t.Fatalf("run %d: %+v", i, res)

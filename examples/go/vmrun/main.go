@@ -36,7 +36,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := vm.Run(ctx, vm.Spec.TimeBudget)
+	res, err := vm.RunBudget(ctx, vm.Spec.TimeBudget)
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintln(os.Stderr, "vmrun:", err)
 		os.Exit(1)
