@@ -110,18 +110,23 @@ func (d *Device) SetOutput(fn func([]byte)) error {
 	if err != nil {
 		return err
 	}
+	typ := C.GoString(C.vmm_device_type(p).name)
+	return d.setSink(fn, func(h C.uintptr_t) C.int {
+		if typ == "virtio-console" {
+			return C.gv_console_set_output(p, h)
+		}
+		return C.gv_serial_set_output(p, h)
+	})
+}
+
+// setSink installs fn (nil: none) through install, which hands the C side
+// its handle; the handle it replaces is released.
+func (d *Device) setSink(fn func([]byte), install func(h C.uintptr_t) C.int) error {
 	var h cgo.Handle
 	if fn != nil {
 		h = cgo.NewHandle(&byteSink{fn: fn})
 	}
-	typ := C.GoString(C.vmm_device_type(p).name)
-	err = call(func() C.int {
-		if typ == "virtio-console" {
-			return C.gv_console_set_output(p, C.uintptr_t(h))
-		}
-		return C.gv_serial_set_output(p, C.uintptr_t(h))
-	})
-	if err != nil {
+	if err := call(func() C.int { return install(C.uintptr_t(h)) }); err != nil {
 		if h != 0 {
 			h.Delete()
 		}

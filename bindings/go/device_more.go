@@ -11,7 +11,6 @@ void gv_log_set(int on, int min_level);
 import "C"
 
 import (
-	"runtime/cgo"
 	"sync"
 	"unsafe"
 )
@@ -24,24 +23,7 @@ func (d *Device) SetTransmit(fn func(frame []byte)) error {
 	if err != nil {
 		return err
 	}
-	var h cgo.Handle
-	if fn != nil {
-		h = cgo.NewHandle(&byteSink{fn: fn})
-	}
-	if err := call(func() C.int { return C.gv_net_set_tx(p, C.uintptr_t(h)) }); err != nil {
-		if h != 0 {
-			h.Delete()
-		}
-		return err
-	}
-	d.mu.Lock()
-	old := d.sink
-	d.sink = h
-	d.mu.Unlock()
-	if old != 0 {
-		old.Delete()
-	}
-	return nil
+	return d.setSink(fn, func(h C.uintptr_t) C.int { return C.gv_net_set_tx(p, h) })
 }
 
 // Receive hands a virtio-net device (callback backend) a frame for the

@@ -27,8 +27,10 @@ package libvmm
 import "C"
 
 import (
+	"context"
 	"fmt"
 	"runtime"
+	"sync"
 	"syscall"
 )
 
@@ -165,4 +167,28 @@ func HostInfo() (*Host, error) {
 		Paging:           C.GoString(C.vmm_paging_name(i.paging)),
 		PVM:              i.pvm != 0,
 	}, nil
+}
+
+// whileRunning calls stop if ctx is done before the returned function is
+// called; that function waits until the watcher is gone, so stop is never
+// called after it returns (the object may be freed then).
+func whileRunning(ctx context.Context, stop func()) (end func()) {
+	if ctx.Done() == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-ctx.Done():
+			stop()
+		case <-done:
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }

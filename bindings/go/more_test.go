@@ -136,17 +136,7 @@ func TestLoggerAndPause(t *testing.T) {
 
 func TestFuzzStats(t *testing.T) {
 	requireKVM(t)
-	vm, err := NewVM(nil)
-	must(t, err)
-	defer vm.Close()
-	must(t, vm.MapMemory(0, ram, 0))
-	_, err = vm.Attach("debug-exit", `{"mmio": "0xd0000000", "size": 4}`)
-	must(t, err)
-	_, err = vm.LoadFlat(guest("fuzz_cases"), load)
-	must(t, err)
-	cpu, err := vm.VCPU(0)
-	must(t, err)
-	must(t, cpu.X86Setup(ModeLong, 3, load, stack, true))
+	vm := fuzzVM(t)
 	f, err := NewFuzz(vm, FuzzOptions{InputAddr: 0x100000, InputSize: 8 + 4096})
 	must(t, err)
 	for _, in := range []string{"\x00", "\x02", "\x03"} {

@@ -303,23 +303,10 @@ func (s *Sandbox) Run(ctx context.Context, stdin []byte) (*Result, error) {
 	if err := call(func() C.int { return C.vmm_sandbox_set_stdin(sb, in, C.size_t(len(stdin))) }); err != nil {
 		return nil, err
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	if ctx.Done() != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-ctx.Done():
-				C.vmm_sandbox_stop(sb)
-			case <-done:
-			}
-		}()
-	}
+	end := whileRunning(ctx, func() { C.vmm_sandbox_stop(sb) })
 	var r C.vmm_sandbox_result
 	err = call(func() C.int { return C.vmm_sandbox_run(sb, &r) })
-	close(done)
-	wg.Wait()
+	end()
 	if err != nil {
 		s.state.take()
 		return nil, err

@@ -193,17 +193,7 @@ func TestSandboxLimits(t *testing.T) {
 
 func TestFuzz(t *testing.T) {
 	requireKVM(t)
-	vm, err := NewVM(nil)
-	must(t, err)
-	defer vm.Close()
-	must(t, vm.MapMemory(0, ram, 0))
-	_, err = vm.Attach("debug-exit", `{"mmio": "0xd0000000", "size": 4}`)
-	must(t, err)
-	_, err = vm.LoadFlat(guest("fuzz_cases"), load)
-	must(t, err)
-	cpu, err := vm.VCPU(0)
-	must(t, err)
-	must(t, cpu.X86Setup(ModeLong, 3, load, stack, true))
+	vm := fuzzVM(t)
 	f, err := NewFuzz(vm, FuzzOptions{InputAddr: 0x100000, InputSize: 8 + 4096,
 		CoverageAddr: 0x40000, CoverageSize: 256})
 	must(t, err)
@@ -233,4 +223,22 @@ func TestFuzz(t *testing.T) {
 	if _, err := f.Run(make([]byte, 5000)); !errors.Is(err, ErrRange) {
 		t.Fatalf("too long: %v", err)
 	}
+}
+
+// fuzzVM is the fuzz_cases guest at CPL3 with exception reporting and
+// debug-exit at 0xd0000000.
+func fuzzVM(t *testing.T) *VM {
+	t.Helper()
+	vm, err := NewVM(nil)
+	must(t, err)
+	t.Cleanup(func() { vm.Close() })
+	must(t, vm.MapMemory(0, ram, 0))
+	_, err = vm.Attach("debug-exit", `{"mmio": "0xd0000000", "size": 4}`)
+	must(t, err)
+	_, err = vm.LoadFlat(guest("fuzz_cases"), load)
+	must(t, err)
+	cpu, err := vm.VCPU(0)
+	must(t, err)
+	must(t, cpu.X86Setup(ModeLong, 3, load, stack, true))
+	return vm
 }

@@ -243,19 +243,7 @@ func (c *VCPU) RunContext(ctx context.Context, budget time.Duration) (*Exit, err
 	}); err != nil {
 		return nil, err
 	}
-	var wg sync.WaitGroup
-	done := make(chan struct{})
-	if ctx.Done() != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-ctx.Done():
-				C.vmm_vcpu_kick(p)
-			case <-done:
-			}
-		}()
-	}
+	end := whileRunning(ctx, func() { C.vmm_vcpu_kick(p) })
 	runtime.LockOSThread()
 	var e C.vmm_exit
 	rc := C.vmm_vcpu_run(p, &e)
@@ -264,8 +252,7 @@ func (c *VCPU) RunContext(ctx context.Context, budget time.Duration) (*Exit, err
 		rerr = lastError(rc)
 	}
 	runtime.UnlockOSThread()
-	close(done)
-	wg.Wait()
+	end()
 	if rerr != nil {
 		return nil, rerr
 	}

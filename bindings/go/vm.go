@@ -279,19 +279,7 @@ func (v *VM) RunBudget(ctx context.Context, budget time.Duration) (*RunResult, e
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // stops the run when ctx is done; ended before Run returns
-		defer wg.Done()
-		select {
-		case <-ctx.Done():
-			C.vmm_vm_stop(vm)
-		case <-done:
-		}
-	}()
-	defer wg.Wait()
-	defer close(done)
+	defer whileRunning(ctx, func() { C.vmm_vm_stop(vm) })()
 	var res C.vmm_run_result
 	if err := call(func() C.int {
 		return C.gv_vm_run(vm, C.uint64_t(budget.Nanoseconds()), &res)
