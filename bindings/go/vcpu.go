@@ -134,10 +134,11 @@ type Regs struct {
 
 // VCPU is a virtual CPU of a VM; it lives as long as its VM.
 type VCPU struct {
-	vm    *VM
-	vcpu  *C.vmm_vcpu
-	index int
-	runMu sync.Mutex // one Run at a time
+	vm     *VM
+	vcpu   *C.vmm_vcpu
+	index  int
+	runMu  sync.Mutex    // one Run at a time
+	budget time.Duration // the time budget last given to the library (runMu)
 }
 
 // VCPU is vCPU index of the VM, created at the first call (a spec-built
@@ -238,10 +239,13 @@ func (c *VCPU) RunContext(ctx context.Context, budget time.Duration) (*Exit, err
 	}
 	c.runMu.Lock()
 	defer c.runMu.Unlock()
-	if err := call(func() C.int {
-		return C.vmm_vcpu_set_time_budget(p, C.uint64_t(budget.Nanoseconds()))
-	}); err != nil {
-		return nil, err
+	if budget != c.budget { // not a call per exit on the hot path
+		if err := call(func() C.int {
+			return C.vmm_vcpu_set_time_budget(p, C.uint64_t(budget.Nanoseconds()))
+		}); err != nil {
+			return nil, err
+		}
+		c.budget = budget
 	}
 	end := whileRunning(ctx, func() { C.vmm_vcpu_kick(p) })
 	runtime.LockOSThread()
